@@ -1,0 +1,353 @@
+"""Training a network: the settings (TrainConfig), the device, and train() with progress callbacks.
+
+TensorFlow is imported inside the functions that need it, so importing this module is cheap.
+"""
+
+import dataclasses
+import functools
+import hashlib
+import json
+import math
+import os
+import shutil
+import subprocess
+import time
+
+import numpy as np
+
+from cnnlab import architectures, datasets
+from cnnlab.errors import ConfigError, SpecError, TrainingDiverged
+
+# Keras's default learning rate for each optimizer; "sgd+momentum" is SGD with momentum 0.9.
+OPTIMIZERS = {
+    "sgd": 0.01, "sgd+momentum": 0.01, "adam": 0.001, "adamw": 0.001,
+    "rmsprop": 0.001, "adagrad": 0.001, "adadelta": 0.001, "nadam": 0.001,
+}
+LIMITS = {"epochs": (1, 1000), "batch_size": (1, 4096), "learning_rate": (1e-7, 10.0),
+          "validation_split": (0.0, 0.5), "dropout": (0.0, 0.9), "train_size": (10, 10_000_000),
+          "seed": (0, 2 ** 31 - 1)}
+CONFIG_FORMAT = 1  # bump when a change to training makes old runs incomparable
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Every setting of a training run. Its canonical JSON (with the data variant) is the run's key."""
+
+    dataset: str = "mnist"
+    architecture: str | tuple = architectures.DEFAULT_PRESET  # a preset name or a tuple of Layers
+    epochs: int = 5
+    batch_size: int = 64
+    optimizer: str = "adam"
+    learning_rate: float | None = None  # None: Keras's default for the optimizer
+    dropout: float | None = None  # None: the preset's own rates
+    validation_split: float = 0.1
+    train_size: int | None = None  # None: the whole training set
+    seed: int = 0
+
+    def __post_init__(self):
+        fix = functools.partial(object.__setattr__, self)
+        fix("dataset", datasets.get_info(self.dataset).name)
+        architecture = self.architecture
+        if isinstance(architecture, str) and not architecture.strip().startswith("["):
+            architectures.get_preset(architecture.strip())
+            fix("architecture", architecture.strip())
+        else:
+            fix("architecture", architectures.parse_spec(architecture))
+        optimizer = str(self.optimizer).lower().replace(" ", "")
+        if optimizer not in OPTIMIZERS:
+            raise ConfigError(f"Unknown optimizer '{self.optimizer}': choose one of {', '.join(OPTIMIZERS)}.")
+        fix("optimizer", optimizer)
+        if self.learning_rate is None:
+            fix("learning_rate", OPTIMIZERS[optimizer])
+        for name in ("epochs", "batch_size", "train_size", "seed"):
+            value = getattr(self, name)
+            if value is not None:
+                fix(name, _whole(name, value))
+        for name in ("learning_rate", "validation_split", "dropout"):
+            value = getattr(self, name)
+            if value is not None:
+                fix(name, _number(name, value))
+        for name, (low, high) in LIMITS.items():
+            value = getattr(self, name)
+            if value is not None and not low <= value <= high:
+                raise ConfigError(f"{_label(name)} is {value:g}: it must be from {low:g} to {high:g}.")
+
+    @property
+    def layers(self):
+        """The spec's layers with the dropout setting applied."""
+        return architectures.with_dropout(self._base_layers, self.dropout)[0]
+
+    @property
+    def notes(self):
+        """Things a student should know about these settings (e.g. a dropout that changes nothing)."""
+        note = architectures.with_dropout(self._base_layers, self.dropout)[1]
+        return [note] if note else []
+
+    @property
+    def _base_layers(self):
+        if isinstance(self.architecture, str):
+            return architectures.get_preset(self.architecture).layers
+        return self.architecture
+
+    @property
+    def architecture_name(self):
+        return self.architecture if isinstance(self.architecture, str) else "custom"
+
+    def to_dict(self):
+        data = dataclasses.asdict(self)
+        if not isinstance(self.architecture, str):
+            data["architecture"] = [layer.to_dict() for layer in self.architecture]
+        return data
+
+    @classmethod
+    def from_dict(cls, data):
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - fields
+        if unknown:
+            raise ConfigError(f"Unknown setting(s): {', '.join(sorted(unknown))}.")
+        return cls(**data)
+
+    def canonical(self, variant="full"):
+        """The key material: every setting, the resolved layers, and which data it trains on."""
+        return {"format": CONFIG_FORMAT, "dataset": self.dataset, "data_variant": variant,
+                "architecture": self.architecture_name,
+                "layers": [layer.to_dict() for layer in self.layers],
+                **{k: v for k, v in self.to_dict().items() if k not in ("dataset", "architecture")}}
+
+    def run_id(self, variant="full"):
+        text = json.dumps(self.canonical(variant), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _label(name):
+    return name.replace("_", " ").capitalize()
+
+
+def _whole(name, value):
+    try:
+        number = float(value)
+        if number == int(number):
+            return int(number)
+    except (TypeError, ValueError, OverflowError):
+        pass
+    raise ConfigError(f"{_label(name)} must be a whole number, not {value!r}.")
+
+
+def _number(name, value):
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{_label(name)} must be a number, not {value!r}.") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"{_label(name)} must be a finite number, not {value!r}.")
+    return number
+
+
+# ---------------------------------------------------------------- the device
+
+def gpu_name():
+    """The NVIDIA GPU's name without importing TensorFlow (for the home page), or None."""
+    if not shutil.which("nvidia-smi"):
+        return None
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.splitlines()[0] if out else None
+
+
+def device_summary():
+    name = gpu_name()
+    return f"GPU ({name})" if name else f"CPU ({os.cpu_count()} cores)"
+
+
+@functools.lru_cache(maxsize=1)
+def configure_devices():
+    """Memory growth on every GPU (so several models share one); returns what TensorFlow trains on."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    for gpu in gpus:
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # already initialised: growth can only be set before first use
+            pass
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        return f"GPU ({details.get('device_name', gpus[0].name)})"
+    return f"CPU ({os.cpu_count()} cores)"
+
+
+# ---------------------------------------------------------------- training
+
+@dataclasses.dataclass
+class TrainResult:
+    """What a finished (or stopped) training produced; the run store saves it."""
+
+    config: TrainConfig
+    model: object  # keras.Model
+    history: dict  # {"loss": [...], "accuracy": [...], "val_loss": [...], "val_accuracy": [...]}
+    test_loss: float
+    test_accuracy: float
+    probabilities: np.ndarray  # (n_test, num_classes) float32
+    y_test: np.ndarray  # (n_test,) uint8
+    stopped: bool
+    train_seconds: float
+    device: str
+    source: datasets.Source
+    sizes: dict  # {"train": n, "validation": n, "test": n}
+    notes: list
+
+    @property
+    def epochs_completed(self):
+        return len(self.history.get("loss", []))
+
+
+def confusion_matrix(y_true, y_pred, num_classes):
+    """(num_classes, num_classes) counts: row = true class, column = predicted class."""
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(matrix, (np.asarray(y_true, int), np.asarray(y_pred, int)), 1)
+    return matrix
+
+
+def per_class_accuracy(matrix):
+    totals = matrix.sum(axis=1)
+    return np.divide(np.diag(matrix), totals, out=np.zeros(len(matrix)), where=totals > 0)
+
+
+def make_optimizer(name, learning_rate):
+    import keras
+
+    opt = keras.optimizers
+    makers = {
+        "sgd": lambda: opt.SGD(learning_rate), "sgd+momentum": lambda: opt.SGD(learning_rate, momentum=0.9),
+        "adam": lambda: opt.Adam(learning_rate), "adamw": lambda: opt.AdamW(learning_rate),
+        "rmsprop": lambda: opt.RMSprop(learning_rate), "adagrad": lambda: opt.Adagrad(learning_rate),
+        "adadelta": lambda: opt.Adadelta(learning_rate), "nadam": lambda: opt.Nadam(learning_rate),
+    }
+    return makers[name]()
+
+
+def split_data(config, dataset):
+    """(x_train, y_train, x_val, y_val) as uint8 with a channel axis; validation is the last fraction."""
+    x, y = dataset.x_train, dataset.y_train
+    if x.ndim == 3:
+        x = x[..., np.newaxis]  # (n, 28, 28) -> (n, 28, 28, 1)
+    if config.train_size is not None:
+        if config.train_size > len(x):
+            raise ConfigError(f"Training-set size {config.train_size:,} is more than the {len(x):,} "
+                              f"images available from the {dataset.source.label}.")
+        x, y = x[:config.train_size], y[:config.train_size]
+    n_val = int(round(len(x) * config.validation_split))
+    n_train = len(x) - n_val
+    if config.validation_split > 0 and n_val == 0:
+        raise ConfigError("The validation split leaves no validation images: raise it or use more data.")
+    if config.batch_size > n_train:
+        raise ConfigError(f"Batch size {config.batch_size} is larger than the {n_train:,} training images: "
+                          f"lower the batch size or use more training images.")
+    return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
+
+
+def _pipeline(tf, x, y, batch_size, shuffle_seed=None):
+    """uint8 arrays -> batches of float32 in [0, 1]; shuffled each epoch and repeated when training."""
+    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    if shuffle_seed is not None:
+        ds = ds.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size).map(lambda images, labels: (tf.cast(images, tf.float32) / 255.0, labels),
+                                  num_parallel_calls=tf.data.AUTOTUNE)
+    if shuffle_seed is not None:
+        ds = ds.repeat()  # one iterator for all epochs; steps_per_epoch ends each epoch
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _progress_callback(keras, on_epoch_end, on_batch_end, should_stop, state):
+    """A Keras callback that reports progress, stops when asked and watches for a NaN loss."""
+
+    class Progress(keras.callbacks.Callback):
+        # only a stop check per batch: Keras may run it off the training thread, without a sync
+        async_safe = on_batch_end is None
+
+        def on_train_batch_end(self, batch, logs=None):
+            if on_batch_end is not None:
+                on_batch_end(batch, {k: float(v) for k, v in (logs or {}).items()})
+            if should_stop is not None and should_stop():
+                state["stopped"] = True
+                self.model.stop_training = True
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = {k: float(v) for k, v in (logs or {}).items()}
+            if not math.isfinite(logs.get("loss", 0.0)):
+                state["diverged_epoch"] = epoch + 1
+                self.model.stop_training = True
+                return
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, logs)
+
+    return Progress()
+
+
+def train(config, on_epoch_end=None, on_batch_end=None, should_stop=None, dataset=None):
+    """Train config's network; callbacks get (epoch, logs) / (batch, logs); should_stop() ends at the next batch."""
+    dataset = dataset or datasets.load(config.dataset)
+    info = dataset.info
+    x_train, y_train, x_val, y_val = split_data(config, dataset)
+    device = configure_devices()
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(config.seed)
+    model = architectures.build(config.layers, info.image_shape, info.num_classes, name=config.architecture_name)
+    model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    steps = math.ceil(len(x_train) / config.batch_size)
+    state = {"stopped": False, "diverged_epoch": None}
+    callback = _progress_callback(keras, on_epoch_end, on_batch_end, should_stop, state)
+    validation = _pipeline(tf, x_val, y_val, max(config.batch_size, 256)) if len(x_val) else None
+    started = time.perf_counter()
+    history = model.fit(_pipeline(tf, x_train, y_train, config.batch_size, shuffle_seed=config.seed),
+                        epochs=config.epochs, steps_per_epoch=steps, validation_data=validation,
+                        callbacks=[callback], shuffle=False, verbose=0)
+    train_seconds = time.perf_counter() - started
+    if state["diverged_epoch"] is not None:
+        raise TrainingDiverged(
+            f"Training diverged: the loss became NaN or infinite in epoch {state['diverged_epoch']}. "
+            f"Lower the learning rate (now {config.learning_rate:g}) or pick another optimizer.")
+    x_test = dataset.x_test[..., np.newaxis] if dataset.x_test.ndim == 3 else dataset.x_test
+    probabilities = predict(model, x_test)
+    test_loss, test_accuracy = evaluate(probabilities, dataset.y_test)
+    return TrainResult(
+        config=config, model=model,
+        history={k: [float(v) for v in values] for k, values in history.history.items()},
+        test_loss=test_loss, test_accuracy=test_accuracy, probabilities=probabilities,
+        y_test=np.asarray(dataset.y_test), stopped=state["stopped"], train_seconds=train_seconds,
+        device=device, source=dataset.source,
+        sizes={"train": len(x_train), "validation": len(x_val), "test": len(x_test)}, notes=config.notes)
+
+
+def predict(model, images, batch_size=1024):
+    """Class probabilities (n, num_classes) for uint8 or float images, in batches, without Keras's predict loop."""
+    images = np.asarray(images)
+    if images.dtype == np.uint8:
+        images = datasets.preprocess_images(images)
+    outputs = [np.asarray(model(images[i:i + batch_size], training=False))
+               for i in range(0, len(images), batch_size)]
+    return np.concatenate(outputs).astype(np.float32) if outputs else np.zeros((0, model.output_shape[-1]))
+
+
+def evaluate(probabilities, labels):
+    """(loss, accuracy) as Keras computes them: cross-entropy with probabilities clipped at 1e-7."""
+    labels = np.asarray(labels, dtype=int)
+    picked = np.clip(probabilities[np.arange(len(labels)), labels].astype(np.float64), 1e-7, 1.0)
+    loss = float(-np.mean(np.log(picked)))
+    accuracy = float(np.mean(np.argmax(probabilities, axis=1) == labels))
+    return loss, accuracy
+
+
+def check_layers(config):
+    """Raise SpecError now if the config's network cannot be built on its dataset."""
+    info = datasets.get_info(config.dataset)
+    try:
+        architectures.summarize(config.layers, info.image_shape, info.num_classes)
+    except SpecError as error:
+        raise SpecError(f"{config.architecture_name} on {info.title}: {error}") from None

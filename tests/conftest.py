@@ -1,0 +1,34 @@
+"""Every test runs offline, with its own empty run store and empty dataset caches."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """Offline; CNNLAB_HOME, KERAS_HOME and HOME in tmp_path; no data dir; caches cleared."""
+    from cnnlab import datasets
+
+    monkeypatch.setenv("CNNLAB_OFFLINE", "1")
+    monkeypatch.setenv("CNNLAB_HOME", str(tmp_path / "cnnlab_home"))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("CNNLAB_DATA_DIR", raising=False)
+    monkeypatch.setattr(datasets, "DEBIAN_FASHION_DIR", tmp_path / "no_debian")
+    datasets._load_cached.cache_clear()
+    datasets._probe.cache_clear()
+    yield tmp_path
+    datasets._load_cached.cache_clear()
+
+
+def run_cli(*args, env=None, timeout=300):
+    """Run `python -m cnnlab ARGS` in a subprocess with the test's environment."""
+    full_env = dict(os.environ, **(env or {}))
+    full_env["PYTHONPATH"] = ROOT + os.pathsep + full_env.get("PYTHONPATH", "")
+    return subprocess.run([sys.executable, "-m", "cnnlab", *args], capture_output=True, text=True,
+                          env=full_env, cwd=ROOT, timeout=timeout)

@@ -1,0 +1,108 @@
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from cnnlab import runs
+from cnnlab.errors import CnnlabError
+from cnnlab.training import TrainConfig
+from conftest import ROOT
+
+TINY = dict(dataset="mnist", architecture="fast", epochs=1, batch_size=32, train_size=320, validation_split=0.25)
+
+
+def test_a_cache_hit_returns_identical_weights_and_metrics():
+    store = runs.RunStore()
+    trained = []
+    run, cached = store.get_or_train(TrainConfig(**TINY), on_epoch_end=lambda e, logs: trained.append(e))
+    assert not cached and trained == [0] and run.complete
+    again, cached = store.get_or_train(TrainConfig(**TINY), on_epoch_end=lambda e, logs: trained.append(e))
+    assert cached and trained == [0]  # nothing trained the second time
+    assert again.id == run.id and again.metrics == run.metrics and again.history == run.history
+    first, second = run.build_model().get_weights(), again.build_model().get_weights()
+    assert len(first) == len(second) > 0
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+    probabilities, y_test = again.predictions()
+    assert probabilities.shape == (2000, 10) and y_test.shape == (2000,)
+    row = again.summary_row()
+    assert row["architecture"] == "fast" and row["data"] == "sample" and row["params"] == 56_714
+
+
+def test_rebuilt_model_predicts_what_was_stored():
+    store = runs.RunStore()
+    run, _ = store.get_or_train(TrainConfig(**TINY))
+    from cnnlab import datasets, training
+    probabilities, _ = run.predictions()
+    again = training.predict(run.build_model(), datasets.load("mnist").x_test)
+    np.testing.assert_allclose(again, probabilities, atol=1e-5)
+
+
+@pytest.mark.parametrize("damage", ["truncate_weights", "garbage_json", "delete_predictions", "edit_config"])
+def test_a_damaged_entry_is_set_aside_and_retrained(damage):
+    store = runs.RunStore()
+    run, _ = store.get_or_train(TrainConfig(**TINY))
+    if damage == "truncate_weights":
+        weights = run.path / "model.weights.h5"
+        weights.write_bytes(weights.read_bytes()[:1000])
+    elif damage == "garbage_json":
+        (run.path / "run.json").write_text('{"format": 1, "id": ')
+    elif damage == "delete_predictions":
+        (run.path / "predictions.npz").unlink()
+    else:
+        record = json.loads((run.path / "run.json").read_text())
+        record["config"]["epochs"] = 50
+        (run.path / "run.json").write_text(json.dumps(record))
+    fresh = runs.RunStore(store.root)
+    assert fresh.get(run.id) is None
+    assert len(fresh.notices) == 1 and run.id in fresh.notices[0] and "retrained" in fresh.notices[0]
+    assert len(list((store.root / "corrupt").iterdir())) == 1
+    assert fresh.list() == []
+    again, cached = fresh.get_or_train(TrainConfig(**TINY))
+    assert not cached and again.id == run.id and again.complete
+
+
+def test_run_ids_from_users_never_become_paths():
+    store = runs.RunStore()
+    for bad in ("../../etc", "/etc/passwd", "abc", "0123456789ABCDEF", "0123456789abcdef/.."):
+        with pytest.raises(CnnlabError, match="is not a run id"):
+            store.get(bad)
+    assert store.get("0123456789abcdef") is None
+
+
+def test_a_stopped_run_is_kept_marked_and_replaced_by_a_full_training():
+    store = runs.RunStore()
+    config = TrainConfig(**dict(TINY, epochs=3))
+    stopped, cached = store.get_or_train(config, should_stop=lambda: True)
+    assert not cached and not stopped.complete and stopped.record["status"] == "stopped"
+    assert stopped.record["epochs_completed"] == 1
+    assert store.get(stopped.id).record["status"] == "stopped"  # the partial run is kept
+    full, cached = store.get_or_train(config)
+    assert not cached and full.complete and full.id == stopped.id and full.record["epochs_completed"] == 3
+
+
+def test_leftovers_of_a_dead_writer_are_cleaned():
+    store = runs.RunStore()
+    dead = store.root / "tmp" / "0123456789abcdef.999999999.deadbeef"
+    dead.mkdir()
+    (dead / "run.json").write_text("{")
+    store.clean_tmp()
+    assert not dead.exists()
+
+
+def test_two_processes_asking_for_the_same_settings_train_once(isolated):
+    args = ["-m", "cnnlab", "train", "--architecture", "fast", "--epochs", "1", "--batch-size", "32",
+            "--train-size", "320", "--validation-split", "0.25", "--json"]
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    procs = [subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=env, cwd=ROOT) for _ in range(2)]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    assert sorted(r["cached"] for r in results) == [False, True]
+    assert results[0]["run_id"] == results[1]["run_id"]
+    assert results[0]["test_accuracy"] == results[1]["test_accuracy"]
+    assert len(list((isolated / "cnnlab_home" / "runs").iterdir())) == 1

@@ -1,0 +1,105 @@
+import math
+
+import numpy as np
+import pytest
+
+from cnnlab import datasets, training
+from cnnlab.errors import CnnlabError, ConfigError, SpecError
+from cnnlab.training import TrainConfig
+
+TINY = dict(dataset="mnist", architecture="fast", epochs=2, batch_size=32, train_size=640, validation_split=0.25)
+
+
+def test_default_learning_rate_is_resolved_so_equal_settings_share_a_key():
+    assert TrainConfig(optimizer="adam").learning_rate == 0.001
+    assert TrainConfig(optimizer="sgd").learning_rate == 0.01
+    assert TrainConfig().run_id() == TrainConfig(learning_rate=0.001).run_id()
+    assert TrainConfig().run_id() != TrainConfig(seed=1).run_id()
+    assert TrainConfig().run_id("full") != TrainConfig().run_id("sample")
+
+
+def test_preset_and_its_layers_train_the_same_network_but_are_named_apart():
+    from cnnlab import architectures
+    by_name = TrainConfig(architecture="net_1")
+    by_layers = TrainConfig(architecture=[l.to_dict() for l in architectures.PRESETS["net_1"].layers])
+    assert by_name.layers == by_layers.layers
+    assert by_layers.architecture_name == "custom"
+    assert TrainConfig.from_dict(by_layers.to_dict()) == by_layers
+
+
+def test_dropout_override_is_part_of_the_key_and_notes_when_it_changes_nothing():
+    assert TrainConfig(architecture="cool_cnn_3", dropout=0.5).run_id() != TrainConfig(architecture="cool_cnn_3").run_id()
+    assert "no Dropout layer" in TrainConfig(architecture="net_1", dropout=0.5).notes[0]
+
+
+@pytest.mark.parametrize("settings, expected", [
+    ({"epochs": 0}, "Epochs is 0: it must be from 1 to 1000"),
+    ({"batch_size": 100_000}, "Batch size is 100000"),
+    ({"learning_rate": 0}, "Learning rate is 0"),
+    ({"learning_rate": float("nan")}, "Learning rate must be a finite number"),
+    ({"learning_rate": "fast"}, "Learning rate must be a number"),
+    ({"epochs": 2.5}, "Epochs must be a whole number"),
+    ({"dropout": 0.95}, "Dropout is 0.95"),
+    ({"validation_split": 0.9}, "Validation split is 0.9"),
+    ({"optimizer": "lbfgs"}, "Unknown optimizer 'lbfgs'"),
+    ({"architecture": "vgg16"}, "Unknown architecture 'vgg16'"),
+    ({"dataset": "svhn"}, "Unknown dataset 'svhn'"),
+])
+def test_out_of_range_settings_fail_before_any_work(settings, expected):
+    with pytest.raises(CnnlabError) as caught:
+        TrainConfig(**settings)
+    assert expected in str(caught.value)
+
+
+def test_combinations_that_cannot_work_are_caught_with_the_data():
+    data = datasets.load("mnist")
+    with pytest.raises(ConfigError, match="Batch size 512 is larger than the 300 training images"):
+        training.split_data(TrainConfig(batch_size=512, train_size=400, validation_split=0.25), data)
+    with pytest.raises(ConfigError, match="more than the 8,000 images available"):
+        training.split_data(TrainConfig(train_size=20_000), data)
+    with pytest.raises(SpecError, match="custom on CIFAR-10: Layer"):
+        training.check_layers(TrainConfig(dataset="cifar10", architecture=[
+            {"kind": "maxpool", "kernel": 8}, {"kind": "maxpool", "kernel": 8}, {"kind": "flatten"}]))
+
+
+def test_train_reports_progress_and_returns_every_result():
+    epochs, batches = [], []
+    result = training.train(TrainConfig(**TINY), on_epoch_end=lambda e, logs: epochs.append((e, logs)),
+                            on_batch_end=lambda b, logs: batches.append(b))
+    assert [e for e, _ in epochs] == [0, 1]
+    assert set(epochs[0][1]) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert len(batches) == 2 * math.ceil(480 / 32)
+    assert result.sizes == {"train": 480, "validation": 160, "test": 2000}
+    assert len(result.history["val_accuracy"]) == 2 and not result.stopped
+    assert result.probabilities.shape == (2000, 10)
+    np.testing.assert_allclose(result.probabilities.sum(axis=1), 1, rtol=1e-4)
+    assert result.test_accuracy > 0.5  # 480 real digits, two epochs: well above chance (0.1)
+    # oracle: Keras's own evaluate on the same test set
+    data = datasets.load("mnist")
+    keras_loss, keras_accuracy = result.model.evaluate(datasets.preprocess_images(data.x_test), data.y_test,
+                                                       verbose=0)
+    assert result.test_accuracy == pytest.approx(keras_accuracy, abs=1e-6)
+    assert result.test_loss == pytest.approx(keras_loss, rel=1e-4)
+
+
+def test_training_is_seeded():
+    a = training.train(TrainConfig(**dict(TINY, epochs=1)))
+    b = training.train(TrainConfig(**dict(TINY, epochs=1)))
+    np.testing.assert_allclose(a.history["loss"], b.history["loss"], rtol=1e-5)
+    assert a.test_accuracy == pytest.approx(b.test_accuracy, abs=2e-3)
+
+
+def test_should_stop_ends_at_the_next_batch_and_keeps_what_was_learned():
+    seen = []
+    result = training.train(TrainConfig(**dict(TINY, epochs=5)), on_batch_end=lambda b, logs: seen.append(b),
+                            should_stop=lambda: len(seen) >= 3)
+    assert result.stopped
+    assert result.epochs_completed == 1
+    assert len(seen) == 3  # stopped right after the batch that asked, not at the end of the epoch
+    assert result.probabilities.shape == (2000, 10)
+
+
+def test_confusion_matrix_and_per_class_accuracy():
+    matrix = training.confusion_matrix([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 2, 0], 3)
+    np.testing.assert_array_equal(matrix, [[1, 1, 0], [0, 1, 0], [1, 0, 2]])
+    np.testing.assert_allclose(training.per_class_accuracy(matrix), [0.5, 1.0, 2 / 3])
