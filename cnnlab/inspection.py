@@ -1,0 +1,232 @@
+"""Looking inside a trained network: filters, feature maps, mistakes, and the overfitting question.
+
+Everything returns NumPy arrays or plain values; the pages only place them.
+"""
+
+import dataclasses
+
+import numpy as np
+
+from cnnlab import datasets
+
+
+def conv_layer_names(model):
+    return [layer.name for layer in model.layers if layer.name.startswith("conv_")]
+
+
+def filters(model, layer_name):
+    """A conv layer's kernels as (out_channels, k, k, in_channels), each scaled to [0, 1] for display."""
+    kernel = np.asarray(model.get_layer(layer_name).get_weights()[0])  # (k, k, in, out)
+    kernel = np.transpose(kernel, (3, 0, 1, 2))
+    low = kernel.min(axis=(1, 2, 3), keepdims=True)
+    high = kernel.max(axis=(1, 2, 3), keepdims=True)
+    return (kernel - low) / np.maximum(high - low, 1e-12)
+
+
+def feature_extractor(model):
+    """One Keras model that returns every conv layer's output: build it once, call it per image."""
+    import keras
+
+    names = conv_layer_names(model)
+    outputs = [model.get_layer(name).output for name in names]
+    return keras.Model(inputs=model.input, outputs=outputs), names
+
+
+def feature_maps(extractor, names, image):
+    """{layer name: (h, w, channels) float32} for one image (uint8 or float in [0, 1])."""
+    image = np.asarray(image)
+    batch = datasets.preprocess_images(image[np.newaxis]) if image.dtype == np.uint8 else image[np.newaxis]
+    if batch.ndim == 3:
+        batch = batch[..., np.newaxis]
+    outputs = extractor(batch, training=False)  # called directly: 10x faster than predict() for one image
+    if not isinstance(outputs, (list, tuple)):
+        outputs = [outputs]
+    return {name: np.asarray(out)[0] for name, out in zip(names, outputs)}
+
+
+def normalize(array):
+    """Scale to [0, 1] (a constant array becomes zeros)."""
+    array = np.asarray(array, dtype=np.float32)
+    span = float(array.max() - array.min()) if array.size else 0.0
+    return (array - array.min()) / span if span > 0 else np.zeros_like(array)
+
+
+def tile(images, columns=8, pad=1, scale=1):
+    """A grid of (n, h, w) or (n, h, w, 3) images in [0, 1] as one image; pixels upscaled by `scale` (nearest)."""
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim == 3:
+        images = images[..., np.newaxis]
+    n, h, w, c = images.shape
+    columns = max(1, min(columns, n))
+    rows = -(-n // columns)
+    grid = np.ones((rows * (h + pad) - pad, columns * (w + pad) - pad, c), np.float32)
+    for i, image in enumerate(images):
+        r, col = divmod(i, columns)
+        grid[r * (h + pad): r * (h + pad) + h, col * (w + pad): col * (w + pad) + w] = image
+    if scale > 1:
+        grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
+    return grid[..., 0] if c == 1 else grid
+
+
+def upscale(image, scale):
+    """Nearest-neighbour upscaling so 28x28 pixels stay crisp in the browser."""
+    return np.asarray(image).repeat(scale, axis=0).repeat(scale, axis=1)
+
+
+def to_uint8(image):
+    """[0, 1] floats -> uint8 for st.image."""
+    return (np.clip(np.asarray(image, dtype=np.float32), 0, 1) * 255).round().astype(np.uint8)
+
+
+def apply_colormap(image, name="viridis"):
+    """(h, w) in [0, 1] -> (h, w, 3) uint8 through a perceptually uniform colour map readable by colour-blind users."""
+    stops = COLORMAPS[name]
+    positions = np.linspace(0, 1, len(stops))
+    flat = np.clip(np.asarray(image, dtype=np.float32), 0, 1).reshape(-1)
+    rgb = np.stack([np.interp(flat, positions, stops[:, channel]) for channel in range(3)], axis=-1)
+    return rgb.reshape(*np.shape(image), 3).round().astype(np.uint8)
+
+
+# viridis and cividis sampled at 9 points (from matplotlib's tables)
+COLORMAPS = {
+    "viridis": np.array([[68, 1, 84], [71, 44, 122], [59, 81, 139], [44, 113, 142], [33, 144, 141],
+                         [39, 173, 129], [92, 200, 99], [170, 220, 50], [253, 231, 37]], np.float32),
+    "cividis": np.array([[0, 34, 78], [18, 53, 112], [59, 73, 108], [87, 93, 109], [112, 113, 115],
+                         [138, 134, 120], [165, 156, 116], [195, 179, 105], [254, 232, 56]], np.float32),
+}
+
+
+# ---------------------------------------------------------------- mistakes
+
+@dataclasses.dataclass(frozen=True)
+class Mistake:
+    index: int  # position in the test set
+    true: int
+    predicted: int
+    confidence: float  # probability of the predicted class
+
+
+def mistakes(probabilities, y_true):
+    """Misclassified test images, most confident mistakes first."""
+    predicted = np.argmax(probabilities, axis=1)
+    confidence = probabilities[np.arange(len(predicted)), predicted]
+    wrong = np.flatnonzero(predicted != np.asarray(y_true))
+    order = wrong[np.argsort(-confidence[wrong], kind="stable")]
+    return [Mistake(int(i), int(y_true[i]), int(predicted[i]), float(confidence[i])) for i in order]
+
+
+def cell_indices(probabilities, y_true, true_class, predicted_class):
+    """Test-set indices in one confusion-matrix cell (true row, predicted column)."""
+    predicted = np.argmax(probabilities, axis=1)
+    return np.flatnonzero((np.asarray(y_true) == true_class) & (predicted == predicted_class))
+
+
+def most_confused(matrix, class_names, top=3):
+    """The largest off-diagonal cells: [(true name, predicted name, count)]."""
+    matrix = np.asarray(matrix).copy()
+    np.fill_diagonal(matrix, 0)
+    flat = np.argsort(-matrix, axis=None)[:top]
+    pairs = [np.unravel_index(i, matrix.shape) for i in flat]
+    return [(class_names[t], class_names[p], int(matrix[t, p])) for t, p in pairs if matrix[t, p] > 0]
+
+
+# ---------------------------------------------------------------- the overfitting question
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """The answer to "is it overfitting?", with the numbers behind it."""
+
+    kind: str  # overfitting | underfitting | good | too-short | no-validation
+    message: str
+    best_epoch: int | None = None
+    gap: float | None = None
+
+
+def overfitting_verdict(history, gap_threshold=0.03, rise_threshold=0.05):
+    """Read the curves: a validation loss rising after its best epoch, or a wide train/validation gap."""
+    train_acc, val_acc = history.get("accuracy", []), history.get("val_accuracy", [])
+    val_loss = history.get("val_loss", [])
+    if not val_loss:
+        return Verdict("no-validation", "There is no validation data, so overfitting cannot be judged: "
+                                        "train again with a validation split above 0.")
+    epochs = len(val_loss)
+    best = int(np.argmin(val_loss))
+    gap = float(train_acc[-1] - val_acc[-1])
+    rise = (val_loss[-1] - val_loss[best]) / max(val_loss[best], 1e-12)
+    if epochs >= 3 and best < epochs - 1 and rise > rise_threshold and gap > gap_threshold / 2:
+        return Verdict("overfitting",
+                       f"Yes, it is overfitting: validation loss was lowest at epoch {best + 1} "
+                       f"({val_loss[best]:.3f}) and rose {rise:.0%} by epoch {epochs} ({val_loss[-1]:.3f}), while "
+                       f"training accuracy ({train_acc[-1]:.1%}) is {gap:.1%} above validation accuracy "
+                       f"({val_acc[-1]:.1%}). Stop near epoch {best + 1}, add dropout or use more data.",
+                       best, gap)
+    if gap > 2 * gap_threshold:
+        return Verdict("overfitting",
+                       f"It is starting to overfit: training accuracy ({train_acc[-1]:.1%}) is {gap:.1%} above "
+                       f"validation accuracy ({val_acc[-1]:.1%}), though validation loss is still near its best. "
+                       f"More dropout or more data would close the gap.", best, gap)
+    if epochs < 3:
+        return Verdict("too-short", f"After {epochs} epoch(s) there is too little curve to tell; "
+                                    f"train for a few more epochs to see where validation loss turns.", best, gap)
+    if val_acc[-1] < 0.5 and train_acc[-1] < 0.6:
+        return Verdict("underfitting",
+                       f"No, it is underfitting: both training ({train_acc[-1]:.1%}) and validation "
+                       f"({val_acc[-1]:.1%}) accuracy are low. Train longer, raise the learning rate or "
+                       f"use a bigger network.", best, gap)
+    return Verdict("good", f"No sign of overfitting: validation loss is still at or near its lowest "
+                           f"(epoch {best + 1}) and training and validation accuracy are within {abs(gap):.1%}.",
+                   best, gap)
+
+
+# ---------------------------------------------------------------- the data page
+
+def samples_per_class(images, labels, num_classes, per_class=8):
+    """(num_classes, per_class, ...) images: the first few of each class."""
+    rows = []
+    for label in range(num_classes):
+        chosen = np.flatnonzero(np.asarray(labels) == label)[:per_class]
+        rows.append(images[chosen])
+    return rows
+
+
+def class_counts(labels, num_classes):
+    return np.bincount(np.asarray(labels, dtype=int), minlength=num_classes)
+
+
+# ---------------------------------------------------------------- an uploaded image as the network's input
+
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+MAX_UPLOAD_PIXELS = 40_000_000
+
+
+def image_from_upload(raw, image_shape):
+    """Bytes of an image file -> uint8 (h, w) or (h, w, 3) in the dataset's shape; CnnlabError when unusable.
+
+    Grayscale datasets have white ink on black: a light background is inverted to match.
+    """
+    import io
+
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    from cnnlab.errors import CnnlabError
+
+    if not raw:
+        raise CnnlabError("The file is empty.")
+    if len(raw) > MAX_UPLOAD_BYTES:
+        raise CnnlabError(f"The file is {len(raw) / 1e6:.1f} MB; the limit is {MAX_UPLOAD_BYTES / 1e6:.0f} MB.")
+    try:
+        with Image.open(io.BytesIO(raw)) as image:
+            if image.width * image.height > MAX_UPLOAD_PIXELS:
+                raise CnnlabError(f"The image is {image.width}×{image.height} pixels, too large to read safely.")
+            image = ImageOps.exif_transpose(image)
+            height, width, channels = image_shape
+            image = image.convert("RGBA")
+            background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+            image = Image.alpha_composite(background, image).convert("L" if channels == 1 else "RGB")
+            image = image.resize((width, height), Image.Resampling.LANCZOS)
+            pixels = np.asarray(image, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
+        raise CnnlabError(f"This file is not an image that can be read ({type(error).__name__}).") from None
+    if channels == 1 and pixels.mean() > 127:
+        pixels = 255 - pixels  # dark ink on light paper -> light ink on black, like the dataset
+    return pixels

@@ -1,0 +1,159 @@
+"""The server's training queue: one training at a time, identical requests merged, progress readable.
+
+A page submits a TrainConfig and gets a Job back; a worker thread trains the jobs in order
+through the run store, so a student can leave the page, come back, or press Stop (the run
+ends at the next batch and the partial run is kept). Other students see their place in line.
+"""
+
+import dataclasses
+import itertools
+import logging
+import threading
+import time
+
+from cnnlab import datasets
+from cnnlab.errors import CnnlabError
+
+log = logging.getLogger(__name__)
+KEEP_FINISHED = 100
+
+
+@dataclasses.dataclass
+class Job:
+    """One requested training; read by pages while the worker updates it."""
+
+    id: str  # the run id the settings will have
+    config: object  # TrainConfig
+    number: int
+    status: str = "queued"  # queued | running | done | failed
+    history: dict = dataclasses.field(default_factory=dict)  # grows epoch by epoch
+    batch: int = 0  # batches done in the current epoch
+    steps: int = 1  # batches per epoch
+    cached: bool = False
+    error: str | None = None
+    stop_requested: bool = False
+    started: float | None = None
+    finished: float | None = None
+
+    @property
+    def epochs_done(self):
+        return len(self.history.get("loss", []))
+
+    @property
+    def fraction(self):
+        """Progress in [0, 1] across all epochs."""
+        if self.status == "done":
+            return 1.0
+        return min(1.0, (self.epochs_done + self.batch / max(self.steps, 1)) / self.config.epochs)
+
+
+class TrainingQueue:
+    """A FIFO of Jobs served by one worker thread (one training at a time on this server)."""
+
+    def __init__(self, store):
+        self.store = store
+        self._jobs = {}
+        self._waiting = []
+        self._numbers = itertools.count(1)
+        self._changed = threading.Condition()
+        self._worker = threading.Thread(target=self._work, name="cnnlab-trainer", daemon=True)
+        self._worker.start()
+
+    def submit(self, config, allow_download=True):
+        """The Job for these settings: an existing one when the same settings are queued or running."""
+        source = datasets.resolve_source(config.dataset, allow_download=allow_download)
+        job_id = config.run_id(source.variant)
+        with self._changed:
+            job = self._jobs.get(job_id)
+            if job is not None and job.status in ("queued", "running"):
+                return job
+            job = Job(id=job_id, config=config, number=next(self._numbers))
+            self._jobs[job_id] = job
+            self._waiting.append(job_id)
+            self._forget_old()
+            self._changed.notify_all()
+        return job
+
+    def get(self, job_id):
+        with self._changed:
+            return self._jobs.get(job_id)
+
+    def position(self, job):
+        """0 while it trains, n when n-1 jobs are ahead of it in line, None when finished."""
+        with self._changed:
+            if job.status == "running":
+                return 0
+            if job.id in self._waiting:
+                return self._waiting.index(job.id) + 1 + int(self._running() is not None)
+            return None
+
+    def stop(self, job_id):
+        """Ask a running job to end at its next batch (a queued one is dropped)."""
+        with self._changed:
+            job = self._jobs.get(job_id)
+            if job is None:
+                return
+            job.stop_requested = True
+            if job.status == "queued":
+                self._waiting.remove(job_id)
+                job.status, job.error, job.finished = "failed", "Stopped before it started.", time.time()
+
+    def wait(self, job, timeout=None):
+        """Block until the job has finished (for the CLI and tests); True when it did."""
+        deadline = None if timeout is None else time.time() + timeout
+        with self._changed:
+            while job.status in ("queued", "running"):
+                left = None if deadline is None else deadline - time.time()
+                if left is not None and left <= 0:
+                    return False
+                self._changed.wait(left)
+        return True
+
+    def _running(self):
+        return next((j for j in self._jobs.values() if j.status == "running"), None)
+
+    def _forget_old(self):
+        finished = sorted((j for j in self._jobs.values() if j.status in ("done", "failed")), key=lambda j: j.number)
+        for job in finished[:max(0, len(finished) - KEEP_FINISHED)]:
+            del self._jobs[job.id]
+
+    def _work(self):
+        while True:
+            with self._changed:
+                while not self._waiting:
+                    self._changed.wait()
+                job = self._jobs[self._waiting.pop(0)]
+                job.status, job.started = "running", time.time()
+            self._train(job)
+            with self._changed:
+                job.finished = time.time()
+                self._changed.notify_all()
+
+    def _train(self, job):
+        n_train = job.config.train_size or _full_train_count(job.config.dataset)
+        job.steps = max(1, -(-int(n_train * (1 - job.config.validation_split)) // job.config.batch_size))
+
+        def on_epoch_end(epoch, logs):
+            for key, value in logs.items():
+                job.history.setdefault(key, []).append(value)
+            job.batch = 0
+
+        def on_batch_end(batch, logs):
+            job.batch = batch + 1
+
+        try:
+            run, cached = self.store.get_or_train(job.config, on_epoch_end=on_epoch_end, on_batch_end=on_batch_end,
+                                                  should_stop=lambda: job.stop_requested)
+            job.history, job.cached, job.status = run.history, cached, "done"
+        except CnnlabError as error:
+            job.error, job.status = str(error), "failed"
+        except Exception as error:  # the worker must survive anything one training does
+            log.exception("training %s failed", job.id)
+            job.error, job.status = f"Training failed ({type(error).__name__}: {error}).", "failed"
+
+
+def _full_train_count(name):
+    source = datasets.local_source(name)
+    if source is not None and source.variant == "sample":
+        return datasets.SAMPLE_SIZES[0]
+    return datasets.get_info(name).full_sizes[0]
