@@ -351,3 +351,9 @@ def check_layers(config):
         architectures.summarize(config.layers, info.image_shape, info.num_classes)
     except SpecError as error:
         raise SpecError(f"{config.architecture_name} on {info.title}: {error}") from None
+
+
+def preflight(config, allow_download=False):
+    """Every check that can fail before training starts: the network's shapes, the data, the split."""
+    check_layers(config)
+    split_data(config, datasets.load(config.dataset, allow_download=allow_download))

@@ -12,6 +12,8 @@ TEXT = {
              "the shapes and the number of parameters change before you train anything.",
     "dataset": "Input images from",
     "preset": "Start from",
+    "custom": "custom (your last edit)",
+    "custom_text": "Your own network, as you last saved it.",
     "from": "**From:** {provenance}",
     "reported": "**The report got:** {reported}",
     "editor": "Layers (add, remove or edit rows; the output layer Dense(classes, softmax) is added for you)",
@@ -37,14 +39,21 @@ st.session_state["dataset"] = dataset
 info = datasets.get_info(dataset)
 presets = list(architectures.PRESETS)
 current = st.session_state.get("architecture", architectures.DEFAULT_PRESET)
-preset_name = right.selectbox(TEXT["preset"], presets, format_func=lambda n: f"{architectures.PRESETS[n].title} "
-                              f"(report {architectures.PRESETS[n].report})",
-                              index=presets.index(current) if current in presets else 0)
-preset = architectures.PRESETS[preset_name]
-st.markdown(TEXT["from"].format(provenance=preset.provenance))
-st.markdown(TEXT["reported"].format(reported=preset.reported))
+choices = presets + ([TEXT["custom"]] if not isinstance(current, str) else [])
+preset_name = right.selectbox(
+    TEXT["preset"], choices, index=choices.index(current) if isinstance(current, str) else len(choices) - 1,
+    format_func=lambda n: n if n not in presets else
+    f"{architectures.PRESETS[n].title} (report {architectures.PRESETS[n].report})")
+if preset_name == TEXT["custom"]:
+    start = [architectures.Layer.from_dict(d) if isinstance(d, dict) else d for d in current]
+    st.markdown(TEXT["custom_text"])
+else:
+    preset = architectures.PRESETS[preset_name]
+    start = preset.layers
+    st.markdown(TEXT["from"].format(provenance=preset.provenance))
+    st.markdown(TEXT["reported"].format(reported=preset.reported))
 
-table = pd.DataFrame([{c: layer.to_dict().get(c) for c in COLUMNS} for layer in preset.layers], columns=COLUMNS)
+table = pd.DataFrame([{c: layer.to_dict().get(c) for c in COLUMNS} for layer in start], columns=COLUMNS)
 edited = st.data_editor(
     table, num_rows="dynamic", key=f"layers_{preset_name}", width="stretch",
     column_config={
@@ -86,6 +95,6 @@ with right:
                       + "; ".join(nodes + edges) + " }")
 
 if st.button(TEXT["use"], type="primary"):
-    unchanged = layers == preset.layers
+    unchanged = preset_name in presets and layers == architectures.PRESETS[preset_name].layers
     st.session_state["architecture"] = preset_name if unchanged else [layer.to_dict() for layer in layers]
     st.success(TEXT["used"])

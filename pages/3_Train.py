@@ -46,12 +46,13 @@ with st.form("settings"):
     network = c2.selectbox(TEXT["network"], choices,
                            index=choices.index(architecture) if isinstance(architecture, str) else len(choices) - 1)
     optimizer = c3.selectbox(TEXT["optimizer"], list(training.OPTIMIZERS), index=2)
-    epochs = c1.slider(TEXT["epochs"], 1, 50, 5)
-    batch_size = c2.select_slider(TEXT["batch"], BATCH_SIZES, value=64)
+    epochs = c1.slider(TEXT["epochs"], 1, 50, 5, key="epochs")
+    batch_size = c2.select_slider(TEXT["batch"], BATCH_SIZES, value=64, key="batch_size")
     learning_rate = c3.select_slider(TEXT["lr"], [TEXT["lr_default"]] + LEARNING_RATES, value=TEXT["lr_default"])
     own_dropout = c1.checkbox(TEXT["dropout_own"], value=True)
     dropout = c1.slider(TEXT["dropout"], 0.0, 0.9, 0.25, 0.05)
-    train_size = c2.select_slider(TEXT["train_size"], [TEXT["all"]] + TRAIN_SIZES, value=TEXT["all"])
+    train_size = c2.select_slider(TEXT["train_size"], [TEXT["all"]] + TRAIN_SIZES, value=TEXT["all"],
+                                key="train_size")
     validation_split = c3.slider(TEXT["val"], 0.0, 0.5, 0.1, 0.05)
     seed = c3.number_input(TEXT["seed"], 0, 2 ** 31 - 1, 0)
     submitted = st.form_submit_button(TEXT["train"], type="primary")
@@ -88,7 +89,7 @@ if submitted:
             learning_rate=None if learning_rate == TEXT["lr_default"] else learning_rate,
             dropout=None if own_dropout else dropout, validation_split=validation_split,
             train_size=None if train_size == TEXT["all"] else train_size, seed=int(seed))
-        training.check_layers(config)
+        training.preflight(config)
         stored = ui.store().find(config)
         if stored is not None and stored.complete:
             st.session_state["run_id"], st.session_state["job_id"] = stored.id, None

@@ -7,6 +7,8 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)  # pages import ui.py from the app's folder, as `streamlit run` allows
 
 
 @pytest.fixture(autouse=True)

@@ -1,12 +1,20 @@
-"""The Streamlit pages, run headless with AppTest."""
+"""The Streamlit pages, run headless with AppTest, on an empty store and with a stored run."""
 
+import glob
+import os
 import subprocess
 import sys
+import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from cnnlab import runs
+from cnnlab.training import TrainConfig
 from conftest import ROOT
+
+PAGES = ["app.py"] + sorted(os.path.relpath(p, ROOT) for p in glob.glob(f"{ROOT}/pages/*.py"))
+TINY = dict(dataset="mnist", architecture="fast", epochs=2, batch_size=32, train_size=320, validation_split=0.25)
 
 
 @pytest.fixture(autouse=True)
@@ -15,13 +23,58 @@ def fresh_streamlit_caches():
     st.cache_data.clear()
     st.cache_resource.clear()
     yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
 
 
-def test_home_page_on_an_empty_store_says_what_to_do_first():
-    at = AppTest.from_file(f"{ROOT}/app.py", default_timeout=60).run()
-    assert not at.exception
-    text = " ".join(m.value for m in at.markdown)
-    assert "No runs yet" in text and "Train" in text
+def page(path, **state):
+    at = AppTest.from_file(os.path.join(ROOT, path), default_timeout=120)
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at
+
+
+def all_text(at):
+    parts = [m.value for m in at.markdown] + [m.value for m in at.info] + [m.value for m in at.success]
+    parts += [m.value for m in at.warning] + [m.value for m in at.error] + [c.value for c in at.caption]
+    return " ".join(parts)
+
+
+def test_every_page_is_in_the_navigation():
+    names = [os.path.basename(p) for p in PAGES[1:]]
+    assert names == ["1_Data.py", "2_Model.py", "3_Train.py", "4_Inside.py", "5_Mistakes.py", "6_Compare.py",
+                     "7_Convolution.py"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_runs_on_an_empty_store(path):
+    at = page(path).run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+
+
+@pytest.fixture
+def stored_run():
+    run, _ = runs.RunStore().get_or_train(TrainConfig(**TINY))
+    return run
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_runs_with_a_stored_run(path, stored_run):
+    at = page(path, run_id=stored_run.id).run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_pages_that_need_a_run_say_what_to_do_first():
+    for path in ("pages/4_Inside.py", "pages/5_Mistakes.py", "pages/6_Compare.py"):
+        at = page(path).run()
+        assert "Train" in " ".join(i.value for i in at.info), path
+
+
+def test_home_page_says_which_source_each_dataset_uses():
+    at = page("app.py").run()
+    assert "No runs yet" in all_text(at)
     table = at.dataframe[0].value
     sources = dict(zip(table["Dataset"], table["Source"]))
     assert "bundled" in sources["MNIST"]
@@ -29,7 +82,63 @@ def test_home_page_on_an_empty_store_says_what_to_do_first():
 
 
 def test_home_page_does_not_import_tensorflow():
-    code = ("import sys, runpy; sys.argv=['app.py']; import streamlit; "
-            "runpy.run_path('app.py'); print('tensorflow' in sys.modules)")
+    code = "import sys, runpy; runpy.run_path('app.py'); print('tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.stdout.strip().splitlines()[-1] == "False", out.stderr
+
+
+def test_data_page_shows_the_preprocessing():
+    at = page("pages/1_Data.py").run()
+    text = all_text(at)
+    assert "(8000, 28, 28)" in text and "0–255" in text and "(8000, 28, 28, 1)" in text
+
+
+def test_model_page_shows_the_report_summary_and_counts():
+    at = page("pages/2_Model.py", dataset="mnist", architecture="net_1").run()
+    assert not at.exception
+    assert "Total params: **1,199,882**" in all_text(at)
+
+
+def test_model_page_reports_an_invalid_edit_in_words():
+    # three 8x8 pools shrink 32x32 to nothing: the third cannot fit
+    spec = [{"kind": "conv", "size": 8}, {"kind": "maxpool", "kernel": 8}, {"kind": "maxpool", "kernel": 8},
+            {"kind": "flatten"}]
+    at = page("pages/2_Model.py", dataset="cifar10", architecture=spec).run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "cannot be built" in errors and "Layer 3 (MaxPooling2D)" in errors and "smaller than" in errors
+    at = page("pages/3_Train.py", dataset="cifar10", architecture=spec).run()
+    at.button[0].click().run()
+    assert "Layer 3 (MaxPooling2D)" in " ".join(e.value for e in at.error)
+
+
+def test_train_page_trains_through_its_form_and_shows_the_result():
+    at = page("pages/3_Train.py").run()
+    at.slider(key="epochs").set_value(2)
+    at.select_slider(key="batch_size").set_value(32)
+    at.select_slider(key="train_size").set_value(500)
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    deadline = time.time() + 180
+    while time.time() < deadline and not at.metric:
+        time.sleep(0.5)
+        at.run()
+        assert not at.exception, at.exception
+    assert at.metric, all_text(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Epochs"] == "2" and metrics["Test accuracy"].endswith("%")
+    assert "overfitting" in all_text(at).lower()
+    stored = runs.RunStore().list()
+    assert len(stored) == 1 and stored[0].config.train_size == 500
+    # the same settings again come back from the store at once
+    at.button[0].click().run()
+    assert "From the run store" in all_text(at)
+
+
+def test_train_page_refuses_a_batch_larger_than_the_data():
+    at = page("pages/3_Train.py").run()
+    at.select_slider(key="batch_size").set_value(1024)
+    at.select_slider(key="train_size").set_value(500)
+    at.button[0].click().run()
+    assert not at.exception
+    assert "Batch size 1024 is larger than the 450 training images" in " ".join(e.value for e in at.error)
