@@ -12,8 +12,9 @@ TEXT = {
     "intro": "A convolution layer is a set of small filters. Each one slides over its input and lights up "
              "where it finds its pattern: the result is a feature map.",
     "run": "Trained run", "empty": "No trained run yet: train one on the **Train** page first.",
-    "filters": "Filters", "filters_text": "Every filter of each conv layer (weights scaled to light = high, "
-                                          "dark = low). The first layer's filters are shown in colour for colour images.",
+    "filters": "Filters", "filters_text": "Every filter of each conv layer (weights scaled to light = high, dark = low; "
+                                          "deeper layers show the mean over their input channels). The first "
+                                          "layer's filters are shown in colour for colour images.",
     "layer_filters": "{name}: {count} filters of {k}×{k}×{depth}",
     "maps": "Feature maps", "image_from": "Image", "test_image": "a test image", "upload": "an uploaded image",
     "index": "Test image number", "upload_label": "Upload an image (PNG, JPEG, GIF, WebP, BMP)",
@@ -43,8 +44,8 @@ st.caption(TEXT["filters_text"])
 for number, name in enumerate(names):
     kernels = inspection.filters(model, name)  # (out, k, k, in)
     colour = number == 0 and kernels.shape[-1] == 3
-    shown = kernels if colour else kernels[..., 0]
-    st.image(inspection.to_uint8(inspection.tile(shown, columns=16, pad=1, scale=6)),
+    shown = kernels if colour else kernels.mean(axis=-1)  # deeper layers: the mean over input channels
+    st.image(inspection.to_uint8(inspection.tile(shown, columns=16, pad=1, scale=14)),
              caption=TEXT["layer_filters"].format(name=name, count=kernels.shape[0], k=kernels.shape[1],
                                                   depth=kernels.shape[-1]))
 
@@ -70,9 +71,8 @@ layer = st.selectbox(TEXT["layer"], names)
 maps = inspection.feature_maps(extractor, names, image)[layer]  # (h, w, channels)
 left, right = st.columns([1, 4])
 left.image(inspection.upscale(image, 6), caption=TEXT["input"].format(label=label))
-channels = np.moveaxis(maps, -1, 0)
-tiles = inspection.tile([inspection.normalize(c) for c in channels], columns=8, pad=1,
-                        scale=max(1, 96 // maps.shape[0]))
-right.image(inspection.apply_colormap(tiles), caption=TEXT["maps_caption"].format(
+coloured = [inspection.apply_colormap(inspection.normalize(c)) / 255.0 for c in np.moveaxis(maps, -1, 0)]
+tiles = inspection.tile(coloured, columns=8, pad=2, scale=max(1, 96 // maps.shape[0]))  # white gaps
+right.image(inspection.to_uint8(tiles), caption=TEXT["maps_caption"].format(
     count=maps.shape[-1], name=layer, h=maps.shape[0], w=maps.shape[1]))
 st.caption(TEXT["legend"])

@@ -116,5 +116,6 @@ else:
         gray = image if image.ndim == 2 else image.mean(axis=-1)
         responses = [inspection.normalize(convolution.filter_image(gray, kernels[:, :, :, i].mean(axis=-1)))
                      for i in range(min(16, kernels.shape[-1]))]
-        st.image(inspection.apply_colormap(inspection.tile(responses, columns=8, pad=1, scale=3)),
+        coloured = [inspection.apply_colormap(r) / 255.0 for r in responses]
+        st.image(inspection.to_uint8(inspection.tile(coloured, columns=8, pad=2, scale=3)),
                  caption=ui.describe(stored[0]))

@@ -1,0 +1,105 @@
+"""A real browser (Debian's Chromium driven by Playwright) against `streamlit run app.py` on 127.0.0.1."""
+
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from conftest import ROOT
+
+CHROMIUM = "/usr/bin/chromium"
+OUTPUT = pathlib.Path(ROOT) / "test-output" / "screenshots"
+PAGES = ["Data", "Model", "Train", "Inside", "Mistakes", "Compare", "Convolution"]
+READY = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(isolated):
+    port = free_port()
+    env = dict(os.environ, XDG_CONFIG_HOME=str(isolated / "xdg_config"), XDG_CACHE_HOME=str(isolated / "xdg_cache"),
+               PYTHONPATH=ROOT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        process.kill()
+        pytest.fail(f"streamlit did not start: {process.stdout.read()}")
+    yield url
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture
+def browser_page(isolated):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"])
+        page = browser.new_page(viewport={"width": 1400, "height": 2400})
+        yield page
+        browser.close()
+
+
+def open_page(page, url, name):
+    started = time.perf_counter()
+    page.goto(url)
+    page.wait_for_selector(READY, timeout=90_000)
+    page.wait_for_timeout(500)
+    page.wait_for_selector(READY, timeout=90_000)
+    for image in page.locator("img").all():
+        image.evaluate("img => img.complete || new Promise(r => { img.onload = img.onerror = r; })")
+    seconds = time.perf_counter() - started
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUTPUT / f"{name}.png"), full_page=True)
+    assert page.locator('[data-testid="stException"]').count() == 0, f"{name} shows an exception"
+    return seconds
+
+
+def test_walk_every_page_and_train_from_the_train_page(server, browser_page):
+    page = browser_page
+    timings = {"Home": open_page(page, server, "0_Home")}
+    assert "bundled" in page.content()
+    timings["Train (empty)"] = open_page(page, f"{server}/Train", "3_Train_empty")
+    started = time.perf_counter()
+    page.get_by_role("button", name="Train").click()
+    page.get_by_text("Test accuracy").wait_for(timeout=240_000)
+    timings["training shown"] = time.perf_counter() - started
+    page.wait_for_selector(READY, timeout=60_000)
+    page.screenshot(path=str(OUTPUT / "3_Train_result.png"), full_page=True)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert "overfitting" in page.content()
+    expected = {"Data": "Images per class", "Model": "Total params", "Train": "Learning rate",
+                "Inside": "Feature maps", "Mistakes": "Confusion matrix", "Compare": "All stored runs",
+                "Convolution": "Max pooling"}
+    for number, name in enumerate(PAGES, start=1):
+        timings[name] = open_page(page, f"{server}/{name}", f"{number}_{name}")
+        assert expected[name] in page.content(), name
+    print("page timings (s):", {k: round(v, 2) for k, v in timings.items()})

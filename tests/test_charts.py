@@ -1,0 +1,31 @@
+import numpy as np
+
+from cnnlab import charts
+
+HISTORY = {"loss": [1.0, 0.5], "accuracy": [0.6, 0.8], "val_loss": [0.9, 0.7], "val_accuracy": [0.65, 0.75]}
+
+
+def test_history_frame_is_long_form():
+    frame = charts.history_frame(HISTORY)
+    assert len(frame) == 8
+    row = frame[(frame.metric == "accuracy") & (frame.split == "validation") & (frame.epoch == 2)]
+    assert row.value.item() == 0.75
+
+
+def test_learning_curves_spec_has_both_panels():
+    spec = charts.learning_curves(HISTORY).to_dict()
+    assert len(spec["hconcat"]) == 2
+
+
+def test_confusion_heatmap_has_a_cell_selection_and_every_count():
+    matrix = np.array([[3, 1], [0, 5]])
+    spec = charts.confusion_heatmap(matrix, ["a", "b"]).to_dict()
+    assert "cell" in str(spec["params"] if "params" in spec else spec)
+    values = next(iter(spec["datasets"].values()))
+    assert sorted(v["count"] for v in values) == [0, 1, 3, 5]
+
+
+def test_comparison_keeps_one_metric_for_every_run():
+    spec = charts.comparison_curves([("a", HISTORY), ("b", HISTORY)], "loss").to_dict()
+    values = next(iter(spec["datasets"].values()))
+    assert {v["run"] for v in values} == {"a", "b"} and {v["metric"] for v in values} == {"loss"}
