@@ -52,7 +52,11 @@ for number, name in enumerate(names):
 st.subheader(TEXT["maps"])
 source = st.radio(TEXT["image_from"], [TEXT["test_image"], TEXT["upload"]], horizontal=True)
 if source == TEXT["test_image"]:
-    data = datasets.load(run.config.dataset, allow_download=False)
+    try:
+        data = datasets.load(run.config.dataset, allow_download=False)
+    except datasets.DatasetUnavailable as error:
+        st.error(str(error))
+        st.stop()
     index = st.number_input(TEXT["index"], 0, len(data.x_test) - 1, 0)
     image, label = data.x_test[index], info.class_names[data.y_test[index]]
 else:

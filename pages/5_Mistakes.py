@@ -29,7 +29,11 @@ if run is None:
     st.stop()
 info = run.info
 probabilities, y_test = ui.predictions(run.id)
-data = datasets.load(run.config.dataset, allow_download=False)
+try:
+    data = datasets.load(run.config.dataset, allow_download=False)
+except datasets.DatasetUnavailable as error:
+    st.error(str(error))
+    st.stop()
 matrix = np.asarray(run.metrics["confusion_matrix"])
 
 

@@ -142,3 +142,13 @@ def test_train_page_refuses_a_batch_larger_than_the_data():
     at.button[0].click().run()
     assert not at.exception
     assert "Batch size 1024 is larger than the 450 training images" in " ".join(e.value for e in at.error)
+
+
+def test_pages_of_a_run_whose_data_is_gone_say_so(stored_run, isolated, monkeypatch):
+    from cnnlab import datasets
+    monkeypatch.setattr(datasets, "BUNDLED_MNIST", isolated / "gone.npz")
+    datasets._load_cached.cache_clear()
+    for path in ("pages/4_Inside.py", "pages/5_Mistakes.py"):
+        at = page(path, run_id=stored_run.id).run()
+        assert not at.exception, path
+        assert "MNIST is not available offline" in " ".join(e.value for e in at.error), path
