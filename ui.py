@@ -17,9 +17,15 @@ def queue():
     return jobs.TrainingQueue(store())
 
 
+BUNDLED = "bundled"
+
+
 @st.cache_resource(max_entries=4)
 def model(run_id):
-    """A stored run's network, rebuilt and loaded once per server, shared read-only."""
+    """A stored run's network (or the bundled model, run_id "bundled"), rebuilt and loaded once per server."""
+    if run_id == BUNDLED:
+        from cnnlab import drawing
+        return drawing.bundled().build_model()
     return store().get(run_id).build_model()
 
 

@@ -86,3 +86,21 @@ def bars(values, labels, title, x_title, value_format=".0f", domain=None):
     )
     text = base.mark_text(align="left", dx=3).encode(text=alt.Text("value:Q", format=value_format))
     return (base.mark_bar(color="#3b528b") + text).properties(title=title, height=alt.Step(22))
+
+
+def probabilities(values, class_names, title="What the network thinks"):
+    """Every class's probability as a bar with its percentage written next to it; the winner highlighted."""
+    values = [float(v) for v in values]
+    best = max(range(len(values)), key=values.__getitem__)
+    frame = pd.DataFrame({"class": list(class_names), "probability": values,
+                          "top": ["most likely" if i == best else "other" for i in range(len(values))]})
+    base = alt.Chart(frame).encode(
+        y=alt.Y("class:N", sort=list(class_names), title=None),
+        x=alt.X("probability:Q", title="probability", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+    )
+    bars_ = base.mark_bar().encode(
+        color=alt.Color("top:N", scale=alt.Scale(domain=["most likely", "other"], range=["#fde725", "#3b528b"]),
+                        legend=None),
+        tooltip=["class", alt.Tooltip("probability:Q", format=".1%")])
+    text = base.mark_text(align="left", dx=3).encode(text=alt.Text("probability:Q", format=".1%"))
+    return (bars_ + text).properties(title=title, height=alt.Step(24))

@@ -1,4 +1,4 @@
-"""The command line: `python -m cnnlab architectures | train | runs | data`.
+"""The command line: `python -m cnnlab architectures | train | predict | runs | data`.
 
 Results go to stdout (with --json, the last line is one JSON value); progress and notices go
 to stderr. Any bad input ends with one line on stderr and exit code 2, never a traceback.
@@ -40,7 +40,15 @@ def _parser():
     p.add_argument("--validation-split", type=float, default=0.1)
     p.add_argument("--train-size", type=int, default=None, help="use only the first N training images")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--augment", action="store_true",
+                   help="random shifts, rotations, scaling and stroke thickness while training")
     p.add_argument("--offline", action="store_true", help="never try to download a dataset")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("predict", help="read handwritten digits (or clothes) from image files")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, GIF, WebP or BMP files")
+    p.add_argument("--run", default=None, metavar="RUN_ID",
+                   help="a stored MNIST or Fashion-MNIST run (default: the bundled MNIST model)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("runs", help="the stored runs")
@@ -125,7 +133,8 @@ def cmd_train(args):
     config = training.TrainConfig(
         dataset=args.dataset, architecture=args.architecture, epochs=args.epochs, batch_size=args.batch_size,
         optimizer=args.optimizer, learning_rate=args.learning_rate, dropout=args.dropout,
-        validation_split=args.validation_split, train_size=args.train_size, seed=args.seed)
+        validation_split=args.validation_split, train_size=args.train_size, seed=args.seed,
+        augment=args.augment)
     for note in config.notes:
         print(f"note: {note}", file=sys.stderr)
     store = runs.RunStore()
@@ -192,4 +201,46 @@ def cmd_data(args):
     return _emit(args, lines, data)
 
 
-COMMANDS = {"architectures": cmd_architectures, "train": cmd_train, "runs": cmd_runs, "data": cmd_data}
+def _predict_model(run_id):
+    """(model, dataset name, where it comes from) for `predict`."""
+    from cnnlab import drawing, runs
+
+    if run_id is None:
+        bundled = drawing.bundled()
+        return bundled.build_model(), bundled.config.dataset, f"the bundled model {bundled.name}"
+    run = runs.RunStore().get(run_id)
+    if run is None:
+        raise CnnlabError(f"There is no stored run '{run_id}': `python -m cnnlab runs` lists them.")
+    if run.info.image_shape != (28, 28, 1):
+        raise CnnlabError(f"Run {run.id} was trained on {run.info.title}; `predict` reads 28×28 grey images: "
+                          f"use an MNIST or Fashion-MNIST run.")
+    return run.build_model(), run.config.dataset, f"run {run.id}"
+
+
+def cmd_predict(args):
+    from cnnlab import drawing
+
+    model, dataset, origin = _predict_model(args.run)
+    class_names = datasets.get_info(dataset).class_names
+    print(f"model: {origin} ({datasets.get_info(dataset).title})", file=sys.stderr)
+    lines, data, failed = [], [], 0
+    for name in args.images:
+        try:
+            prepared = drawing.prepare(drawing.to_array(drawing.read_path(name)), box=drawing.box_for(dataset))
+        except CnnlabError as error:
+            failed += 1
+            print(f"cnnlab: {name}: {error}", file=sys.stderr)
+            data.append({"file": name, "error": str(error)})
+            continue
+        probabilities = drawing.classify(model, prepared.network_input)
+        (label, probability), *others = drawing.ranked(probabilities, class_names, top=3)
+        lines.append(f"{name}: {label} ({probability:.1%})")
+        data.append({"file": name, "label": label, "class_index": class_names.index(label),
+                     "probability": probability, "top3": [{"label": l, "probability": p} for l, p in
+                                                          [(label, probability), *others]]})
+    _emit(args, lines, data)
+    return EXIT_BAD_INPUT if failed else 0
+
+
+COMMANDS = {"architectures": cmd_architectures, "train": cmd_train, "predict": cmd_predict, "runs": cmd_runs,
+            "data": cmd_data}

@@ -14,7 +14,10 @@ TEXT = {
     "epochs": "Epochs", "batch": "Batch size", "optimizer": "Optimizer", "lr": "Learning rate",
     "lr_default": "Keras's default", "dropout_own": "Keep the network's own dropout rates",
     "dropout": "Dropout rate (every Dropout layer)", "train_size": "Training images",
-    "all": "all", "val": "Validation split", "seed": "Random seed", "train": "Train",
+    "all": "all", "val": "Validation split",
+    "augment": "Augment the training images",
+    "augment_help": "Each batch is moved, turned, scaled and its strokes thickened or thinned at random, so the "
+                    "network learns digits as people draw them. Slower per epoch; needs more epochs.", "seed": "Random seed", "train": "Train",
     "bad": "These settings cannot train: {error}",
     "stored": "From the run store: these settings were already trained ({when}), so here is the result at once.",
     "queued": "Queued: place {position} in line. One training runs at a time on this server; yours starts "
@@ -55,6 +58,7 @@ with st.form("settings"):
                                 key="train_size")
     validation_split = c3.slider(TEXT["val"], 0.0, 0.5, 0.1, 0.05)
     seed = c3.number_input(TEXT["seed"], 0, 2 ** 31 - 1, 0)
+    augment = c2.checkbox(TEXT["augment"], value=False, help=TEXT["augment_help"])
     submitted = st.form_submit_button(TEXT["train"], type="primary")
 
 
@@ -88,7 +92,8 @@ if submitted:
             dataset=dataset, architecture=spec, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
             learning_rate=None if learning_rate == TEXT["lr_default"] else learning_rate,
             dropout=None if own_dropout else dropout, validation_split=validation_split,
-            train_size=None if train_size == TEXT["all"] else train_size, seed=int(seed))
+            train_size=None if train_size == TEXT["all"] else train_size, seed=int(seed),
+            augment=augment)
         training.preflight(config)
         stored = ui.store().find(config)
         if stored is not None and stored.complete:

@@ -103,3 +103,49 @@ def test_walk_every_page_and_train_from_the_train_page(server, browser_page):
         timings[name] = open_page(page, f"{server}/{name}", f"{number}_{name}")
         assert expected[name] in page.content(), name
     print("page timings (s):", {k: round(v, 2) for k, v in timings.items()})
+
+
+def draw(page, strokes, steps=12):
+    """Draw polylines (points in 0..1 of the canvas) with many small mouse moves, as a hand would."""
+    canvas = page.locator("canvas.upper-canvas").first
+    canvas.wait_for(timeout=60_000)
+    box = canvas.bounding_box()
+    for stroke in strokes:
+        points = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in stroke]
+        page.mouse.move(*points[0])
+        page.mouse.down()
+        for (x0, y0), (x1, y1) in zip(points, points[1:]):
+            for i in range(1, steps + 1):
+                page.mouse.move(x0 + (x1 - x0) * i / steps, y0 + (y1 - y0) * i / steps)
+        page.mouse.up()
+
+
+def read_prediction(page):
+    heading = page.get_by_text("The network reads:")
+    heading.wait_for(timeout=60_000)
+    page.get_by_text("Placed in 28×28 by its centre of mass").wait_for(timeout=60_000)
+    page.get_by_text("conv_1: the first").wait_for(timeout=60_000)
+    page.wait_for_selector(READY, timeout=60_000)
+    for image in page.locator("img").all():
+        image.evaluate("img => img.complete || new Promise(r => { img.onload = img.onerror = r; })")
+    return heading.inner_text().split(":")[-1].strip()
+
+
+def test_draw_digits_with_the_mouse_and_read_the_prediction(server, browser_page):
+    page = browser_page
+    seconds = open_page(page, f"{server}/Draw", "8_Draw_empty")
+    assert "bundled MNIST model" in page.content()
+    started = time.perf_counter()
+    draw(page, [[(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)]])  # a 7
+    assert read_prediction(page) == "7"
+    shown = time.perf_counter() - started
+    page.screenshot(path=str(OUTPUT / "8_Draw_seven.png"), full_page=True)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.get_by_role("button", name="Clear the canvas").click()
+    page.wait_for_selector(READY, timeout=60_000)
+    page.get_by_text("The network reads:").wait_for(state="detached", timeout=30_000)
+    draw(page, [[(0.5 + 0.22 * __import__("math").cos(t / 20 * 6.283), 0.5 + 0.32 * __import__("math").sin(t / 20 * 6.283))
+                 for t in range(21)]])  # a 0
+    assert read_prediction(page) == "0"
+    page.screenshot(path=str(OUTPUT / "8_Draw_zero.png"), full_page=True)
+    print(f"Draw page: opened in {seconds:.2f} s; mouse-up to prediction {shown:.2f} s")

@@ -61,3 +61,41 @@ def test_bad_input_is_one_line_on_stderr_and_exit_code_2(args, expected):
     lines = [line for line in out.stderr.splitlines() if line.startswith("cnnlab:")]
     assert len(lines) == 1 and expected in lines[0], out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_predict_reads_good_files_and_reports_bad_ones_without_stopping(tmp_path):
+    from PIL import Image, ImageDraw
+
+    seven = Image.new("L", (200, 200), 255)
+    ImageDraw.Draw(seven).line([(40, 40), (160, 40), (80, 170)], fill=0, width=14)  # dark ink on paper
+    seven.save(tmp_path / "seven.jpg", quality=90)
+    one = Image.new("RGBA", (120, 240), (0, 0, 0, 0))
+    ImageDraw.Draw(one).line([(60, 20), (62, 220)], fill=(0, 0, 255, 255), width=16)  # on transparency
+    one.save(tmp_path / "one.png")
+    (tmp_path / "notes.png").write_text("not an image")
+    Image.new("L", (100, 100), 255).save(tmp_path / "blank.png")
+    files = [str(tmp_path / name) for name in ("seven.jpg", "notes.png", "one.png", "missing.gif", "blank.png")]
+    out = run_cli("predict", *files, "--json")
+    assert out.returncode == 2
+    results = last_json(out.stdout)
+    assert [r["file"] for r in results] == files
+    assert results[0]["label"] == "7" and results[0]["probability"] > 0.5
+    assert results[2]["label"] == "1"
+    assert "not an image" in results[1]["error"] and "No such file" in results[3]["error"]
+    assert "blank" in results[4]["error"]
+    assert "seven.jpg: 7 (" in out.stdout
+    errors = [line for line in out.stderr.splitlines() if line.startswith("cnnlab:")]
+    assert len(errors) == 3 and "Traceback" not in out.stderr
+
+
+def test_predict_all_good_exits_0_and_an_unknown_run_is_one_line(tmp_path):
+    from PIL import Image, ImageDraw
+
+    image = Image.new("L", (280, 280), 0)
+    ImageDraw.Draw(image).ellipse([80, 40, 200, 240], outline=255, width=18)  # a 0
+    image.save(tmp_path / "zero.webp")
+    out = run_cli("predict", str(tmp_path / "zero.webp"))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().startswith(f"{tmp_path / 'zero.webp'}: 0 (")
+    missing = run_cli("predict", str(tmp_path / "zero.webp"), "--run", "0123456789abcdef")
+    assert missing.returncode == 2 and "no stored run" in missing.stderr.strip().splitlines()[-1]

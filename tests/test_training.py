@@ -103,3 +103,29 @@ def test_confusion_matrix_and_per_class_accuracy():
     matrix = training.confusion_matrix([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 2, 0], 3)
     np.testing.assert_array_equal(matrix, [[1, 1, 0], [0, 1, 0], [1, 0, 2]])
     np.testing.assert_allclose(training.per_class_accuracy(matrix), [0.5, 1.0, 2 / 3])
+
+
+def test_augment_is_part_of_the_key_only_when_on():
+    plain, augmented = TrainConfig(), TrainConfig(augment=True)
+    assert "augment" not in plain.canonical()  # runs stored before augmentation keep their ids
+    assert augmented.canonical()["augment"] is True and plain.run_id() != augmented.run_id()
+    assert TrainConfig.from_dict(augmented.to_dict()) == augmented
+    with pytest.raises(ConfigError, match="Augment"):
+        TrainConfig(augment="yes")
+
+
+def test_augmented_batches_keep_labels_range_and_ink():
+    import tensorflow as tf
+
+    from cnnlab import datasets, training
+
+    data = datasets.load("mnist")
+    x, y = data.x_train[:256, ..., None], data.y_train[:256]
+    plain = next(iter(training._pipeline(tf, x, y, 256, shuffle_seed=3)))
+    moved = next(iter(training._pipeline(tf, x, y, 256, shuffle_seed=3, augment=True)))
+    np.testing.assert_array_equal(plain[1].numpy(), moved[1].numpy())  # same images in the same order
+    a, b = plain[0].numpy(), moved[0].numpy()
+    assert a.shape == b.shape and 0.0 <= b.min() and b.max() <= 1.0
+    assert np.abs(a - b).mean() > 0.02  # the images did change
+    ink_ratio = b.sum(axis=(1, 2, 3)) / a.sum(axis=(1, 2, 3))
+    assert 0.4 < np.median(ink_ratio) < 2.0  # ... but each still holds about as much ink (nothing lost off-screen)
