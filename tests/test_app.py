@@ -43,7 +43,7 @@ def all_text(at):
 def test_every_page_is_in_the_navigation():
     names = [os.path.basename(p) for p in PAGES[1:]]
     assert names == ["1_Data.py", "2_Model.py", "3_Train.py", "4_Inside.py", "5_Mistakes.py", "6_Compare.py",
-                     "7_Convolution.py"]
+                     "7_Convolution.py", "8_Draw.py", "9_Course.py"]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -152,3 +152,13 @@ def test_pages_of_a_run_whose_data_is_gone_say_so(stored_run, isolated, monkeypa
         at = page(path, run_id=stored_run.id).run()
         assert not at.exception, path
         assert "MNIST is not available offline" in " ".join(e.value for e in at.error), path
+
+
+def test_draw_page_offers_the_bundled_model_and_waits_for_a_drawing():
+    at = page("pages/8_Draw.py").run()
+    assert not at.exception
+    chooser = at.selectbox(key="draw_model")
+    assert chooser.value == "bundled" and "bundled MNIST model" in chooser.format_func(chooser.value)
+    assert "Draw one digit large" in all_text(at)  # the canvas is empty: no prediction yet
+    at.radio(key="draw_source").set_value("Upload a photo or scan").run()
+    assert not at.exception and "Upload an image to have it read" in all_text(at)

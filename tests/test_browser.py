@@ -14,7 +14,7 @@ from conftest import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
 OUTPUT = pathlib.Path(ROOT) / "test-output" / "screenshots"
-PAGES = ["Data", "Model", "Train", "Inside", "Mistakes", "Compare", "Convolution"]
+PAGES = ["Data", "Model", "Train", "Inside", "Mistakes", "Compare", "Convolution", "Draw", "Course"]
 READY = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")
@@ -89,7 +89,7 @@ def test_walk_every_page_and_train_from_the_train_page(server, browser_page):
     assert "bundled" in page.content()
     timings["Train (empty)"] = open_page(page, f"{server}/Train", "3_Train_empty")
     started = time.perf_counter()
-    page.get_by_role("button", name="Train").click()
+    page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text("Test accuracy").wait_for(timeout=240_000)
     timings["training shown"] = time.perf_counter() - started
     page.wait_for_selector(READY, timeout=60_000)
@@ -98,7 +98,7 @@ def test_walk_every_page_and_train_from_the_train_page(server, browser_page):
     assert "overfitting" in page.content()
     expected = {"Data": "Images per class", "Model": "Total params", "Train": "Learning rate",
                 "Inside": "Feature maps", "Mistakes": "Confusion matrix", "Compare": "All stored runs",
-                "Convolution": "Max pooling"}
+                "Convolution": "Max pooling", "Draw": "Draw one digit large", "Course": "Report E"}
     for number, name in enumerate(PAGES, start=1):
         timings[name] = open_page(page, f"{server}/{name}", f"{number}_{name}")
         assert expected[name] in page.content(), name
