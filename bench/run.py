@@ -4,8 +4,11 @@
 
 Prints one line per figure; with --json the last stdout line is one JSON object with them all.
 Figures: train_images_per_s (cnnlab's train(), callbacks included) against bare_fit_images_per_s
-(a plain model.fit of the same network on the same arrays), their ratio, cache_hit_s,
-feature_maps_ms and home_import_s.
+(a plain model.fit of the same network on the same arrays), their ratio, achieved GFLOP/s against
+a NumPy matmul's, cache_hit_s, feature_maps_ms, predict_drawing_ms, home_import_s, time to
+accuracy (default network to 97 % on the MNIST sample; the Fashion-MNIST CNN to 90 % on the full
+set where installed), peak memory of a training process and of the app server after ten
+browser sessions opened every page (where Chromium is installed).
 """
 
 import argparse
@@ -49,6 +52,140 @@ def images_per_second(architecture, epochs, train_size, repeats):
     return max(ours), max(bare)
 
 
+def flops_per_image(architecture, image_shape=(28, 28, 1), num_classes=10):
+    """Forward-pass floating-point operations for one image (a multiply-add counts 2)."""
+    from cnnlab import architectures
+
+    layers = architectures.get_preset(architecture).layers
+    rows = architectures.summarize(layers, image_shape, num_classes)
+    flops = 0
+    for row in rows:
+        if row.params == 0:
+            continue
+        units = row.output_shape[-1]
+        positions = int(__import__("math").prod(row.output_shape[:-1])) if len(row.output_shape) > 1 else 1
+        flops += 2 * (row.params - units) * positions  # weights (no biases) times the positions they slide over
+    return flops
+
+
+def numpy_matmul_gflops(size=1024, repeats=5):
+    import numpy as np
+
+    a = np.random.default_rng(0).random((size, size), dtype=np.float32)
+    a @ a
+    started = time.perf_counter()
+    for _ in range(repeats):
+        a @ a
+    return 2 * size ** 3 * repeats / (time.perf_counter() - started) / 1e9
+
+
+def predict_drawing_ms(repeats=20):
+    """A 280×280 RGBA canvas image through the drawing preprocessing and the bundled model (warm)."""
+    from bench import drawings
+    from cnnlab import drawing
+
+    model = drawing.bundled().build_model()
+    rng = __import__("numpy").random.default_rng(0)
+    grey = drawings.stroke_digit(7, rng)
+    canvas = __import__("numpy").dstack([grey, grey, grey, __import__("numpy").full_like(grey, 255)])
+    drawing.classify(model, drawing.prepare(canvas).network_input)  # warm
+    started = time.perf_counter()
+    for _ in range(repeats):
+        drawing.classify(model, drawing.prepare(canvas).network_input)
+    return (time.perf_counter() - started) / repeats * 1000
+
+
+def seconds_to_accuracy(dataset, architecture, target, max_epochs, **settings):
+    """Training seconds until validation accuracy first reaches target (None if it never does)."""
+    from cnnlab import datasets, training
+
+    try:
+        data = datasets.load(dataset, allow_download=False)
+    except datasets.DatasetUnavailable:
+        return None, None, "not installed"
+    if data.source.variant == "sample" and dataset != "mnist":
+        return None, None, "sample only"
+    reached = {}
+    started = [None]
+
+    def on_batch_end(batch, logs):
+        if started[0] is None:
+            started[0] = time.perf_counter()
+
+    def on_epoch_end(epoch, logs):
+        if "seconds" not in reached and logs.get("val_accuracy", 0) >= target:
+            reached["seconds"], reached["epoch"] = time.perf_counter() - started[0], epoch + 1
+
+    def should_stop():
+        return "seconds" in reached
+
+    config = training.TrainConfig(dataset=dataset, architecture=architecture, epochs=max_epochs, **settings)
+    training.train(config, dataset=data, on_epoch_end=on_epoch_end, on_batch_end=on_batch_end,
+                   should_stop=should_stop)
+    return reached.get("seconds"), reached.get("epoch"), data.source.describe()
+
+
+def training_process_peak_mb():
+    """Peak resident memory of `python -m cnnlab train` (net_1, 1 epoch on the sample) as a child process."""
+    import resource
+
+    home = tempfile.mkdtemp(prefix="cnnlab-bench-")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    subprocess.run([sys.executable, "-m", "cnnlab", "train", "--architecture", "net_1", "--epochs", "1",
+                    "--offline"], cwd=ROOT, env=dict(os.environ, CNNLAB_HOME=home), capture_output=True, check=True)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(peak, before) / 1024
+
+
+def server_peak_mb(sessions=10):
+    """Start the app, open every page in `sessions` browser sessions, read the server's peak and final memory."""
+    import socket
+    import urllib.request
+
+    chromium = "/usr/bin/chromium"
+    if not os.path.exists(chromium):
+        return None, None
+    from playwright.sync_api import sync_playwright
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    home = tempfile.mkdtemp(prefix="cnnlab-bench-")
+    env = dict(os.environ, CNNLAB_HOME=home, XDG_CONFIG_HOME=home, XDG_CACHE_HOME=home, PYTHONPATH=str(ROOT))
+    subprocess.run([sys.executable, "-m", "cnnlab", "train", "--epochs", "1", "--train-size", "1000", "--offline"],
+                   cwd=ROOT, env=env, capture_output=True, check=True)  # one stored run so every page has content
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        pages = ["", "Data", "Model", "Train", "Inside", "Mistakes", "Compare", "Convolution", "Draw", "Course"]
+        ready = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, headless=True,
+                                                 args=["--headless", "--no-sandbox", "--disable-gpu"])
+            contexts = [browser.new_context() for _ in range(sessions)]
+            for context in contexts:  # every session stays open while the others load
+                page = context.new_page()
+                for name in pages:
+                    page.goto(f"{url}/{name}")
+                    page.wait_for_selector(ready, timeout=120_000)
+                    page.wait_for_timeout(300)
+                    page.wait_for_selector(ready, timeout=120_000)
+            status = pathlib.Path(f"/proc/{server.pid}/status").read_text()
+            browser.close()
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        return int(fields["VmHWM"].split()[0]) / 1024, int(fields["VmRSS"].split()[0]) / 1024
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def cache_hit_seconds():
     from cnnlab import runs, training
 
@@ -90,14 +227,32 @@ def main():
     args = parser.parse_args()
     epochs, size, repeats = (2, 4000, 1) if args.quick else (3, 8000, 2)
     figures = {}
+    figures["numpy_matmul_gflops"] = round(numpy_matmul_gflops(), 1)
     for architecture in ("net_1", "fast"):
         ours, bare = images_per_second(architecture, epochs, size, repeats)
         figures[f"train_images_per_s_{architecture}"] = round(ours)
         figures[f"bare_fit_images_per_s_{architecture}"] = round(bare)
         figures[f"train_ratio_vs_bare_fit_{architecture}"] = round(ours / bare, 3)
+        flops = flops_per_image(architecture)
+        figures[f"forward_mflops_per_image_{architecture}"] = round(flops / 1e6, 2)
+        # training costs about 3 forward passes (forward, gradient of the input, gradient of the weights)
+        figures[f"train_gflops_{architecture}"] = round(3 * flops * ours / 1e9, 1)
+        figures[f"train_fraction_of_matmul_{architecture}"] = round(
+            figures[f"train_gflops_{architecture}"] / figures["numpy_matmul_gflops"], 3)
     figures["cache_hit_s"], run = cache_hit_seconds()
     figures["feature_maps_ms"] = feature_maps_ms(run)
+    figures["predict_drawing_ms"] = predict_drawing_ms()
     figures["home_import_s"], figures["home_imports_tensorflow"] = home_import_seconds()
+    seconds, epoch, source = seconds_to_accuracy("mnist", "fast", 0.97, 15, batch_size=64)
+    figures["seconds_to_97_mnist_sample_fast"], figures["epochs_to_97_mnist_sample_fast"] = seconds, epoch
+    seconds, epoch, source = seconds_to_accuracy("fashion_mnist", "fashion_cnn", 0.90, 8 if args.quick else 15,
+                                                 batch_size=64)
+    figures["seconds_to_90_fashion_full_fashion_cnn"], figures["epochs_to_90_fashion_full_fashion_cnn"] = seconds, epoch
+    figures["fashion_source"] = source
+    figures["training_process_peak_mb"] = round(training_process_peak_mb())
+    peak, now = server_peak_mb(3 if args.quick else 10)
+    figures["server_sessions"] = 3 if args.quick else 10
+    figures["server_peak_mb"], figures["server_rss_after_mb"] = (round(peak), round(now)) if peak else (None, None)
     for key, value in figures.items():
         print(f"{key:<36} {value:.3f}" if isinstance(value, float) else f"{key:<36} {value}")
     if args.json:

@@ -1,4 +1,4 @@
-"""The command line: `python -m cnnlab architectures | train | predict | runs | data`.
+"""The command line: `python -m cnnlab architectures | train | predict | reproduce | prepare | runs | data`.
 
 Results go to stdout (with --json, the last line is one JSON value); progress and notices go
 to stderr. Any bad input ends with one line on stderr and exit code 2, never a traceback.
@@ -49,6 +49,18 @@ def _parser():
     p.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, GIF, WebP or BMP files")
     p.add_argument("--run", default=None, metavar="RUN_ID",
                    help="a stored MNIST or Fashion-MNIST run (default: the bundled MNIST model)")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("reproduce", help="the course reports' experiments: list them or run one")
+    p.add_argument("experiment", nargs="?", metavar="ID", help="an experiment id such as A1 or E1")
+    p.add_argument("--list", action="store_true", help="list every experiment")
+    p.add_argument("--epochs", type=int, default=None, help="fewer epochs than the report (labelled as shortened)")
+    p.add_argument("--offline", action="store_true", help="never try to download a dataset")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("prepare", help="train a list of experiments or configs before class")
+    p.add_argument("file", help="one experiment id (optionally `ID epochs=N`) or one JSON config per line")
+    p.add_argument("--offline", action="store_true", help="never try to download a dataset")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("runs", help="the stored runs")
@@ -167,6 +179,117 @@ def _train_count(name, source):
     return datasets.SAMPLE_SIZES[0] if source.variant == "sample" else datasets.get_info(name).full_sizes[0]
 
 
+def _train_quietly(store, config, allow_download):
+    """Train (or fetch) one config with a terminal progress bar; (run, cached, seconds)."""
+    source = datasets.resolve_source(config.dataset, allow_download=allow_download)
+    print(f"data: {datasets.get_info(config.dataset).title} from the {source.describe()}", file=sys.stderr)
+    n_train = (config.train_size or _train_count(config.dataset, source)) * (1 - config.validation_split)
+    bar = _ProgressBar(config.epochs, max(1, -(-int(n_train) // config.batch_size)))
+    started = time.perf_counter()
+    run, cached = store.get_or_train(config, on_epoch_end=bar.epoch_end, on_batch_end=bar.batch if bar.live else None,
+                                     allow_download=allow_download)
+    return run, cached, time.perf_counter() - started
+
+
+def cmd_reproduce(args):
+    from cnnlab import experiments, runs
+
+    if args.list or not args.experiment:
+        lines, data = [], []
+        for e in experiments.EXPERIMENTS:
+            config = e.config()
+            reported = f"{e.reported_test_accuracy:.4f}" if e.reported_test_accuracy is not None else e.reported_note
+            lines.append(f"{e.id:<3} report {e.report}  {e.title:<46} {e.dataset:<13} {config.optimizer:<8} "
+                         f"lr {config.learning_rate:<7g} batch {e.batch_size:<5} epochs {e.epochs:<4} "
+                         f"reported {reported}")
+            data.append({**e.to_dict(), "reported_test_accuracy": e.reported_test_accuracy})
+        return _emit(args, lines, data)
+    experiment = experiments.get(args.experiment)
+    epochs = args.epochs or experiment.epochs
+    if not 1 <= epochs <= experiment.epochs:
+        raise CnnlabError(f"--epochs must be from 1 to the report's {experiment.epochs}.")
+    for item in experiment.assumed:
+        print(f"note: {item}", file=sys.stderr)
+    store = runs.RunStore()
+    run, cached, seconds = _train_quietly(store, experiment.config(epochs), not args.offline)
+    reported = experiment.reported_test_accuracy
+    shortened = run.record["epochs_completed"] < experiment.epochs
+    label = experiments.epochs_label(experiment, run)
+    lines = [f"{experiment.id} {experiment.title} ({run.info.title}, {run.record['data']['source']} data)",
+             f"  reported: {f'{reported:.4f}' if reported is not None else experiment.reported_note} "
+             f"after {experiment.epochs} epochs",
+             f"  measured: {run.test_accuracy:.4f} (test loss {run.test_loss:.4f}) after {label}, "
+             f"{'from the run store' if cached else f'trained in {run.train_seconds:.1f} s'}"]
+    data = {"id": experiment.id, "report": experiment.report, "run_id": run.id, "test_accuracy": run.test_accuracy,
+            "test_loss": run.test_loss, "reported_test_accuracy": reported,
+            "reported_test_loss": experiment.reported_test_loss, "train_seconds": run.train_seconds,
+            "epochs": run.record["epochs_completed"], "reported_epochs": experiment.epochs, "shortened": shortened,
+            "cached": cached, "data_source": run.record["data"]["source"],
+            "data_variant": run.record["data"]["variant"], "seconds": seconds}
+    return _emit(args, lines, data)
+
+
+def _prepare_items(path):
+    """(line number, TrainConfig, label) for each line of a prepare file; CnnlabError for a line that is wrong."""
+    from cnnlab import experiments, training
+
+    try:
+        text = open(path, encoding="utf-8").read()
+    except OSError as error:
+        raise CnnlabError(f"Cannot read {path}: {error.strerror or error}.") from None
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.split("#", 1)[0].strip() if not line.lstrip().startswith("{") else line.strip()
+        if not line:
+            continue
+        try:
+            if line.startswith("{"):
+                try:
+                    config = training.TrainConfig.from_dict(json.loads(line))
+                except (ValueError, TypeError) as error:
+                    raise CnnlabError(f"not a valid JSON config ({error})") from None
+                yield number, config, config.architecture_name
+                continue
+            words = line.split()
+            experiment = experiments.get(words[0])
+            epochs = None
+            for word in words[1:]:
+                key, _, value = word.partition("=")
+                if key != "epochs" or not value.isdigit() or not 1 <= int(value) <= experiment.epochs:
+                    raise CnnlabError(f"'{word}' is not understood: write `{experiment.id} epochs=N` with N from 1 "
+                                      f"to {experiment.epochs}")
+                epochs = int(value)
+            yield number, experiment.config(epochs), experiment.id
+        except CnnlabError as error:
+            yield number, error, line
+
+
+def cmd_prepare(args):
+    from cnnlab import runs, training
+
+    store = runs.RunStore()
+    lines, data, failed = [], [], 0
+    items = list(_prepare_items(args.file))
+    if not items:
+        raise CnnlabError(f"{args.file} lists nothing to train: one experiment id or JSON config per line.")
+    for number, config, label in items:
+        try:
+            if isinstance(config, CnnlabError):
+                raise config
+            training.preflight(config, allow_download=not args.offline)
+            run, cached, seconds = _train_quietly(store, config, not args.offline)
+        except CnnlabError as error:
+            failed += 1
+            print(f"cnnlab: {args.file}:{number} ({label}): {error}", file=sys.stderr)
+            data.append({"line": number, "item": label, "error": str(error)})
+            continue
+        lines.append(f"line {number} {label}: run {run.id} test accuracy {run.test_accuracy:.4f} "
+                     f"({'already stored' if cached else f'trained in {run.train_seconds:.1f} s'})")
+        data.append({"line": number, "item": label, "run_id": run.id, "test_accuracy": run.test_accuracy,
+                     "cached": cached, "seconds": seconds})
+    _emit(args, lines + [f"{len(items) - failed} of {len(items)} ready in {store.root}"], data)
+    return EXIT_BAD_INPUT if failed else 0
+
+
 def cmd_runs(args):
     from cnnlab import runs
 
@@ -242,5 +365,5 @@ def cmd_predict(args):
     return EXIT_BAD_INPUT if failed else 0
 
 
-COMMANDS = {"architectures": cmd_architectures, "train": cmd_train, "predict": cmd_predict, "runs": cmd_runs,
-            "data": cmd_data}
+COMMANDS = {"architectures": cmd_architectures, "train": cmd_train, "predict": cmd_predict,
+            "reproduce": cmd_reproduce, "prepare": cmd_prepare, "runs": cmd_runs, "data": cmd_data}

@@ -162,3 +162,35 @@ def test_draw_page_offers_the_bundled_model_and_waits_for_a_drawing():
     assert "Draw one digit large" in all_text(at)  # the canvas is empty: no prediction yet
     at.radio(key="draw_source").set_value("Upload a photo or scan").run()
     assert not at.exception and "Upload an image to have it read" in all_text(at)
+
+
+def test_course_page_runs_an_experiment_and_shows_reported_against_measured():
+    from cnnlab import experiments
+
+    at = page("pages/9_Course.py").run()
+    assert not at.exception
+    assert "Report E" in " ".join(h.value for h in at.subheader)
+    at.selectbox(key="pick_A").set_value("A2").run()
+    at.number_input(key="epochs_A_A2").set_value(1).run()
+    at.button(key="run_A").click().run()
+    assert not at.exception and not at.error
+    import ui
+    job = ui.queue().get(at.session_state["course_jobs"]["A2"])
+    assert ui.queue().wait(job, timeout=240) and job.status == "done", job.error
+    at.button(key="view_A").click().run()
+    assert not at.exception, at.exception
+    run = ui.store().get(job.id)
+    table = at.dataframe[0].value  # report A's table
+    row = table[table["experiment"] == "A2"].iloc[0]
+    assert row["measured test acc."] == f"{run.test_accuracy:.2%}" and row["reported test acc."] == "91.17%"
+    assert row["measured after"] == "1 of 30 epochs (shortened)"
+    assert "Pictures of A2" in " ".join(h.value for h in at.header)
+    assert "**Which model is better?** Run experiments A1 and A2 to answer this." in all_text(at)  # A1 not run
+    assert experiments.get("A2").matches(run.config)
+
+
+def test_course_page_says_when_an_experiments_data_is_missing():
+    at = page("pages/9_Course.py").run()
+    at.button(key="run_D").click().run()  # CIFAR-10 is not on this machine
+    assert not at.exception
+    assert any("D1 cannot run here" in e.value and "CIFAR-10" in e.value for e in at.error)

@@ -1,0 +1,141 @@
+"""A whole class on one server: many sessions at once, identical trainings merged, different ones queued."""
+
+import concurrent.futures
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cnnlab import jobs, runs
+from cnnlab.training import TrainConfig
+from conftest import ROOT
+from test_browser import server  # noqa: F401  (a streamlit server for this test module)
+
+TINY = dict(dataset="mnist", architecture="fast", epochs=1, batch_size=32, train_size=320, validation_split=0.25)
+# AppTest sessions in threads share no Streamlit Runtime, which the Draw page's canvas component needs;
+# the Draw page is opened concurrently by real browser sessions below instead.
+PAGES = ["app.py", "pages/1_Data.py", "pages/2_Model.py", "pages/3_Train.py", "pages/4_Inside.py",
+         "pages/5_Mistakes.py", "pages/6_Compare.py", "pages/7_Convolution.py", "pages/9_Course.py"]
+
+
+@pytest.fixture
+def browser(isolated):
+    if not os.path.exists("/usr/bin/chromium"):
+        pytest.skip("Debian's chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                              args=["--headless", "--no-sandbox", "--disable-gpu"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def fresh_caches():
+    import streamlit as st
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def test_thirty_sessions_open_every_page_at_once(fresh_caches):
+    """30 AppTest sessions in threads share one process's caches, like 30 students on one server."""
+    run, _ = runs.RunStore().get_or_train(TrainConfig(**TINY))
+
+    def session(number):
+        # arrivals 0.1 s apart (all 30 still overlap): CPython 3.11 can fail compiling scripts in many threads
+        # at the very same instant ("AST constructor recursion depth mismatch"), a harness artefact
+        time.sleep(number * 0.1)
+        path = PAGES[number % len(PAGES)]
+        at = AppTest.from_file(os.path.join(ROOT, path), default_timeout=180)
+        at.session_state["run_id"] = run.id
+        at.run()
+        return path, [str(e.value) for e in at.exception], [e.value for e in at.error]
+
+    started = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=30) as pool:
+        results = list(pool.map(session, range(30)))
+    seconds = time.perf_counter() - started
+    failures = [(path, exceptions, errors) for path, exceptions, errors in results if exceptions or errors]
+    assert not failures, failures
+    assert len(results) == 30
+    print(f"30 sessions over {len(PAGES)} pages in {seconds:.1f} s")
+
+
+def test_identical_requests_from_many_sessions_train_once_and_different_ones_queue():
+    store = runs.RunStore()
+    queue = jobs.TrainingQueue(store)
+    same = [queue.submit(TrainConfig(**TINY), allow_download=False) for _ in range(30)]  # 30 students, same settings
+    assert len({id(job) for job in same}) == 1
+    others = [queue.submit(TrainConfig(**{**TINY, "seed": seed}), allow_download=False) for seed in (1, 2, 3)]
+    positions = [queue.position(job) for job in [same[0], *others]]
+    assert positions[1:] == sorted(positions[1:]) and positions[-1] == 4  # in line, one after another
+    running_at_once = []
+    done = threading.Event()
+
+    def watch():
+        while not done.is_set():
+            running_at_once.append(sum(j.status == "running" for j in [same[0], *others]))
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    for job in [same[0], *others]:
+        assert queue.wait(job, timeout=300) and job.status == "done", job.error
+    done.set()
+    watcher.join()
+    assert max(running_at_once) == 1  # one training at a time on this device
+    assert len(store.list()) == 4
+
+
+def test_identical_trainings_from_five_processes_at_once_train_once(isolated):
+    args = [sys.executable, "-m", "cnnlab", "train", "--epochs", "1", "--train-size", "640", "--batch-size", "32",
+            "--architecture", "fast", "--json"]
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    processes = [subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(5)]
+    results = []
+    for process in processes:
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    assert len({r["run_id"] for r in results}) == 1
+    assert sum(not r["cached"] for r in results) == 1  # exactly one process trained; four reused its run
+    assert len({r["test_accuracy"] for r in results}) == 1
+    assert len(runs.RunStore().list()) == 1
+
+
+def test_cached_models_are_bounded(fresh_caches):
+    """The page cache keeps at most 4 rebuilt models however many runs students open."""
+    import ui
+
+    store = runs.RunStore()
+    ids = [store.get_or_train(TrainConfig(**{**TINY, "seed": seed}))[0].id for seed in range(6)]
+    models = [ui.model(run_id) for run_id in ids]
+    assert len({id(m) for m in models}) == 6
+    assert ui.model(ids[-1]) is models[-1]  # recent ones are shared, not rebuilt
+    assert ui.model(ids[0]) is not models[0]  # the oldest was evicted: the cache did not grow past 4
+
+
+def test_five_browser_sessions_at_once_on_one_server(server, browser):
+    """Five real Chromium sessions load pages at the same moment, the Draw page's canvas included."""
+    from test_browser import READY
+
+    names = ["Draw", "Course", "Train", "Inside", "Data"]
+    pages = [browser.new_context(viewport={"width": 1200, "height": 1600}).new_page() for _ in names]
+    for page, name in zip(pages, names):
+        page.goto(f"{server}/{name}", wait_until="commit")  # all five requests in flight together
+    for page, name in zip(pages, names):
+        page.wait_for_selector(READY, timeout=120_000)
+        page.wait_for_timeout(500)
+        page.wait_for_selector(READY, timeout=120_000)
+        assert page.locator('[data-testid="stException"]').count() == 0, name
+    assert pages[0].locator("canvas.upper-canvas").count() == 1  # the canvas rendered in its session

@@ -1,0 +1,123 @@
+"""The course's experiment registry, `reproduce`, `prepare`, and the answers computed from runs."""
+
+import json
+
+import pytest
+
+from cnnlab import architectures, datasets, experiments, runs, training
+from conftest import run_cli
+
+
+def last_json(stdout):
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def test_every_report_is_covered_and_every_experiment_builds():
+    assert len(experiments.EXPERIMENTS) >= 12
+    assert {e.report for e in experiments.EXPERIMENTS} == set("ABCDE")
+    assert len(experiments.BY_ID) == len(experiments.EXPERIMENTS)  # ids are unique
+    for e in experiments.EXPERIMENTS:
+        config = e.config()
+        training.check_layers(config)
+        assert config.epochs == e.epochs and config.batch_size == e.batch_size
+        assert e.reported_test_accuracy is not None or e.reported_note, e.id
+    by_id = experiments.BY_ID
+    assert (by_id["A1"].epochs, by_id["A3"].epochs, by_id["A5"].validation_split) == (30, 700, 0.2)
+    assert by_id["A5"].optimizer == "adam" and by_id["A6"].optimizer == "adadelta"
+    assert (by_id["E1"].config().learning_rate, by_id["E1"].batch_size, by_id["E1"].epochs) == (1e-3, 64, 5)
+    assert by_id["D3"].architecture == "keras_tutorial_128" and by_id["D3"].epochs == 7
+    # the report's networks, with their exact parameter counts
+    cifar = datasets.get_info("cifar10")
+    assert architectures.count_params(by_id["B2"].config().layers, cifar.image_shape, 10) == 477_994
+    assert architectures.count_params(by_id["C2"].config().layers, cifar.image_shape, 10) == 1_193_642
+
+
+def test_settings_a_report_leaves_out_are_said():
+    for key in ("A1", "B1", "C1", "D1", "E1"):
+        assert experiments.BY_ID[key].assumed, key
+
+
+def test_a_run_matches_its_experiment_whatever_its_epochs():
+    a1 = experiments.get("a1")
+    assert a1.matches(a1.config(epochs=3)) and a1.matches(a1.config())
+    assert not a1.matches(training.TrainConfig(architecture="net_1", epochs=30, batch_size=128))  # adam, not adadelta
+    assert not experiments.get("A2").matches(a1.config())
+    assert a1.suggested_epochs(gpu=False) == 30 and experiments.get("A3").suggested_epochs(gpu=False) == 30
+    assert experiments.get("A3").suggested_epochs(gpu=True) == 700
+
+
+def test_reproduce_list_json():
+    out = run_cli("reproduce", "--list", "--json")
+    assert out.returncode == 0, out.stderr
+    listed = last_json(out.stdout)
+    assert len(listed) == len(experiments.EXPERIMENTS)
+    e1 = next(item for item in listed if item["id"] == "E1")
+    assert {k: e1[k] for k in ("report", "dataset", "architecture", "epochs", "reported_test_accuracy")} == {
+        "report": "E", "dataset": "fashion_mnist", "architecture": "fashion_cnn", "epochs": 5,
+        "reported_test_accuracy": 0.83}
+
+
+def test_reproduce_trains_through_the_store_and_labels_a_shortened_run():
+    out = run_cli("reproduce", "C3", "--epochs", "1", "--json")
+    assert out.returncode == 0, out.stderr
+    result = last_json(out.stdout)
+    assert result["id"] == "C3" and result["reported_test_accuracy"] == 0.9933
+    assert result["shortened"] is True and result["epochs"] == 1 and result["reported_epochs"] == 10
+    assert 0.8 < result["test_accuracy"] <= 1 and result["train_seconds"] > 0 and not result["cached"]
+    assert "1 of 10 epochs (shortened)" in out.stdout and "reported: 0.9933" in out.stdout
+    again = last_json(run_cli("reproduce", "C3", "--epochs", "1", "--json").stdout)
+    assert again["cached"] and again["run_id"] == result["run_id"]
+    stored = runs.RunStore().get(result["run_id"])
+    assert experiments.get("C3").matches(stored.config)  # the app sees it as C3
+
+
+@pytest.mark.parametrize("args,message", [
+    (("Z9",), "Unknown experiment 'Z9'"),
+    (("A1", "--epochs", "31"), "--epochs must be from 1"),
+    (("D1", "--offline"), "CIFAR-10"),
+])
+def test_reproduce_bad_input_is_one_line(args, message):
+    out = run_cli("reproduce", *args)
+    assert out.returncode == 2
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("cnnlab:") and message in last and "Traceback" not in out.stderr
+
+
+def test_prepare_trains_what_it_can_and_reports_each_bad_line(tmp_path):
+    config = json.dumps({"dataset": "mnist", "architecture": "fast", "epochs": 1, "train_size": 500})
+    plan = tmp_path / "class.txt"
+    plan.write_text(f"# before Monday's class\nA2 epochs=1\n\n{config}\nZ9\nA2 epochs=lots\nD1  # CIFAR\n")
+    out = run_cli("prepare", str(plan), "--json", "--offline")
+    assert out.returncode == 2
+    results = last_json(out.stdout)
+    assert [r["line"] for r in results] == [2, 4, 5, 6, 7]
+    assert results[0]["item"] == "A2" and 0 < results[0]["test_accuracy"] <= 1
+    assert results[1]["item"] == "fast" and "run_id" in results[1]
+    assert "Unknown experiment" in results[2]["error"] and "epochs=N" in results[3]["error"]
+    assert "CIFAR-10" in results[4]["error"]
+    assert "2 of 5 ready" in out.stdout
+    assert len([l for l in out.stderr.splitlines() if l.startswith("cnnlab:")]) == 3
+    second = run_cli("prepare", str(plan), "--json", "--offline")
+    assert all(r.get("cached", True) for r in last_json(second.stdout))  # already stored: instant in class
+    missing = run_cli("prepare", str(tmp_path / "nope.txt"))
+    assert missing.returncode == 2 and "Cannot read" in missing.stderr
+
+
+@pytest.fixture
+def report_a_runs():
+    store = runs.RunStore()
+    return [store.get_or_train(experiments.get(key).config(epochs=2))[0] for key in ("A1", "A2")]
+
+
+def test_answers_come_from_the_runs(report_a_runs):
+    net_1, net_2 = report_a_runs
+    answers = {a.question: a for a in experiments.answers("A", runs.RunStore().list())}
+    which = answers["which_model"]
+    assert which.answered
+    winner, loser = (net_1, net_2) if net_1.test_accuracy >= net_2.test_accuracy else (net_2, net_1)
+    assert which.text.startswith(f"On MNIST, {winner.config.architecture} ({winner.test_accuracy:.2%}")
+    assert f"{loser.test_accuracy:.2%}" in which.text
+    assert not answers["which_optimizer"].answered and "A5 and A6" in answers["which_optimizer"].text
+    assert answers["overfitting"].answered and "A1 (net_1, 2 epochs)" in answers["overfitting"].text
+    assert answers["improve"].answered
+    assert all(not a.answered for a in experiments.answers("E", runs.RunStore().list()))
