@@ -22,6 +22,7 @@ TEXT = {
         ("Compare", "put runs side by side: which model, which optimizer, is it overfitting?"),
         ("Convolution", "the operation itself, step by step"),
         ("Draw", "draw a digit and watch the network read it"),
+        ("Course", "the five course reports' experiments: run them, compare with the reports, answer their questions"),
     ],
     "device_header": "Training runs on",
     "data_header": "Datasets on this machine",

@@ -180,7 +180,14 @@ def configure_devices():
             pass
     if gpus:
         details = tf.config.experimental.get_device_details(gpus[0])
-        return f"GPU ({details.get('device_name', gpus[0].name)})"
+        name = f"GPU ({details.get('device_name', gpus[0].name)})"
+        # float16 maths with float32 weights on tensor cores (compute capability 7.0+); the output layer
+        # stays float32 (architectures.build), so probabilities and losses keep their precision
+        if details.get("compute_capability", (0, 0)) >= (7, 0) and os.environ.get("CNNLAB_MIXED_PRECISION") != "0":
+            import keras
+            keras.mixed_precision.set_global_policy("mixed_float16")
+            name += ", mixed precision"
+        return name
     return f"CPU ({os.cpu_count()} cores)"
 
 

@@ -129,3 +129,14 @@ def test_augmented_batches_keep_labels_range_and_ink():
     assert np.abs(a - b).mean() > 0.02  # the images did change
     ink_ratio = b.sum(axis=(1, 2, 3)) / a.sum(axis=(1, 2, 3))
     assert 0.4 < np.median(ink_ratio) < 2.0  # ... but each still holds about as much ink (nothing lost off-screen)
+
+
+def test_without_a_gpu_training_stays_in_float32():
+    import keras
+
+    device = training.configure_devices()
+    if device.startswith("GPU"):
+        pytest.skip("this machine has a GPU")
+    assert device.startswith("CPU") and keras.mixed_precision.global_policy().name == "float32"
+    model = training.architectures.build("fast", (28, 28, 1), 10)
+    assert model.get_layer("output").dtype_policy.compute_dtype == "float32"
