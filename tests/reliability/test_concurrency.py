@@ -50,15 +50,31 @@ def test_thirty_sessions_open_every_page_at_once(fresh_caches):
     """30 AppTest sessions in threads share one process's caches, like 30 students on one server."""
     run, _ = runs.RunStore().get_or_train(TrainConfig(**TINY))
 
+    harness_retries = []
+
     def session(number):
-        # arrivals 0.1 s apart (all 30 still overlap): CPython 3.11 can fail compiling scripts in many threads
-        # at the very same instant ("AST constructor recursion depth mismatch"), a harness artefact
+        # arrivals 0.1 s apart (all 30 still overlap). AppTest itself is not thread-safe: under load it can
+        # fail inside its own machinery (CPython 3.11 "AST constructor recursion depth mismatch" compiling
+        # the script, or a KeyError on its internal "$$STREAMLIT_INTERNAL..." state key). Such a session is
+        # retried; any error from cnnlab's pages still fails the test.
         time.sleep(number * 0.1)
         path = PAGES[number % len(PAGES)]
-        at = AppTest.from_file(os.path.join(ROOT, path), default_timeout=180)
-        at.session_state["run_id"] = run.id
-        at.run()
-        return path, [str(e.value) for e in at.exception], [e.value for e in at.error]
+        for attempt in range(3):
+            at = AppTest.from_file(os.path.join(ROOT, path), default_timeout=180)
+            at.session_state["run_id"] = run.id
+            try:
+                at.run()
+            except (KeyError, SystemError) as error:
+                if "STREAMLIT_INTERNAL" in str(error) or "recursion depth mismatch" in str(error):
+                    harness_retries.append(path)
+                    continue
+                raise
+            exceptions = [str(e.value) for e in at.exception]
+            if any("recursion depth mismatch" in e or "STREAMLIT_INTERNAL" in e for e in exceptions):
+                harness_retries.append(path)
+                continue
+            return path, exceptions, [e.value for e in at.error]
+        return path, ["AppTest harness failed three times"], []
 
     started = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(max_workers=30) as pool:
@@ -67,7 +83,8 @@ def test_thirty_sessions_open_every_page_at_once(fresh_caches):
     failures = [(path, exceptions, errors) for path, exceptions, errors in results if exceptions or errors]
     assert not failures, failures
     assert len(results) == 30
-    print(f"30 sessions over {len(PAGES)} pages in {seconds:.1f} s")
+    assert len(harness_retries) <= 10, harness_retries
+    print(f"30 sessions over {len(PAGES)} pages in {seconds:.1f} s ({len(harness_retries)} AppTest retries)")
 
 
 def test_identical_requests_from_many_sessions_train_once_and_different_ones_queue():
