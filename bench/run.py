@@ -13,6 +13,7 @@ browser sessions opened every page (where Chromium is installed).
 
 import argparse
 import json
+import math
 import os
 import pathlib
 import subprocess
@@ -63,7 +64,7 @@ def flops_per_image(architecture, image_shape=(28, 28, 1), num_classes=10):
         if row.params == 0:
             continue
         units = row.output_shape[-1]
-        positions = int(__import__("math").prod(row.output_shape[:-1])) if len(row.output_shape) > 1 else 1
+        positions = math.prod(row.output_shape[:-1]) if len(row.output_shape) > 1 else 1
         flops += 2 * (row.params - units) * positions  # weights (no biases) times the positions they slide over
     return flops
 
@@ -81,13 +82,14 @@ def numpy_matmul_gflops(size=1024, repeats=5):
 
 def predict_drawing_ms(repeats=20):
     """A 280×280 RGBA canvas image through the drawing preprocessing and the bundled model (warm)."""
+    import numpy as np
+
     from bench import drawings
     from cnnlab import drawing
 
     model = drawing.bundled().build_model()
-    rng = __import__("numpy").random.default_rng(0)
-    grey = drawings.stroke_digit(7, rng)
-    canvas = __import__("numpy").dstack([grey, grey, grey, __import__("numpy").full_like(grey, 255)])
+    grey = drawings.stroke_digit(7, np.random.default_rng(0))
+    canvas = np.dstack([grey, grey, grey, np.full_like(grey, 255)])  # what st_canvas returns
     drawing.classify(model, drawing.prepare(canvas).network_input)  # warm
     started = time.perf_counter()
     for _ in range(repeats):

@@ -150,19 +150,9 @@ def cmd_train(args):
     for note in config.notes:
         print(f"note: {note}", file=sys.stderr)
     store = runs.RunStore()
-    source = datasets.resolve_source(config.dataset, allow_download=not args.offline)
-    print(f"data: {datasets.get_info(config.dataset).title} from the {source.describe()}", file=sys.stderr)
-    n_train = (args.train_size or _train_count(config.dataset, source)) * (1 - config.validation_split)
-    bar = _ProgressBar(config.epochs, max(1, -(-int(n_train) // config.batch_size)))
-    started = time.perf_counter()
-    run, cached = store.get_or_train(
-        config, on_epoch_end=bar.epoch_end, on_batch_end=bar.batch if bar.live else None,
-        on_wait=lambda run_id: print(f"waiting: run {run_id} with the same settings is being trained "
-                                     f"by another process; its result will be reused", file=sys.stderr),
-        allow_download=not args.offline)
+    run, cached, seconds = _train_quietly(store, config, not args.offline)
     for notice in store.notices:
         print(f"warning: {notice}", file=sys.stderr)
-    seconds = time.perf_counter() - started
     how = "from the run store" if cached else f"trained in {run.train_seconds:.1f} s"
     status = "" if run.complete else f" (stopped after {run.record['epochs_completed']} epochs)"
     line = (f"run {run.id}: test accuracy {run.test_accuracy:.4f}, test loss {run.test_loss:.4f}, "
@@ -180,14 +170,17 @@ def _train_count(name, source):
 
 
 def _train_quietly(store, config, allow_download):
-    """Train (or fetch) one config with a terminal progress bar; (run, cached, seconds)."""
+    """Train (or fetch) one config with a terminal progress bar on stderr; (run, cached, seconds)."""
     source = datasets.resolve_source(config.dataset, allow_download=allow_download)
     print(f"data: {datasets.get_info(config.dataset).title} from the {source.describe()}", file=sys.stderr)
     n_train = (config.train_size or _train_count(config.dataset, source)) * (1 - config.validation_split)
     bar = _ProgressBar(config.epochs, max(1, -(-int(n_train) // config.batch_size)))
     started = time.perf_counter()
-    run, cached = store.get_or_train(config, on_epoch_end=bar.epoch_end, on_batch_end=bar.batch if bar.live else None,
-                                     allow_download=allow_download)
+    run, cached = store.get_or_train(
+        config, on_epoch_end=bar.epoch_end, on_batch_end=bar.batch if bar.live else None,
+        on_wait=lambda run_id: print(f"waiting: run {run_id} with the same settings is being trained "
+                                     f"by another process; its result will be reused", file=sys.stderr),
+        allow_download=allow_download)
     return run, cached, time.perf_counter() - started
 
 
@@ -205,7 +198,7 @@ def cmd_reproduce(args):
             data.append({**e.to_dict(), "reported_test_accuracy": e.reported_test_accuracy})
         return _emit(args, lines, data)
     experiment = experiments.get(args.experiment)
-    epochs = args.epochs or experiment.epochs
+    epochs = experiment.epochs if args.epochs is None else args.epochs
     if not 1 <= epochs <= experiment.epochs:
         raise CnnlabError(f"--epochs must be from 1 to the report's {experiment.epochs}.")
     for item in experiment.assumed:
@@ -237,6 +230,9 @@ def _prepare_items(path):
         text = open(path, encoding="utf-8").read()
     except OSError as error:
         raise CnnlabError(f"Cannot read {path}: {error.strerror or error}.") from None
+    except UnicodeDecodeError:
+        raise CnnlabError(f"Cannot read {path}: it is not a text file (one experiment id or JSON config "
+                          f"per line).") from None
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.split("#", 1)[0].strip() if not line.lstrip().startswith("{") else line.strip()
         if not line:

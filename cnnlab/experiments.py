@@ -194,7 +194,7 @@ def _missing(question, ids):
 
 
 def _answer(question, report, done):
-    experiments = {e.id: e for e in of_report(report)}
+    first_id = of_report(report)[0].id
     if question == "which_model":
         # compare architectures trained on the same dataset
         pairs = {"A": [("A1", "A2"), ("A3", "A4")], "C": [("C1", "C2"), ("C3", "C4")],
@@ -236,7 +236,7 @@ def _answer(question, report, done):
                                 f"{short.record['epochs_completed']}: {gain * 100:+.2f} points.", True)
     if question == "overfitting":
         if not done:
-            return _missing(question, [next(iter(experiments))])
+            return _missing(question, [first_id])
         lines = []
         for key, run in done.items():
             verdict = inspection.overfitting_verdict(run.history)
@@ -245,7 +245,7 @@ def _answer(question, report, done):
         return Answer(question, " ".join(lines), True)
     if question == "improve":
         if not done:
-            return _missing(question, [next(iter(experiments))])
+            return _missing(question, [first_id])
         return Answer(question, " ".join(f"{key}: {_improvement(run)}" for key, run in done.items()), True)
     raise KeyError(question)
 

@@ -68,6 +68,21 @@ def tile(images, columns=8, pad=1, scale=1):
     return grid[..., 0] if c == 1 else grid
 
 
+def feature_map_grid(maps, limit=None, columns=8, size=96):
+    """(h, w, channels) feature maps -> one uint8 image of viridis tiles with white gaps, each tile about size px."""
+    maps = np.asarray(maps)
+    count = maps.shape[-1] if limit is None else min(limit, maps.shape[-1])
+    coloured = [apply_colormap(normalize(maps[..., c])) / 255.0 for c in range(count)]
+    return to_uint8(tile(coloured, columns=columns, pad=2, scale=max(1, size // maps.shape[0])))
+
+
+def filter_grid(model, layer_name, scale=14):
+    """Every filter of a conv layer as one uint8 image: in colour for an RGB first layer, else the channel mean."""
+    kernels = filters(model, layer_name)  # (out, k, k, in)
+    shown = kernels if kernels.shape[-1] == 3 else kernels.mean(axis=-1)
+    return to_uint8(tile(shown, columns=16, pad=1, scale=scale)), kernels.shape
+
+
 def upscale(image, scale):
     """Nearest-neighbour upscaling so 28x28 pixels stay crisp in the browser."""
     return np.asarray(image).repeat(scale, axis=0).repeat(scale, axis=1)
@@ -195,38 +210,22 @@ def class_counts(labels, num_classes):
 
 # ---------------------------------------------------------------- an uploaded image as the network's input
 
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
-MAX_UPLOAD_PIXELS = 40_000_000
-
-
 def image_from_upload(raw, image_shape):
     """Bytes of an image file -> uint8 (h, w) or (h, w, 3) in the dataset's shape; CnnlabError when unusable.
 
+    The file is read by drawing.read_image (size and pixel limits from the header, EXIF orientation).
     Grayscale datasets have white ink on black: a light background is inverted to match.
     """
-    import io
+    from PIL import Image
 
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from cnnlab import drawing
 
-    from cnnlab.errors import CnnlabError
-
-    if not raw:
-        raise CnnlabError("The file is empty.")
-    if len(raw) > MAX_UPLOAD_BYTES:
-        raise CnnlabError(f"The file is {len(raw) / 1e6:.1f} MB; the limit is {MAX_UPLOAD_BYTES / 1e6:.0f} MB.")
-    try:
-        with Image.open(io.BytesIO(raw)) as image:
-            if image.width * image.height > MAX_UPLOAD_PIXELS:
-                raise CnnlabError(f"The image is {image.width}×{image.height} pixels, too large to read safely.")
-            image = ImageOps.exif_transpose(image)
-            height, width, channels = image_shape
-            image = image.convert("RGBA")
-            background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-            image = Image.alpha_composite(background, image).convert("L" if channels == 1 else "RGB")
-            image = image.resize((width, height), Image.Resampling.LANCZOS)
-            pixels = np.asarray(image, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
-        raise CnnlabError(f"This file is not an image that can be read ({type(error).__name__}).") from None
+    image = drawing.read_image(raw)
+    height, width, channels = image_shape
+    image = image.convert("RGBA")
+    background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+    image = Image.alpha_composite(background, image).convert("L" if channels == 1 else "RGB")
+    pixels = np.asarray(image.resize((width, height), Image.Resampling.LANCZOS), dtype=np.uint8)
     if channels == 1 and pixels.mean() > 127:
         pixels = 255 - pixels  # dark ink on light paper -> light ink on black, like the dataset
     return pixels

@@ -150,8 +150,9 @@ def _number(name, value):
 
 # ---------------------------------------------------------------- the device
 
+@functools.lru_cache(maxsize=1)
 def gpu_name():
-    """The NVIDIA GPU's name without importing TensorFlow (for the home page), or None."""
+    """The NVIDIA GPU's name without importing TensorFlow (for the home page), or None; asked once per process."""
     if not shutil.which("nvidia-smi"):
         return None
     try:

@@ -1,6 +1,5 @@
 """Inside the network: the filters of every conv layer and the feature maps of one image."""
 
-import numpy as np
 import streamlit as st
 
 import ui
@@ -41,13 +40,9 @@ info = run.info
 
 st.subheader(TEXT["filters"])
 st.caption(TEXT["filters_text"])
-for number, name in enumerate(names):
-    kernels = inspection.filters(model, name)  # (out, k, k, in)
-    colour = number == 0 and kernels.shape[-1] == 3
-    shown = kernels if colour else kernels.mean(axis=-1)  # deeper layers: the mean over input channels
-    st.image(inspection.to_uint8(inspection.tile(shown, columns=16, pad=1, scale=14)),
-             caption=TEXT["layer_filters"].format(name=name, count=kernels.shape[0], k=kernels.shape[1],
-                                                  depth=kernels.shape[-1]))
+for name in names:
+    grid, (count, k, _, depth) = inspection.filter_grid(model, name)
+    st.image(grid, caption=TEXT["layer_filters"].format(name=name, count=count, k=k, depth=depth))
 
 st.subheader(TEXT["maps"])
 source = st.radio(TEXT["image_from"], [TEXT["test_image"], TEXT["upload"]], horizontal=True)
@@ -75,8 +70,6 @@ layer = st.selectbox(TEXT["layer"], names)
 maps = inspection.feature_maps(extractor, names, image)[layer]  # (h, w, channels)
 left, right = st.columns([1, 4])
 left.image(inspection.upscale(image, 6), caption=TEXT["input"].format(label=label))
-coloured = [inspection.apply_colormap(inspection.normalize(c)) / 255.0 for c in np.moveaxis(maps, -1, 0)]
-tiles = inspection.tile(coloured, columns=8, pad=2, scale=max(1, 96 // maps.shape[0]))  # white gaps
-right.image(inspection.to_uint8(tiles), caption=TEXT["maps_caption"].format(
+right.image(inspection.feature_map_grid(maps), caption=TEXT["maps_caption"].format(
     count=maps.shape[-1], name=layer, h=maps.shape[0], w=maps.shape[1]))
 st.caption(TEXT["legend"])

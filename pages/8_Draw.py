@@ -157,8 +157,5 @@ maps = inspection.feature_maps(extractor, names, prepared.network_input[..., np.
 for name in names:
     layer_maps = maps[name]  # (h, w, channels)
     shown = min(16, layer_maps.shape[-1])
-    coloured = [inspection.apply_colormap(inspection.normalize(layer_maps[..., c])) / 255.0 for c in range(shown)]
-    st.image(inspection.to_uint8(inspection.tile(coloured, columns=16, pad=2,
-                                                 scale=max(1, 56 // layer_maps.shape[0]))),
-             caption=TEXT["maps_caption"].format(name=name, count=shown, total=layer_maps.shape[-1],
+    st.image(inspection.feature_map_grid(layer_maps, limit=shown, columns=16, size=56), caption=TEXT["maps_caption"].format(name=name, count=shown, total=layer_maps.shape[-1],
                                                  h=layer_maps.shape[0], w=layer_maps.shape[1]))

@@ -165,14 +165,10 @@ if viewed:
     extractor, names = ui.extractor(run.id)
     if names:
         for name in names:
-            kernels = inspection.filters(model, name)
-            shown = kernels if kernels.shape[-1] == 3 else kernels.mean(axis=-1)
-            st.image(inspection.to_uint8(inspection.tile(shown, columns=16, pad=1, scale=12)),
-                     caption=TEXT["filters"].format(name=name, count=kernels.shape[0]))
+            grid, shape = inspection.filter_grid(model, name, scale=12)
+            st.image(grid, caption=TEXT["filters"].format(name=name, count=shape[0]))
         first = inspection.feature_maps(extractor, names, data.x_test[0])[names[0]]
-        coloured = [inspection.apply_colormap(inspection.normalize(c)) / 255.0 for c in np.moveaxis(first, -1, 0)]
-        st.image(inspection.to_uint8(inspection.tile(coloured, columns=16, pad=2, scale=max(1, 64 // first.shape[0]))),
-                 caption=TEXT["maps"].format(name=names[0], label=info.class_names[data.y_test[0]]))
+        st.image(inspection.feature_map_grid(first, columns=16, size=64), caption=TEXT["maps"].format(name=names[0], label=info.class_names[data.y_test[0]]))
     else:
         st.info(TEXT["no_conv"])
     st.subheader(TEXT["grid"])

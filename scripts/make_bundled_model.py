@@ -19,6 +19,8 @@ import tempfile
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import keras  # noqa: E402
+
 from bench import drawings  # noqa: E402
 from cnnlab import datasets, drawing, training  # noqa: E402
 
@@ -70,7 +72,7 @@ def main():
         "device": result.device,
         "params": int(result.model.count_params()),
         "made": datetime.date.today().isoformat(),
-        "keras": __import__("keras").__version__,
+        "keras": keras.__version__,
         **scores,
     }
     with tempfile.NamedTemporaryFile("w", dir=out, delete=False, suffix=".tmp") as handle:

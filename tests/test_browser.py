@@ -1,5 +1,6 @@
 """A real browser (Debian's Chromium driven by Playwright) against `streamlit run app.py` on 127.0.0.1."""
 
+import math
 import os
 import pathlib
 import socket
@@ -144,7 +145,7 @@ def test_draw_digits_with_the_mouse_and_read_the_prediction(server, browser_page
     page.get_by_role("button", name="Clear the canvas").click()
     page.wait_for_selector(READY, timeout=60_000)
     page.get_by_text("The network reads:").wait_for(state="detached", timeout=30_000)
-    draw(page, [[(0.5 + 0.22 * __import__("math").cos(t / 20 * 6.283), 0.5 + 0.32 * __import__("math").sin(t / 20 * 6.283))
+    draw(page, [[(0.5 + 0.22 * math.cos(t / 20 * math.tau), 0.5 + 0.32 * math.sin(t / 20 * math.tau))
                  for t in range(21)]])  # a 0
     assert read_prediction(page) == "0"
     page.screenshot(path=str(OUTPUT / "8_Draw_zero.png"), full_page=True)

@@ -74,6 +74,7 @@ def test_reproduce_trains_through_the_store_and_labels_a_shortened_run():
 @pytest.mark.parametrize("args,message", [
     (("Z9",), "Unknown experiment 'Z9'"),
     (("A1", "--epochs", "31"), "--epochs must be from 1"),
+    (("A1", "--epochs", "0"), "--epochs must be from 1"),
     (("D1", "--offline"), "CIFAR-10"),
 ])
 def test_reproduce_bad_input_is_one_line(args, message):
@@ -101,6 +102,10 @@ def test_prepare_trains_what_it_can_and_reports_each_bad_line(tmp_path):
     assert all(r.get("cached", True) for r in last_json(second.stdout))  # already stored: instant in class
     missing = run_cli("prepare", str(tmp_path / "nope.txt"))
     assert missing.returncode == 2 and "Cannot read" in missing.stderr
+    binary = tmp_path / "weights.h5"
+    binary.write_bytes(bytes(range(256)) * 4)
+    wrong = run_cli("prepare", str(binary))
+    assert wrong.returncode == 2 and "not a text file" in wrong.stderr.strip().splitlines()[-1]
 
 
 @pytest.fixture
