@@ -11,6 +11,7 @@ import math
 import os
 import shutil
 import subprocess
+import threading
 import time
 
 import numpy as np
@@ -301,19 +302,37 @@ def _augmenter(tf, seed):
     return augment
 
 
-def _progress_callback(keras, on_epoch_end, on_batch_end, should_stop, state):
-    """A Keras callback that reports progress, stops when asked and watches for a NaN loss."""
+BATCH_REPORT_SECONDS = 0.1  # a progress bar needs no more; each report reads the loss off the device
+
+
+def _progress_callback(keras, on_epoch_end, on_batch_end, should_stop, state, every=BATCH_REPORT_SECONDS):
+    """A Keras callback that reports progress, stops when asked and watches for a NaN loss.
+
+    Batch-end work runs on Keras's callback thread (async_safe), so reading a batch's loss never makes
+    the training thread wait; batch progress is passed on at most every `every` seconds, in order.
+    """
+    lock = threading.Lock()
+    last = {"batch": -1, "at": 0.0}
 
     class Progress(keras.callbacks.Callback):
-        # only a stop check per batch: Keras may run it off the training thread, without a sync
-        async_safe = on_batch_end is None
+        async_safe = True
 
         def on_train_batch_end(self, batch, logs=None):
-            if on_batch_end is not None:
-                on_batch_end(batch, {k: float(v) for k, v in (logs or {}).items()})
             if should_stop is not None and should_stop():
                 state["stopped"] = True
                 self.model.stop_training = True
+            if on_batch_end is None:
+                return
+            with lock:
+                now = time.perf_counter()
+                if batch <= last["batch"] or now - last["at"] < every:
+                    return  # an older batch finishing late, or too soon after the last report
+                last["batch"], last["at"] = batch, now
+                on_batch_end(batch, {k: float(v) for k, v in (logs or {}).items()})
+
+        def on_epoch_begin(self, epoch, logs=None):
+            with lock:
+                last["batch"] = -1
 
         def on_epoch_end(self, epoch, logs=None):
             logs = {k: float(v) for k, v in (logs or {}).items()}
@@ -342,7 +361,7 @@ def train(config, on_epoch_end=None, on_batch_end=None, should_stop=None, datase
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     steps = math.ceil(len(x_train) / config.batch_size)
     state = {"stopped": False, "diverged_epoch": None}
-    callback = _progress_callback(keras, on_epoch_end, on_batch_end, should_stop, state)
+    callback = _progress_callback(keras, on_epoch_end, on_batch_end, should_stop, state, BATCH_REPORT_SECONDS)
     validation = _pipeline(tf, x_val, y_val, max(config.batch_size, 256)) if len(x_val) else None
     started = time.perf_counter()
     history = model.fit(_pipeline(tf, x_train, y_train, config.batch_size, shuffle_seed=config.seed,

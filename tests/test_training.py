@@ -62,13 +62,18 @@ def test_combinations_that_cannot_work_are_caught_with_the_data():
             {"kind": "maxpool", "kernel": 8}, {"kind": "maxpool", "kernel": 8}, {"kind": "flatten"}]))
 
 
-def test_train_reports_progress_and_returns_every_result():
+def test_train_reports_progress_and_returns_every_result(monkeypatch):
+    monkeypatch.setattr(training, "BATCH_REPORT_SECONDS", 0.0)  # report every batch that arrives in order
     epochs, batches = [], []
     result = training.train(TrainConfig(**TINY), on_epoch_end=lambda e, logs: epochs.append((e, logs)),
-                            on_batch_end=lambda b, logs: batches.append(b))
+                            on_batch_end=lambda b, logs: batches.append((len(epochs), b, logs)))
     assert [e for e, _ in epochs] == [0, 1]
     assert set(epochs[0][1]) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
-    assert len(batches) == 2 * math.ceil(480 / 32)
+    steps = math.ceil(480 / 32)
+    for epoch in (0, 1):
+        seen = [b for e, b, _ in batches if e == epoch]
+        assert seen and seen == sorted(set(seen)) and 0 <= seen[0] and seen[-1] < steps  # in order, no repeats
+    assert all(isinstance(logs["loss"], float) for _, _, logs in batches)
     assert result.sizes == {"train": 480, "validation": 160, "test": 2000}
     assert len(result.history["val_accuracy"]) == 2 and not result.stopped
     assert result.probabilities.shape == (2000, 10)
@@ -89,14 +94,25 @@ def test_training_is_seeded():
     assert a.test_accuracy == pytest.approx(b.test_accuracy, abs=2e-3)
 
 
-def test_should_stop_ends_at_the_next_batch_and_keeps_what_was_learned():
-    seen = []
-    result = training.train(TrainConfig(**dict(TINY, epochs=5)), on_batch_end=lambda b, logs: seen.append(b),
-                            should_stop=lambda: len(seen) >= 3)
+def test_should_stop_ends_within_the_epoch_and_keeps_what_was_learned():
+    asked = []
+
+    def should_stop():
+        asked.append(1)
+        return len(asked) >= 3
+
+    result = training.train(TrainConfig(**dict(TINY, epochs=5)), should_stop=should_stop)
     assert result.stopped
-    assert result.epochs_completed == 1
-    assert len(seen) == 3  # stopped right after the batch that asked, not at the end of the epoch
+    assert result.epochs_completed == 1  # stopped a batch or two after asking, not at the end of training
+    assert len(asked) < math.ceil(480 / 32)  # ... nor at the end of the first epoch
     assert result.probabilities.shape == (2000, 10)
+
+
+def test_batch_reports_are_throttled(monkeypatch):
+    monkeypatch.setattr(training, "BATCH_REPORT_SECONDS", 3600.0)
+    batches = []
+    training.train(TrainConfig(**TINY), on_batch_end=lambda b, logs: batches.append(b))
+    assert batches == [0]  # the first batch is reported, then nothing for an hour
 
 
 def test_confusion_matrix_and_per_class_accuracy():
