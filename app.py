@@ -1,71 +1,67 @@
-"""cnnlab's home page: what it is, the path through it, the device and the data. No TensorFlow here."""
+"""cnnlab's entry point: the language selector, the navigation in that language, and the home page.
+
+No TensorFlow here: the home page opens at once. Every page is a file in pages/ (its text in the
+catalogues of cnnlab/locales); this file draws the sidebar above all of them.
+"""
 
 import streamlit as st
 
+import ui
 from cnnlab import datasets, runs, training
+from cnnlab.i18n import t
 
-# Every student-facing string of this page, in one place, ready for translation.
-TEXT = {
-    "title": "cnnlab — learn convolutional networks by training them",
-    "intro": (
-        "Pick a dataset and a network, train it here, then look inside: learning curves, "
-        "filters, feature maps, mistakes and the confusion matrix. Every finished run is kept, "
-        "so the same settings come back at once — for you and for everyone on this server."
-    ),
-    "path_header": "The path through cnnlab",
-    "path": [
-        ("Data", "look at the images and how they are prepared for the network"),
-        ("Model", "pick a network from the course or edit its layers"),
-        ("Train", "set epochs, batch size, optimizer and learning rate, and watch it learn"),
-        ("Inside the network", "filters and feature maps of every convolution layer"),
-        ("Mistakes", "the confusion matrix and the images the network gets wrong"),
-        ("Compare", "put runs side by side: which model, which optimizer, is it overfitting?"),
-        ("Convolution", "the operation itself, step by step"),
-        ("Draw", "draw a digit and watch the network read it"),
-        ("Course", "the five course reports' experiments: run them, compare with the reports, answer their questions"),
-    ],
-    "device_header": "Training runs on",
-    "data_header": "Datasets on this machine",
-    "col_dataset": "Dataset",
-    "col_source": "Source",
-    "col_images": "Images (train + test)",
-    "col_about": "About",
-    "not_available": "not available",
-    "store_header": "Run store",
-    "store_count": "{count} stored run(s) in `{root}`.",
-    "store_empty": "No runs yet: open **Train** and train the default network on MNIST (a few seconds).",
-    "offline_note": "cnnlab works without a network: MNIST falls back to a real 10,000-digit sample that ships with it.",
-}
+PAGES = [  # file, navigation key, icon, address
+    ("pages/1_Data.py", "nav.data", "📊", "Data"),
+    ("pages/2_Model.py", "nav.model", "🧱", "Model"),
+    ("pages/3_Train.py", "nav.train", "🏋️", "Train"),
+    ("pages/4_Inside.py", "nav.inside", "🔬", "Inside"),
+    ("pages/5_Mistakes.py", "nav.mistakes", "❌", "Mistakes"),
+    ("pages/6_Compare.py", "nav.compare", "⚖️", "Compare"),
+    ("pages/7_Convolution.py", "nav.convolution", "🧮", "Convolution"),
+    ("pages/8_Draw.py", "nav.draw", "✏️", "Draw"),
+    ("pages/9_Course.py", "nav.course", "📚", "Course"),
+]
 
-st.set_page_config(page_title="cnnlab", page_icon="🧠", layout="wide")
-st.title(TEXT["title"])
-st.write(TEXT["intro"])
 
-st.subheader(TEXT["path_header"])
-st.markdown("\n".join(f"{i}. **{name}** — {what}" for i, (name, what) in enumerate(TEXT["path"], start=1)))
+def home():
+    st.set_page_config(page_title="cnnlab", page_icon="🧠", layout="wide")
+    st.title(t("home.title"))
+    st.write(t("home.intro"))
 
-left, right = st.columns(2)
-with left:
-    st.subheader(TEXT["device_header"])
-    st.write(training.device_summary())
-with right:
-    st.subheader(TEXT["store_header"])
-    store = runs.RunStore()
-    stored = store.list()
-    st.write(TEXT["store_count"].format(count=len(stored), root=store.root) if stored else TEXT["store_empty"])
-    for notice in store.notices:
-        st.warning(notice)
+    st.subheader(t("home.path_header"))
+    st.markdown("\n".join(f"{i}. **{name}** — {what}" for i, (name, what) in enumerate(t("home.path"), start=1)))
 
-st.subheader(TEXT["data_header"])
-rows = []
-for row in datasets.describe_sources():
-    info = datasets.get_info(row["dataset"])
-    source = row["source"]
-    rows.append({
-        TEXT["col_dataset"]: row["title"],
-        TEXT["col_source"]: source.describe() if source else f"{TEXT['not_available']} — {row['how_to_get']}",
-        TEXT["col_images"]: f"{row['sizes'][0]:,} + {row['sizes'][1]:,}" if row["sizes"] else "—",
-        TEXT["col_about"]: info.description,
-    })
-st.dataframe(rows, hide_index=True, width="stretch")
-st.caption(TEXT["offline_note"])
+    left, right = st.columns(2)
+    with left:
+        st.subheader(t("home.device_header"))
+        st.write(training.device_summary())
+    with right:
+        st.subheader(t("home.store_header"))
+        store = runs.RunStore()
+        stored = store.list()
+        st.write(t("home.store_count", count=len(stored), root=str(store.root)) if stored else t("home.store_empty"))
+        for notice in store.notices:
+            st.warning(str(notice))
+
+    st.subheader(t("home.data_header"))
+    rows = []
+    for row in datasets.describe_sources():
+        info = datasets.get_info(row["dataset"])
+        source = row["source"]
+        rows.append({
+            t("home.col_dataset"): row["title"],
+            t("home.col_source"): source.describe() if source else f"{t('home.not_available')} — {row['how_to_get']}",
+            t("home.col_images"): (f"{t('home.images', train=row['sizes'][0], test=row['sizes'][1])}"
+                                   if row["sizes"] else "—"),
+            t("home.col_about"): info.description,
+        })
+    st.dataframe(rows, hide_index=True, width="stretch")
+    st.caption(t("home.offline_note"))
+
+
+st.session_state[ui.ROUTER] = True
+ui.language_selector()
+navigation = st.navigation(
+    [st.Page(home, title=t("nav.home"), icon="🧠", default=True)]
+    + [st.Page(path, title=t(key), icon=icon, url_path=address) for path, key, icon, address in PAGES])
+navigation.run()

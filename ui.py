@@ -1,8 +1,53 @@
-"""Streamlit helpers shared by the pages: server-wide resources and the run picker. Layout only."""
+"""Streamlit helpers shared by the pages: the language, server-wide resources and the run picker. Layout only."""
 
 import streamlit as st
 
-from cnnlab import jobs, runs
+from cnnlab import i18n, jobs, runs
+from cnnlab.i18n import t
+
+LANGUAGE = "language"  # session-state key of the student's language
+ROUTER = "_cnnlab_router"  # set by app.py, which draws the language selector above every page
+
+
+def language():
+    """The session's language: a ?lang= link first, then the student's choice, the browser's, else English.
+
+    Sets it for this script run (cnnlab.i18n) and keeps ?lang= in the address bar, so the URL can be shared.
+    """
+    from_url = i18n.normalize(st.query_params.get("lang"))
+    if from_url and from_url != st.session_state.get(LANGUAGE):
+        st.session_state[LANGUAGE] = from_url  # a shared link, or the address edited by hand
+    if LANGUAGE not in st.session_state:
+        st.session_state[LANGUAGE] = i18n.normalize(getattr(st.context, "locale", None)) or i18n.DEFAULT
+    lang = i18n.set_language(st.session_state[LANGUAGE])
+    if st.query_params.get("lang") != lang:
+        st.query_params["lang"] = lang
+    return lang
+
+
+def _chosen():
+    lang = st.session_state["_language_widget"]
+    st.session_state[LANGUAGE] = lang
+    st.query_params["lang"] = lang
+
+
+def language_selector():
+    """The language menu at the top of the sidebar; a change re-renders the page in the new language."""
+    lang = language()
+    codes = list(i18n.LANGUAGES)
+    st.sidebar.selectbox(f"🌐 {t('common.language')}", codes, index=codes.index(lang),
+                         format_func=i18n.LANGUAGES.get, key="_language_widget", on_change=_chosen)
+    return lang
+
+
+def page(title_key, icon):
+    """Every page's first call: its language (with the selector when no router drew it), config and title."""
+    if st.session_state.get(ROUTER):
+        language()
+    else:  # the page runs on its own (tests, `streamlit run pages/…`)
+        language_selector()
+    st.set_page_config(page_title=f"cnnlab · {t(title_key).split(' ', 1)[-1]}", page_icon=icon, layout="wide")
+    st.title(t(title_key))
 
 
 @st.cache_resource
@@ -45,7 +90,7 @@ def pick_run(label, text_empty, dataset=None, key="run"):
     """A selectbox of stored runs (the session's last run first); None with a message when there is none."""
     available = [r for r in store().list() if dataset is None or r.config.dataset == dataset]
     for notice in store().notices:
-        st.warning(notice)
+        st.warning(str(notice))
     if not available:
         st.info(text_empty)
         return None
@@ -60,6 +105,6 @@ def pick_run(label, text_empty, dataset=None, key="run"):
 
 def describe(run):
     c = run.config
-    status = "" if run.complete else " (stopped)"
-    return (f"{c.architecture_name} on {run.info.title} — {c.optimizer} lr {c.learning_rate:g}, batch {c.batch_size}, "
-            f"{run.record['epochs_completed']} epochs — test acc {run.test_accuracy:.2%}{status} [{run.id[:6]}]")
+    return t("run.describe_stopped" if not run.complete else "run.describe", name=c.architecture_name,
+             dataset=run.info.title, optimizer=c.optimizer, rate=c.learning_rate, batch=c.batch_size,
+             epochs=run.record["epochs_completed"], accuracy=run.test_accuracy, id=run.id[:6])

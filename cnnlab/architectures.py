@@ -11,6 +11,7 @@ import json
 import math
 
 from cnnlab.errors import SpecError
+from cnnlab.i18n import Message, t
 
 KINDS = ("conv", "maxpool", "avgpool", "dropout", "flatten", "dense", "batchnorm", "globalavgpool")
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "swish", "linear")
@@ -50,12 +51,12 @@ class Layer:
     @classmethod
     def from_dict(cls, data, position=None):
         """A Layer from a dict such as {"kind": "conv", "size": 32}; missing fields take defaults."""
-        where = f"Layer {position}" if position else "A layer"
+        where = Message("spec.layer_n", n=position) if position else Message("spec.a_layer")
         if not isinstance(data, dict) or "kind" not in data:
-            raise SpecError(f"{where} must be an object with a 'kind' (one of {', '.join(KINDS)}).")
+            raise SpecError("error.spec.no_kind", where=where, kinds=", ".join(KINDS))
         kind = str(data["kind"]).strip().lower()
         if kind not in KINDS:
-            raise SpecError(f"{where}: unknown kind '{data['kind']}' — use one of {', '.join(KINDS)}.")
+            raise SpecError("error.spec.unknown_kind", where=where, kind=str(data["kind"]), kinds=", ".join(KINDS))
         values = dict(FIELDS[kind])
         for key, value in data.items():
             if key == "kind" or value is None or (isinstance(value, float) and math.isnan(value)):
@@ -70,7 +71,7 @@ class Layer:
             if values.get("rate") is not None:
                 values["rate"] = float(values["rate"])
         except (TypeError, ValueError):
-            raise SpecError(f"{where} ({kind}): sizes must be whole numbers and rates numbers.") from None
+            raise SpecError("error.spec.not_numbers", where=where, kind=kind) from None
         return cls(kind=kind, **values)
 
     def describe(self):
@@ -120,97 +121,106 @@ class Preset:
     """A named network from the course, with where it comes from and what its report measured."""
 
     name: str
-    title: str
+    title_key: str  # catalogue keys (cnnlab.i18n)
     report: str
     layers: tuple
-    provenance: str
-    reported: str
+    provenance_key: str
+    reported_key: str
     params: dict  # "HxWxC" -> exact parameter count stated by the report (or computed from its code)
+
+    @property
+    def title(self):
+        return t(self.title_key)
+
+    @property
+    def provenance(self):
+        return t(self.provenance_key)
+
+    @property
+    def reported(self):
+        return t(self.reported_key)
 
 
 PRESETS = {p.name: p for p in (
     Preset(
-        name="fast", title="Fast default", report="cnnlab",
+        name="fast", title_key="preset.fast.title", report="cnnlab",
         layers=(conv(16), maxpool(), conv(32), maxpool(), flatten(), dropout(0.25), dense(64)),
-        provenance="cnnlab's small default: two conv+pool blocks; trains in seconds on a CPU.",
-        reported="About 97-98 % on the bundled MNIST sample after 3-5 epochs.",
+        provenance_key="preset.fast.provenance",
+        reported_key="preset.fast.reported",
         params={"28x28x1": 56_714, "32x32x3": 79_530},
     ),
     Preset(
-        name="net_1", title="net_1", report="A",
+        name="net_1", title_key="preset.net_1.title", report="A",
         layers=(conv(32), conv(64), maxpool(), flatten(), dense(128)),
-        provenance="Report A: Conv2D(32,3) -> Conv2D(64,3) -> MaxPool(2) -> Dense(128) -> Dense(10).",
-        reported="MNIST: 0.9829 after 700 epochs (batch 128); CIFAR-10 with Adam: 0.6469 after 30 epochs.",
+        provenance_key="preset.net_1.provenance",
+        reported_key="preset.net_1.reported",
         params={"28x28x1": 1_199_882, "32x32x3": 1_626_442},
     ),
     Preset(
-        name="net_2", title="net_2", report="A",
+        name="net_2", title_key="preset.net_2.title", report="A",
         layers=(conv(32), conv(64, stride=2), flatten(), dense(128)),
-        provenance="Report A: net_1 without the MaxPool; the second conv has stride 2 (12x12x64 out).",
-        reported="MNIST: 0.9794 after 700 epochs (batch 128).",
+        provenance_key="preset.net_2.provenance",
+        reported_key="preset.net_2.reported",
         params={"28x28x1": 1_199_882},
     ),
     Preset(
-        name="cool_cnn_3", title="Cool CNN No. 3", report="B",
+        name="cool_cnn_3", title_key="preset.cool_cnn_3.title", report="B",
         layers=(conv(32), conv(32), maxpool(), dropout(0.25), conv(64), conv(64), maxpool(), dropout(0.25),
                 flatten(), dense(256), dropout(0.3)),
-        provenance="Report B: two conv-conv-pool-dropout blocks, Dense(256), dropout 0.3; all convs 'valid'.",
-        reported="CIFAR-10: 0.80 after 100 epochs at batch 32 (5 h 40 min); 0.73 after 50.",
+        provenance_key="preset.cool_cnn_3.provenance",
+        reported_key="preset.cool_cnn_3.reported",
         params={"32x32x3": 477_994},
     ),
     Preset(
-        name="model_2", title="Model 2", report="C",
+        name="model_2", title_key="preset.model_2.title", report="C",
         layers=(conv(32, padding="same"), maxpool(), dropout(0.3), conv(64, padding="same"), maxpool(),
                 dropout(0.3), flatten(), dense(512), dropout(0.3)),
-        provenance="Report C: two conv(same)-pool-dropout(0.3) blocks, Dense(512), dropout 0.3.",
-        reported="CIFAR-10: 71.5 %; MNIST: 99.33 % (epochs and batch not stated).",
+        provenance_key="preset.model_2.provenance",
+        reported_key="preset.model_2.reported",
         params={"32x32x3": 2_122_186},
     ),
     Preset(
-        name="proposed", title="Proposed model", report="C",
+        name="proposed", title_key="preset.proposed.title", report="C",
         layers=(conv(32, padding="same"), conv(32, padding="same"), maxpool(), dropout(0.25),
                 conv(64, padding="same"), conv(64, padding="same"), maxpool(), dropout(0.25),
                 conv(128, padding="same"), maxpool(), dropout(0.5), flatten(), dense(512), dropout(0.5)),
-        provenance="Report C's proposed model: conv blocks of 32, 64 and 128 filters ('same'), Dense(512).",
-        reported="CIFAR-10: 80.11 %; MNIST: 99.55 % (epochs and batch not stated).",
+        provenance_key="preset.proposed.provenance",
+        reported_key="preset.proposed.reported",
         params={"32x32x3": 1_193_642},
     ),
     Preset(
-        name="keras_tutorial", title="Keras tutorial CNN", report="D",
+        name="keras_tutorial", title_key="preset.keras_tutorial.title", report="D",
         layers=(conv(32), maxpool(), conv(64), maxpool(), conv(64), flatten(), dense(64)),
-        provenance="Report D, the TensorFlow CNN tutorial. The report outputs logits with "
-                   "from_logits=True; cnnlab ends in softmax, which is the same model.",
-        reported="CIFAR-10: 0.7113 after 10 epochs; 0.7018 after 15 (overfitting).",
+        provenance_key="preset.keras_tutorial.provenance",
+        reported_key="preset.keras_tutorial.reported",
         params={"32x32x3": 122_570},
     ),
     Preset(
-        name="keras_tutorial_128", title="Keras tutorial CNN, Dense(128)", report="D",
+        name="keras_tutorial_128", title_key="preset.keras_tutorial_128.title", report="D",
         layers=(conv(32), maxpool(), conv(64), maxpool(), conv(64), flatten(), dense(128)),
-        provenance="Report D's variant with Dense(128) instead of Dense(64).",
-        reported="CIFAR-10: 0.6944 after 7 epochs.",
+        provenance_key="preset.keras_tutorial_128.provenance",
+        reported_key="preset.keras_tutorial_128.reported",
         params={"32x32x3": 188_810},
     ),
     Preset(
-        name="fashion_cnn", title="Fashion-MNIST CNN", report="E",
+        name="fashion_cnn", title_key="preset.fashion_cnn.title", report="E",
         layers=(conv(32), maxpool(), conv(64), maxpool(), flatten(), dense(600), dropout(0.25), dense(120)),
-        provenance="Report E (PyTorch): Conv(32,3x3) -> Conv(64,3x3) -> Dense(600) -> Dense(120) -> Dense(10), "
-                   "dropout 0.25. The report does not spell out pooling: cnnlab reads it as a 2x2 max pool "
-                   "after each conv, 'valid' convs, dropout after Dense(600).",
-        reported="Fashion-MNIST: ~83 % (lr 1e-3, batch 64, 5 epochs); >90 % (lr 1e-5, batch 1000, 100 epochs).",
+        provenance_key="preset.fashion_cnn.provenance",
+        reported_key="preset.fashion_cnn.reported",
         params={"28x28x1": 1_052_746},
     ),
     Preset(
-        name="mlp_512", title="MLP, 512 hidden units", report="E",
+        name="mlp_512", title_key="preset.mlp_512.title", report="E",
         layers=(flatten(), dense(512)),
-        provenance="Report E's one-hidden-layer perceptron with n=512.",
-        reported="Fashion-MNIST: stops improving after ~30 epochs (lr 1e-3, batch 1000).",
+        provenance_key="preset.mlp_512.provenance",
+        reported_key="preset.mlp_512.reported",
         params={"28x28x1": 407_050},
     ),
     Preset(
-        name="mlp_2048", title="MLP, 2048 hidden units", report="E",
+        name="mlp_2048", title_key="preset.mlp_2048.title", report="E",
         layers=(flatten(), dense(2048)),
-        provenance="Report E's one-hidden-layer perceptron with n=2048.",
-        reported="Fashion-MNIST: validation loss rises after ~10 epochs (lr 1e-3, batch 500).",
+        provenance_key="preset.mlp_2048.provenance",
+        reported_key="preset.mlp_2048.reported",
         params={"28x28x1": 1_628_170},
     ),
 )}
@@ -219,7 +229,7 @@ DEFAULT_PRESET = "fast"
 
 def get_preset(name):
     if name not in PRESETS:
-        raise SpecError(f"Unknown architecture '{name}': choose one of {', '.join(PRESETS)}, or give a layer list.")
+        raise SpecError("error.spec.unknown_architecture", name=str(name), choices=", ".join(PRESETS))
     return PRESETS[name]
 
 
@@ -232,9 +242,9 @@ def parse_spec(spec):
         try:
             spec = json.loads(text)
         except json.JSONDecodeError as error:
-            raise SpecError(f"The layer list is not valid JSON ({error.msg} at character {error.pos}).") from None
+            raise SpecError("error.spec.json", msg=error.msg, pos=error.pos) from None
     if not isinstance(spec, (list, tuple)) or not spec:
-        raise SpecError("A network needs at least one layer.")
+        raise SpecError("error.spec.empty")
     return tuple(item if isinstance(item, Layer) else Layer.from_dict(item, position)
                  for position, item in enumerate(spec, start=1))
 
@@ -244,10 +254,9 @@ def with_dropout(layers, rate):
     if rate is None:
         return tuple(layers), None
     if not 0 <= rate < 1:
-        raise SpecError(f"Dropout rate {rate} is out of range: use a value from 0 to 0.9.")
+        raise SpecError("error.spec.dropout_range", rate=rate)
     if not any(layer.kind == "dropout" for layer in layers):
-        return tuple(layers), ("This network has no Dropout layer, so the dropout setting changes nothing; "
-                               "add a Dropout layer in the layer editor to use it.")
+        return tuple(layers), "note.no_dropout_layer"  # a catalogue key: run records keep it, pages word it
     return tuple(dataclasses.replace(l, rate=rate) if l.kind == "dropout" else l for l in layers), None
 
 
@@ -268,20 +277,21 @@ def _fmt(shape):
 
 
 def _check(layer, position):
-    where = f"Layer {position} ({NAMES[layer.kind]})"
+    where = Message("spec.layer_named", n=position, name=NAMES[layer.kind])
     if layer.kind in ("conv", "dense") and (layer.size is None or layer.size < 1 or layer.size > 4096):
-        unit = "filters" if layer.kind == "conv" else "units"
-        raise SpecError(f"{where}: the number of {unit} must be from 1 to 4096, not {layer.size}.")
+        key = "error.spec.filters" if layer.kind == "conv" else "error.spec.units"
+        raise SpecError(key, where=where, size=str(layer.size))
     if layer.kind in ("conv", "maxpool", "avgpool") and (layer.kernel is None or not 1 <= layer.kernel <= 11):
-        raise SpecError(f"{where}: the kernel size must be from 1 to 11, not {layer.kernel}.")
+        raise SpecError("error.spec.kernel", where=where, kernel=str(layer.kernel))
     if layer.stride is not None and not 1 <= layer.stride <= 8:
-        raise SpecError(f"{where}: the stride must be from 1 to 8, not {layer.stride}.")
+        raise SpecError("error.spec.stride", where=where, stride=layer.stride)
     if layer.padding is not None and layer.padding not in PADDINGS:
-        raise SpecError(f"{where}: padding must be 'valid' or 'same', not '{layer.padding}'.")
+        raise SpecError("error.spec.padding", where=where, padding=str(layer.padding))
     if layer.activation is not None and layer.activation not in ACTIVATIONS:
-        raise SpecError(f"{where}: unknown activation '{layer.activation}' — use one of {', '.join(ACTIVATIONS)}.")
+        raise SpecError("error.spec.activation", where=where, activation=str(layer.activation),
+                        choices=", ".join(ACTIVATIONS))
     if layer.kind == "dropout" and not 0 <= layer.rate < 1:
-        raise SpecError(f"{where}: the rate must be at least 0 and below 1, not {layer.rate}.")
+        raise SpecError("error.spec.rate", where=where, rate=layer.rate)
     return where
 
 
@@ -295,8 +305,7 @@ def summarize(layers, input_shape, num_classes):
         params = 0
         spatial = len(shape) == 3
         if layer.kind in ("conv", "maxpool", "avgpool", "globalavgpool") and not spatial:
-            raise SpecError(f"{where} needs an image-shaped input but gets a flat vector of {shape[0]} values: "
-                            f"move it before the Flatten layer.")
+            raise SpecError("error.spec.flat_input", where=where, n=shape[0])
         if layer.kind == "conv":
             shape, params = _conv_shape(shape, layer, where), (layer.kernel ** 2 * shape[2] + 1) * layer.size
             shape = shape[:2] + (layer.size,)
@@ -310,14 +319,13 @@ def summarize(layers, input_shape, num_classes):
             params = 4 * shape[-1]
         elif layer.kind == "dense":
             if spatial:
-                raise SpecError(f"{where} gets a {_fmt(shape)} image-shaped input: add a Flatten layer before it.")
+                raise SpecError("error.spec.dense_on_image", where=where, shape=_fmt(shape))
             params = (shape[0] + 1) * layer.size
             shape = (layer.size,)
         counts[layer.kind] = counts.get(layer.kind, 0) + 1
         rows.append(LayerRow(f"{layer.kind}_{counts[layer.kind]}", layer.describe(), shape, params))
     if len(shape) != 1:
-        raise SpecError(f"The network ends with a {_fmt(shape)} image-shaped output: add a Flatten "
-                        f"(or GlobalAveragePooling2D) layer before the output layer.")
+        raise SpecError("error.spec.ends_with_image", shape=_fmt(shape))
     rows.append(LayerRow("output", f"Dense({num_classes}, softmax)", (num_classes,), (shape[0] + 1) * num_classes))
     return rows
 
@@ -330,10 +338,8 @@ def _conv_shape(shape, layer, where):
     if layer.padding == "same":
         return (math.ceil(height / stride), math.ceil(width / stride), channels)
     if height < size or width < size:
-        fix = "use padding='same' or remove a pooling layer before it" if layer.kind == "conv" \
-            else "remove this pooling layer or use padding='same' in the convs before it"
-        raise SpecError(f"{where}: its {_fmt((height, width))} input is smaller than its {size}×{size} "
-                        f"window — {fix}.")
+        key = "error.spec.too_small_conv" if layer.kind == "conv" else "error.spec.too_small_pool"
+        raise SpecError(key, where=where, shape=_fmt((height, width)), size=size)
     return ((height - size) // stride + 1, (width - size) // stride + 1, channels)
 
 

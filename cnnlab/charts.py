@@ -4,7 +4,20 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from cnnlab import i18n
+from cnnlab.i18n import t
+
 SERIES = {"accuracy": "train", "val_accuracy": "validation", "loss": "train", "val_loss": "validation"}
+SPLITS = {"train": "chart.train", "validation": "chart.validation"}  # what the legend shows
+METRICS = {"accuracy": "chart.accuracy", "loss": "chart.loss"}
+
+
+def _axis(spec, **kwargs):
+    """An axis whose numbers follow the language: Vega formats with a point, Spanish swaps it for a comma."""
+    if i18n.get_language() == "es":
+        expr = f"replace(replace(replace(format(datum.value, '{spec}'), ',', ' '), '.', ','), ' ', '.')"
+        return alt.Axis(labelExpr=expr, **kwargs)
+    return alt.Axis(format=spec, **kwargs)
 
 
 def history_frame(history, label=None):
@@ -15,40 +28,44 @@ def history_frame(history, label=None):
             continue
         metric = "accuracy" if key.endswith("accuracy") else "loss"
         for epoch, value in enumerate(values, start=1):
-            row = {"epoch": epoch, "metric": metric, "split": SERIES[key], "value": float(value)}
+            row = {"epoch": epoch, "metric": metric, "split": t(SPLITS[SERIES[key]]), "value": float(value),
+                   "shown": i18n.number(float(value), ".4f")}
             if label is not None:
                 row["run"] = label
             rows.append(row)
-    return pd.DataFrame(rows, columns=["epoch", "metric", "split", "value"] + (["run"] if label else []))
+    return pd.DataFrame(rows, columns=["epoch", "metric", "split", "value", "shown"] + (["run"] if label else []))
 
 
-def learning_curves(history, title="Learning curves"):
+def learning_curves(history, title=None):
     """Accuracy and loss per epoch, train vs validation, side by side."""
     frame = history_frame(history)
+    splits = [t("chart.train"), t("chart.validation")]
     base = alt.Chart(frame).mark_line(point=True).encode(
-        x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)),
-        y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
-        color=alt.Color("split:N", title="data", scale=alt.Scale(domain=["train", "validation"],
-                                                                 range=["#1f77b4", "#ff7f0e"])),
+        x=alt.X("epoch:Q", title=t("chart.epoch"), axis=_axis("d", tickMinStep=1)),
+        y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False), axis=_axis("~g")),
+        color=alt.Color("split:N", title=t("chart.data"), scale=alt.Scale(domain=splits, range=["#1f77b4", "#ff7f0e"])),
         strokeDash=alt.StrokeDash("split:N", legend=None),
-        tooltip=["epoch", "split", alt.Tooltip("value:Q", format=".4f")],
+        tooltip=[alt.Tooltip("epoch:Q", title=t("chart.epoch")), alt.Tooltip("split:N", title=t("chart.data")),
+                 alt.Tooltip("shown:N", title=t("chart.value"))],
     ).properties(width=300, height=220)
-    accuracy = base.transform_filter(alt.datum.metric == "accuracy").properties(title="accuracy")
-    loss = base.transform_filter(alt.datum.metric == "loss").properties(title="loss")
-    return alt.hconcat(accuracy, loss).properties(title=title)
+    accuracy = base.transform_filter(alt.datum.metric == "accuracy").properties(title=t("chart.accuracy"))
+    loss = base.transform_filter(alt.datum.metric == "loss").properties(title=t("chart.loss"))
+    return alt.hconcat(accuracy, loss).properties(title=t("chart.learning_curves") if title is None else title)
 
 
 def comparison_curves(labelled_histories, metric="accuracy"):
     """One metric for several runs: colour = run, dashed = train, solid = validation."""
     frame = pd.concat([history_frame(h, label) for label, h in labelled_histories], ignore_index=True)
     frame = frame[frame["metric"] == metric]
+    name = t(METRICS[metric])
     return alt.Chart(frame).mark_line(point=True).encode(
-        x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
-        y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
-        color=alt.Color("run:N", title="run"),
-        strokeDash=alt.StrokeDash("split:N", title="data", sort=["validation", "train"]),
-        tooltip=["run", "epoch", "split", alt.Tooltip("value:Q", format=".4f")],
-    ).properties(height=320, title=f"{metric}: validation (solid) and train (dashed)")
+        x=alt.X("epoch:Q", title=t("chart.epoch"), axis=_axis("d", tickMinStep=1)),
+        y=alt.Y("value:Q", title=name, scale=alt.Scale(zero=False), axis=_axis("~g")),
+        color=alt.Color("run:N", title=t("chart.run")),
+        strokeDash=alt.StrokeDash("split:N", title=t("chart.data"), sort=[t("chart.validation"), t("chart.train")]),
+        tooltip=[alt.Tooltip("run:N", title=t("chart.run")), alt.Tooltip("epoch:Q", title=t("chart.epoch")),
+                 alt.Tooltip("split:N", title=t("chart.data")), alt.Tooltip("shown:N", title=t("chart.value"))],
+    ).properties(height=320, title=t("chart.comparison_title", metric=name))
 
 
 def confusion_heatmap(matrix, class_names, selection_name="cell"):
@@ -61,46 +78,51 @@ def confusion_heatmap(matrix, class_names, selection_name="cell"):
     pick = alt.selection_point(name=selection_name, fields=["true_index", "predicted_index"])
     order = list(class_names)
     base = alt.Chart(frame).encode(
-        x=alt.X("predicted:N", sort=order, title="predicted class"),
-        y=alt.Y("true:N", sort=order, title="true class"),
+        x=alt.X("predicted:N", sort=order, title=t("chart.predicted_class")),
+        y=alt.Y("true:N", sort=order, title=t("chart.true_class")),
     )
     cells = base.mark_rect().encode(
-        color=alt.Color("count:Q", scale=alt.Scale(scheme="viridis", type="symlog"), title="images"),
+        color=alt.Color("count:Q", scale=alt.Scale(scheme="viridis", type="symlog"), title=t("chart.images")),
         opacity=alt.condition(pick, alt.value(1.0), alt.value(0.45)),
-        tooltip=["true", "predicted", "count"],
+        tooltip=[alt.Tooltip("true:N", title=t("chart.true_class")),
+                 alt.Tooltip("predicted:N", title=t("chart.predicted_class")),
+                 alt.Tooltip("count:Q", title=t("chart.images"))],
     ).add_params(pick)
     labels = base.mark_text(fontSize=11).encode(
         text="count:Q",
         color=alt.condition(alt.datum.count > float(matrix.max()) / 2, alt.value("black"), alt.value("white")),
     )
-    return (cells + labels).properties(width=460, height=420, title="Confusion matrix (click a cell)")
+    return (cells + labels).properties(width=460, height=420, title=t("chart.confusion_title"))
 
 
 def bars(values, labels, title, x_title, value_format=".0f", domain=None):
     """Horizontal bars with the value written at the end (readable without colour)."""
-    frame = pd.DataFrame({"label": list(labels), "value": [float(v) for v in values]})
+    frame = pd.DataFrame({"label": list(labels), "value": [float(v) for v in values],
+                          "shown": [i18n.number(float(v), value_format) for v in values]})
     scale = alt.Scale(domain=domain) if domain else alt.Undefined
     base = alt.Chart(frame).encode(
         y=alt.Y("label:N", sort=list(labels), title=None),
-        x=alt.X("value:Q", title=x_title, scale=scale),
+        x=alt.X("value:Q", title=x_title, scale=scale, axis=_axis("~%" if value_format.endswith("%") else "~s")),
     )
-    text = base.mark_text(align="left", dx=3).encode(text=alt.Text("value:Q", format=value_format))
+    text = base.mark_text(align="left", dx=3).encode(text="shown:N")
     return (base.mark_bar(color="#3b528b") + text).properties(title=title, height=alt.Step(22))
 
 
-def probabilities(values, class_names, title="What the network thinks"):
+def probabilities(values, class_names, title=None):
     """Every class's probability as a bar with its percentage written next to it; the winner highlighted."""
     values = [float(v) for v in values]
     best = max(range(len(values)), key=values.__getitem__)
     frame = pd.DataFrame({"class": list(class_names), "probability": values,
-                          "top": ["most likely" if i == best else "other" for i in range(len(values))]})
+                          "shown": [i18n.percent(v, 1) for v in values],
+                          "top": ["top" if i == best else "other" for i in range(len(values))]})
     base = alt.Chart(frame).encode(
         y=alt.Y("class:N", sort=list(class_names), title=None),
-        x=alt.X("probability:Q", title="probability", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+        x=alt.X("probability:Q", title=t("chart.probability"), scale=alt.Scale(domain=[0, 1]), axis=_axis("%")),
     )
     bars_ = base.mark_bar().encode(
-        color=alt.Color("top:N", scale=alt.Scale(domain=["most likely", "other"], range=["#fde725", "#3b528b"]),
+        color=alt.Color("top:N", scale=alt.Scale(domain=["top", "other"], range=["#fde725", "#3b528b"]),
                         legend=None),
-        tooltip=["class", alt.Tooltip("probability:Q", format=".1%")])
-    text = base.mark_text(align="left", dx=3).encode(text=alt.Text("probability:Q", format=".1%"))
-    return (bars_ + text).properties(title=title, height=alt.Step(24))
+        tooltip=[alt.Tooltip("class:N", title=t("chart.class")), alt.Tooltip("shown:N", title=t("chart.probability"))])
+    text = base.mark_text(align="left", dx=3).encode(text="shown:N")
+    return (bars_ + text).properties(title=t("chart.probabilities_title") if title is None else title,
+                                     height=alt.Step(24))

@@ -18,14 +18,14 @@ POOL_GRID = np.array([[1, 1, 2, 4],
                       [3, 2, 1, 0],
                       [1, 2, 3, 4]], dtype=np.float32)
 
-CLASSIC_KERNELS = {
-    "identity": np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]], np.float32),
-    "vertical edges (Sobel x)": np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], np.float32),
-    "horizontal edges (Sobel y)": np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]], np.float32),
-    "all edges (Laplacian)": np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], np.float32),
-    "blur (box)": np.full((3, 3), 1 / 9, np.float32),
-    "blur (Gaussian)": np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]], np.float32) / 16,
-    "sharpen": np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], np.float32),
+CLASSIC_KERNELS = {  # catalogue key of the name -> weights
+    "kernel.identity": np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]], np.float32),
+    "kernel.sobel_x": np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], np.float32),
+    "kernel.sobel_y": np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]], np.float32),
+    "kernel.laplacian": np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], np.float32),
+    "kernel.box_blur": np.full((3, 3), 1 / 9, np.float32),
+    "kernel.gaussian_blur": np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]], np.float32) / 16,
+    "kernel.sharpen": np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], np.float32),
 }
 
 

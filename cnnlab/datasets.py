@@ -21,6 +21,7 @@ import tarfile
 
 import numpy as np
 
+from cnnlab.i18n import Message, t
 from cnnlab.errors import DatasetUnavailable
 
 PACKAGE_DATA = pathlib.Path(__file__).resolve().parent / "data"
@@ -44,13 +45,21 @@ class DatasetInfo:
 
     name: str
     title: str
-    description: str
+    description_key: str  # catalogue keys (cnnlab.i18n): the words follow the reader's language
     image_shape: tuple  # (height, width, channels) after preprocessing
-    class_names: tuple
+    classes_key: str
     download_host: str
     download_size: str
     full_sizes: tuple  # (train, test) images of the whole dataset
 
+    @property
+    def description(self):
+        return t(self.description_key)
+
+    @property
+    def class_names(self):
+        """The class names in the current language (index = label)."""
+        return tuple(t(self.classes_key))
 
     @property
     def num_classes(self):
@@ -61,9 +70,9 @@ DATASETS = {
     "mnist": DatasetInfo(
         name="mnist",
         title="MNIST",
-        description="Handwritten digits 0-9, 28x28 grayscale; 60,000 training and 10,000 test images.",
+        description_key="dataset.mnist.description",
         image_shape=(28, 28, 1),
-        class_names=tuple(str(d) for d in range(10)),
+        classes_key="dataset.mnist.classes",
         download_host="storage.googleapis.com",
         download_size="11 MB",
         full_sizes=(60_000, 10_000),
@@ -71,12 +80,9 @@ DATASETS = {
     "fashion_mnist": DatasetInfo(
         name="fashion_mnist",
         title="Fashion-MNIST",
-        description="Zalando clothing photos in 10 classes, 28x28 grayscale; 60,000 training and 10,000 test images.",
+        description_key="dataset.fashion_mnist.description",
         image_shape=(28, 28, 1),
-        class_names=(
-            "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-            "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-        ),
+        classes_key="dataset.fashion_mnist.classes",
         download_host="storage.googleapis.com",
         download_size="30 MB",
         full_sizes=(60_000, 10_000),
@@ -84,12 +90,9 @@ DATASETS = {
     "cifar10": DatasetInfo(
         name="cifar10",
         title="CIFAR-10",
-        description="Small colour photos in 10 classes, 32x32 RGB; 50,000 training and 10,000 test images.",
+        description_key="dataset.cifar10.description",
         image_shape=(32, 32, 3),
-        class_names=(
-            "airplane", "automobile", "bird", "cat", "deer",
-            "dog", "frog", "horse", "ship", "truck",
-        ),
+        classes_key="dataset.cifar10.classes",
         download_host="www.cs.toronto.edu",
         download_size="170 MB",
         full_sizes=(50_000, 10_000),
@@ -102,7 +105,7 @@ def get_info(name):
     """The DatasetInfo for a name (aliases such as 'fashion-mnist' accepted)."""
     key = ALIASES.get(str(name).lower(), str(name).lower())
     if key not in DATASETS:
-        raise DatasetUnavailable(f"Unknown dataset '{name}': choose one of {', '.join(DATASETS)}.")
+        raise DatasetUnavailable("error.dataset.unknown", name=name, choices=", ".join(DATASETS))
     return DATASETS[key]
 
 
@@ -114,16 +117,16 @@ class Source:
     path: str
 
     LABELS = {
-        "keras-cache": "local copy in Keras's cache",
-        "data-dir": "local copy in CNNLAB_DATA_DIR",
-        "debian": "Debian package dataset-fashion-mnist",
-        "download": "downloaded through keras.datasets",
-        "bundled-sample": "real sample bundled with cnnlab",
+        "keras-cache": "source.keras_cache",
+        "data-dir": "source.data_dir",
+        "debian": "source.debian",
+        "download": "source.download",
+        "bundled-sample": "source.bundled_sample",
     }
 
     @property
     def label(self):
-        return self.LABELS[self.kind]
+        return t(self.LABELS[self.kind])
 
     @property
     def variant(self):
@@ -146,8 +149,8 @@ class Dataset:
     y_test: np.ndarray
 
     def summary(self):
-        return (f"{self.info.title}: {len(self.x_train):,} training + {len(self.x_test):,} test images "
-                f"from the {self.source.describe()}")
+        return t("dataset.summary", title=self.info.title, train=len(self.x_train), test=len(self.x_test),
+                 source=self.source.describe())
 
 
 def preprocess_images(images):
@@ -210,12 +213,9 @@ def local_source(name):
 def how_to_get(name):
     """One sentence telling a user how to make a dataset available offline."""
     info = get_info(name)
-    files = {"mnist": "mnist.npz", "fashion_mnist": "fashion-mnist/*.gz",
-             "cifar10": "cifar-10-python.tar.gz or its cifar-10-batches-py/ folder"}[info.name]
-    extra = " or `apt-get install dataset-fashion-mnist`" if info.name == "fashion_mnist" else ""
-    return (f"{info.title} is not available offline: run `python -m cnnlab data --download {info.name}` "
-            f"where there is internet ({info.download_size}){extra}, or put {files} in "
-            f"~/.keras/datasets/ or in the folder named by CNNLAB_DATA_DIR.")
+    key = {"mnist": "dataset.how_to_get", "fashion_mnist": "dataset.how_to_get_fashion",
+           "cifar10": "dataset.how_to_get_cifar"}[info.name]
+    return Message(key, title=info.title, name=info.name, size=info.download_size)
 
 
 def describe_sources():
@@ -225,7 +225,7 @@ def describe_sources():
         source = local_source(name)
         sizes = None if source is None else SAMPLE_SIZES if source.variant == "sample" else info.full_sizes
         rows.append({"dataset": name, "title": info.title, "source": source, "sizes": sizes,
-                     "available": source is not None, "how_to_get": None if source else how_to_get(name)})
+                     "available": source is not None, "how_to_get": None if source else str(how_to_get(name))})
     return rows
 
 
@@ -313,13 +313,13 @@ def _load_cached(name, source):
     try:
         arrays = _read(name, source.path)
     except (OSError, ValueError, KeyError, EOFError, pickle.UnpicklingError, tarfile.TarError) as error:
-        raise DatasetUnavailable(f"{info.title} files at {source.path} are unreadable ({error}); "
-                                 f"remove them and get a fresh copy.") from None
+        raise DatasetUnavailable("error.dataset.unreadable", title=info.title, path=source.path,
+                                 error=str(error)) from None
     x_train, y_train, x_test, y_test = (np.ascontiguousarray(a) for a in arrays)
     expected = info.image_shape if info.image_shape[-1] == 3 else info.image_shape[:2]
     if x_train.shape[1:] != expected or x_test.shape[1:] != expected or len(x_train) != len(y_train):
-        raise DatasetUnavailable(f"{info.title} files at {source.path} hold images of shape "
-                                 f"{x_train.shape[1:]}, not {expected}.")
+        raise DatasetUnavailable("error.dataset.shape", title=info.title, path=source.path,
+                                 shape=str(x_train.shape[1:]), expected=str(expected))
     y_train, y_test = y_train.astype(np.uint8).reshape(-1), y_test.astype(np.uint8).reshape(-1)
     for array in (x_train, y_train, x_test, y_test):
         array.flags.writeable = False  # shared by every caller in this process
@@ -346,7 +346,7 @@ def download(name):
     """Download through keras.datasets into Keras's cache; a clear error when there is no network."""
     info = get_info(name)
     if not network_allows(info.download_host):
-        raise DatasetUnavailable(f"No network to {info.download_host}. " + how_to_get(info.name))
+        raise DatasetUnavailable("error.dataset.no_network", host=info.download_host, how=how_to_get(info.name))
     import keras  # heavy: only when downloading
 
     loaders = {"mnist": keras.datasets.mnist, "fashion_mnist": keras.datasets.fashion_mnist,
@@ -356,13 +356,14 @@ def download(name):
     try:
         loaders[info.name].load_data()
     except Exception as error:  # urllib, http and archive errors all end the same way for a user
-        raise DatasetUnavailable(f"Downloading {info.title} failed ({error}). " + how_to_get(info.name)) from None
+        raise DatasetUnavailable("error.dataset.download_failed", title=info.title, error=str(error),
+                                 how=how_to_get(info.name)) from None
     finally:
         socket.setdefaulttimeout(previous)
     source = local_source(info.name)
     if source is None or source.kind == "bundled-sample":
-        raise DatasetUnavailable(f"Keras reported a download of {info.title} but its files are not in "
-                                 f"{keras_cache_dirs()[0]}. " + how_to_get(info.name))
+        raise DatasetUnavailable("error.dataset.download_missing", title=info.title,
+                                 folder=str(keras_cache_dirs()[0]), how=how_to_get(info.name))
     return Source("download", source.path)
 
 
@@ -379,7 +380,7 @@ def resolve_source(name, allow_download=True):
             if source is None:
                 raise
     if source is None:
-        raise DatasetUnavailable(how_to_get(info.name))
+        raise DatasetUnavailable("error.dataset.unavailable", how=how_to_get(info.name))
     return source
 
 

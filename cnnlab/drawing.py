@@ -60,27 +60,25 @@ def read_image(raw):
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     if not raw:
-        raise CnnlabError("The file is empty.")
+        raise CnnlabError("error.image.empty")
     if len(raw) > MAX_FILE_BYTES:
-        raise CnnlabError(f"The file is {len(raw) / 1e6:.1f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB.")
+        raise CnnlabError("error.image.too_big", size=len(raw) / 1e6, limit=MAX_FILE_BYTES / 1e6)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(raw), formats=FORMATS)
     except UnidentifiedImageError:
-        raise CnnlabError("This file is not an image cnnlab can read (use PNG, JPEG, GIF, WebP or BMP).") from None
+        raise CnnlabError("error.image.not_image") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # Pillow's own header check, for sizes far past ours
-        raise CnnlabError(f"The image declares far more pixels than cnnlab reads safely "
-                          f"({MAX_PIXELS // 1_000_000} million); scale it down first.") from None
+        raise CnnlabError("error.image.bomb", millions=MAX_PIXELS // 1_000_000) from None
     except (OSError, ValueError) as error:
-        raise CnnlabError(f"This image cannot be read: {_reason(error)}.") from None
+        raise CnnlabError("error.image.unreadable", reason=_reason(error)) from None
     width, height = image.size
     if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:
-        raise CnnlabError(f"The image declares {width:,}×{height:,} pixels, more than cnnlab reads safely "
-                          f"({MAX_PIXELS // 1_000_000} million pixels, {MAX_SIDE:,} per side); "
-                          f"scale it down first.")
+        raise CnnlabError("error.image.too_many_pixels", width=width, height=height,
+                          millions=MAX_PIXELS // 1_000_000, side=MAX_SIDE)
     if width < 1 or height < 1:
-        raise CnnlabError("The image has no pixels.")
+        raise CnnlabError("error.image.no_pixels")
     try:
         image.seek(0)  # an animated GIF or WebP: its first frame
         if image.format in ("JPEG", "MPO"):
@@ -88,7 +86,7 @@ def read_image(raw):
         image.load()
         image = ImageOps.exif_transpose(image)
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as error:
-        raise CnnlabError(f"The image is damaged or truncated: {_reason(error)}.") from None
+        raise CnnlabError("error.image.damaged", reason=_reason(error)) from None
     return image
 
 
@@ -101,16 +99,16 @@ def read_path(path):
     """A file on disk -> a PIL image, with one-line reasons for a missing path, a folder or a bad file."""
     path = pathlib.Path(path)
     if not path.exists():
-        raise CnnlabError("No such file.")
+        raise CnnlabError("error.file.missing")
     if path.is_dir():
-        raise CnnlabError("This is a folder, not an image file.")
+        raise CnnlabError("error.file.folder")
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
-        raise CnnlabError(f"The file is {size / 1e6:.1f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB.")
+        raise CnnlabError("error.image.too_big", size=size / 1e6, limit=MAX_FILE_BYTES / 1e6)
     try:
         raw = path.read_bytes()
     except OSError as error:
-        raise CnnlabError(f"The file cannot be read: {error.strerror or error}.") from None
+        raise CnnlabError("error.file.unreadable", reason=str(error.strerror or error)) from None
     return read_image(raw)
 
 
@@ -146,7 +144,7 @@ def ink_of(pixels):
     if array.ndim == 2:
         array = array[..., np.newaxis]
     if array.ndim != 3 or array.shape[-1] not in (1, 2, 3, 4):
-        raise CnnlabError(f"Expected an image, got an array of shape {np.shape(pixels)}.")
+        raise CnnlabError("error.image.bad_array", shape=str(np.shape(pixels)))
     alpha = array[..., 3] if array.shape[-1] == 4 else (array[..., 1] if array.shape[-1] == 2 else None)
     colour = array[..., :3] if array.shape[-1] >= 3 else array[..., :1]
     luminance = colour @ np.array([0.299, 0.587, 0.114], np.float32) if colour.shape[-1] == 3 else colour[..., 0]
@@ -198,13 +196,12 @@ def prepare(pixels, box=20, size=28):
     ink, inverted, used_alpha = ink_of(pixels)
     mask = ink >= INK_LEVEL
     if not mask.any():
-        raise BlankImage("There is no drawing to read: the image is blank. Draw a digit (or upload one) first.")
+        raise BlankImage("error.drawing.blank")
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     extent = max(bottom - top, right - left)
     if extent < MIN_INK_FRACTION * min(ink.shape) and min(ink.shape) >= 2 * size:
-        raise BlankImage(f"The drawing is only a speck ({extent} pixels across): draw the digit bigger, "
-                         f"filling most of the box.")
+        raise BlankImage("error.drawing.speck", extent=extent)
     cropped = ink[top:bottom, left:right]
     height, width = cropped.shape
     scale = box / max(height, width)
@@ -256,10 +253,10 @@ class Bundled:
 
         weights = self.folder / self.manifest["weights"]
         if not weights.is_file():
-            raise CnnlabError(f"The bundled model's weights are missing ({weights.name}); reinstall cnnlab.")
+            raise CnnlabError("error.bundled.missing_weights", name=weights.name)
         digest = hashlib.sha256(weights.read_bytes()).hexdigest()
         if digest != self.manifest["sha256"]:
-            raise CnnlabError("The bundled model's weights do not match their checksum; they will not be loaded.")
+            raise CnnlabError("error.bundled.checksum")
         config = self.config
         info = datasets.get_info(config.dataset)
         model = architectures.build(config.layers, info.image_shape, info.num_classes, name=config.architecture_name)
@@ -273,7 +270,7 @@ def bundled(name=BUNDLED, folder=None):
     try:
         manifest = json.loads((folder / "manifest.json").read_text())[name]
     except (OSError, ValueError, KeyError):
-        raise CnnlabError(f"The bundled model '{name}' is not installed in {folder}.") from None
+        raise CnnlabError("error.bundled.not_installed", name=name, folder=str(folder)) from None
     return Bundled(name, folder / name, manifest)
 
 

@@ -1,8 +1,21 @@
-"""Errors a student can act on: each message says what went wrong and what to change."""
+"""Errors a student can act on: each message says what went wrong and what to change.
+
+An error holds a catalogue key and its params (cnnlab.i18n), and is worded when it is shown, in the
+language of whoever reads it.
+"""
+
+from cnnlab.i18n import Message
 
 
 class CnnlabError(ValueError):
     """Base class: the message is meant to be shown as it is, in a page or on one CLI line."""
+
+    def __init__(self, key, /, **params):
+        self.message = Message(key, **params)
+        super().__init__(key)
+
+    def __str__(self):
+        return str(self.message)
 
 
 class DatasetUnavailable(CnnlabError):

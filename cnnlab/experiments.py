@@ -8,6 +8,7 @@ report's questions from the stored runs, with the numbers behind each answer.
 import dataclasses
 
 from cnnlab import inspection, training
+from cnnlab.i18n import Message, t
 
 CPU_EPOCHS = 30  # long experiments (hundreds of epochs) are offered at this length on a CPU, labelled as such
 
@@ -18,7 +19,7 @@ class Experiment:
 
     id: str
     report: str  # A–E
-    title: str
+    title_key: str  # catalogue keys (cnnlab.i18n)
     dataset: str
     architecture: str  # a preset name
     optimizer: str
@@ -28,9 +29,21 @@ class Experiment:
     validation_split: float
     reported_test_accuracy: float | None
     reported_test_loss: float | None = None
-    reported_note: str = ""
-    assumed: tuple = ()  # the settings the report leaves out, and what cnnlab picked
+    note_key: str = ""
+    assumed_keys: tuple = ()  # the settings the report leaves out, and what cnnlab picked
     dropout: float | None = None  # None: the preset's own rates
+
+    @property
+    def title(self):
+        return t(self.title_key)
+
+    @property
+    def reported_note(self):
+        return t(self.note_key) if self.note_key else ""
+
+    @property
+    def assumed(self):
+        return [t(key) for key in self.assumed_keys]
 
     def config(self, epochs=None):
         """The TrainConfig of this experiment (optionally with fewer epochs)."""
@@ -49,18 +62,14 @@ class Experiment:
 
     def to_dict(self):
         data = dataclasses.asdict(self)
-        data["assumed"] = list(self.assumed)
+        for key in ("title_key", "note_key", "assumed_keys"):
+            del data[key]
+        data.update(title=self.title, reported_note=self.reported_note, assumed=self.assumed)
         data["learning_rate"] = self.config().learning_rate
         return data
 
 
-REPORTS = {
-    "A": "net_1 and net_2 on MNIST and CIFAR-10",
-    "B": "Cool CNN No. 3 on CIFAR-10",
-    "C": "Model 2 and the Proposed model on CIFAR-10 and MNIST",
-    "D": "The Keras tutorial CNN on CIFAR-10",
-    "E": "A CNN against one-hidden-layer MLPs on Fashion-MNIST",
-}
+REPORTS = {"A": "report.A", "B": "report.B", "C": "report.C", "D": "report.D", "E": "report.E"}  # catalogue keys
 
 QUESTIONS = {
     "A": ("which_model", "which_optimizer", "overfitting", "improve"),
@@ -70,58 +79,53 @@ QUESTIONS = {
     "E": ("which_model", "overfitting", "improve"),
 }
 
-_A_OPT = ("optimizer: not named for MNIST; the low 30-epoch results fit Adadelta at Keras's default learning rate "
-          "(0.001), the optimizer of Keras's classic MNIST example, so cnnlab uses it",)
-_C = ("epochs, batch size and optimizer: not stated; cnnlab uses Adam, batch 64, 20 epochs on CIFAR-10 and "
-      "10 on MNIST, validation split 0.1",)
-_D = ("validation: the report validates on the test set; cnnlab holds out 10 % of the training images instead "
-      "and keeps the test set for the final score", "batch size: not stated; Keras's default of 32")
-_B = ("optimizer: not stated; the network is Keras's classic CIFAR-10 example, which uses RMSprop with "
-      "learning rate 1e-4, so cnnlab does too", "validation: the report validates on the 10,000 test images; "
-      "cnnlab holds out 10 % of the training images and keeps the test set for the final score")
-_E = ("validation: the PyTorch report plots train against test; cnnlab holds out 10 % for validation",)
+_A_OPT = ("assumed.a_optimizer",)
+_C = ("assumed.c_settings",)
+_D = ("assumed.d_validation", "assumed.d_batch")
+_B = ("assumed.b_optimizer", "assumed.b_validation")
+_E = ("assumed.e_validation",)
 
 EXPERIMENTS = [
-    Experiment("A1", "A", "net_1 on MNIST, 30 epochs", "mnist", "net_1", "adadelta", None, 128, 30, 0.1, 0.9178,
-               assumed=_A_OPT),
-    Experiment("A2", "A", "net_2 on MNIST, 30 epochs", "mnist", "net_2", "adadelta", None, 128, 30, 0.1, 0.9117,
-               assumed=_A_OPT),
-    Experiment("A3", "A", "net_1 on MNIST, 700 epochs", "mnist", "net_1", "adadelta", None, 128, 700, 0.1, 0.9829,
-               0.0517, assumed=_A_OPT),
-    Experiment("A4", "A", "net_2 on MNIST, 700 epochs", "mnist", "net_2", "adadelta", None, 128, 700, 0.1, 0.9794,
-               0.0690, assumed=_A_OPT),
-    Experiment("A5", "A", "net_1 on CIFAR-10 with Adam", "cifar10", "net_1", "adam", None, 128, 30, 0.2, 0.6469,
-               3.006, "train accuracy 0.9889: strong overfitting"),
-    Experiment("A6", "A", "net_1 on CIFAR-10 with Adadelta", "cifar10", "net_1", "adadelta", None, 128, 30, 0.2,
-               0.3394, 1.920, "barely learns at Keras's default learning rate"),
-    Experiment("B1", "B", "Cool CNN No. 3, 50 epochs", "cifar10", "cool_cnn_3", "rmsprop", 1e-4, 32, 50, 0.1, 0.73,
-               assumed=_B),
-    Experiment("B2", "B", "Cool CNN No. 3, 100 epochs", "cifar10", "cool_cnn_3", "rmsprop", 1e-4, 32, 100, 0.1, 0.80,
-               0.66, "5 h 40 min of training; validation flattens after epoch ~40", assumed=_B),
-    Experiment("C1", "C", "Model 2 on CIFAR-10", "cifar10", "model_2", "adam", None, 64, 20, 0.1, 0.715, assumed=_C),
-    Experiment("C2", "C", "Proposed model on CIFAR-10", "cifar10", "proposed", "adam", None, 64, 20, 0.1, 0.8011,
-               assumed=_C),
-    Experiment("C3", "C", "Model 2 on MNIST", "mnist", "model_2", "adam", None, 64, 10, 0.1, 0.9933, assumed=_C),
-    Experiment("C4", "C", "Proposed model on MNIST", "mnist", "proposed", "adam", None, 64, 10, 0.1, 0.9955,
-               assumed=_C),
-    Experiment("D1", "D", "Keras tutorial CNN, 10 epochs", "cifar10", "keras_tutorial", "adam", None, 32, 10, 0.1,
-               0.7113, 0.8555, assumed=_D),
-    Experiment("D2", "D", "Keras tutorial CNN, 15 epochs", "cifar10", "keras_tutorial", "adam", None, 32, 15, 0.1,
-               0.7018, 1.43, "overfitting: test loss up from 0.86", assumed=_D),
-    Experiment("D3", "D", "Keras tutorial CNN with Dense(128), 7 epochs", "cifar10", "keras_tutorial_128", "adam",
-               None, 32, 7, 0.1, 0.6944, assumed=_D),
-    Experiment("E1", "E", "Fashion CNN, lr 1e-3, batch 64, 5 epochs", "fashion_mnist", "fashion_cnn", "adam", 1e-3,
-               64, 5, 0.1, 0.83, reported_note="about 83 %", assumed=_E),
-    Experiment("E2", "E", "Fashion CNN, lr 1e-5, batch 1000, 30 epochs", "fashion_mnist", "fashion_cnn", "adam",
-               1e-5, 1000, 30, 0.1, 0.87, reported_note="about 87 %", assumed=_E),
-    Experiment("E3", "E", "Fashion CNN, lr 1e-5, batch 1000, 100 epochs", "fashion_mnist", "fashion_cnn", "adam",
-               1e-5, 1000, 100, 0.1, 0.90, reported_note="over 90 %", assumed=_E),
-    Experiment("E4", "E", "MLP n=2048, lr 1e-3, batch 500, 100 epochs", "fashion_mnist", "mlp_2048", "adam", 1e-3,
-               500, 100, 0.1, None, reported_note="validation loss rises after ~10 epochs; the CNN beats it",
-               assumed=_E),
-    Experiment("E5", "E", "MLP n=512, lr 1e-3, batch 1000, 40 epochs", "fashion_mnist", "mlp_512", "adam", 1e-3,
-               1000, 40, 0.1, None, reported_note="stops improving after ~30 epochs; the CNN beats it",
-               assumed=_E),
+    Experiment("A1", "A", "experiment.A1.title", "mnist", "net_1", "adadelta", None, 128, 30, 0.1, 0.9178,
+               assumed_keys=_A_OPT),
+    Experiment("A2", "A", "experiment.A2.title", "mnist", "net_2", "adadelta", None, 128, 30, 0.1, 0.9117,
+               assumed_keys=_A_OPT),
+    Experiment("A3", "A", "experiment.A3.title", "mnist", "net_1", "adadelta", None, 128, 700, 0.1, 0.9829,
+               reported_test_loss=0.0517, assumed_keys=_A_OPT),
+    Experiment("A4", "A", "experiment.A4.title", "mnist", "net_2", "adadelta", None, 128, 700, 0.1, 0.9794,
+               reported_test_loss=0.069, assumed_keys=_A_OPT),
+    Experiment("A5", "A", "experiment.A5.title", "cifar10", "net_1", "adam", None, 128, 30, 0.2, 0.6469,
+               reported_test_loss=3.006, note_key="experiment.A5.note"),
+    Experiment("A6", "A", "experiment.A6.title", "cifar10", "net_1", "adadelta", None, 128, 30, 0.2, 0.3394,
+               reported_test_loss=1.92, note_key="experiment.A6.note"),
+    Experiment("B1", "B", "experiment.B1.title", "cifar10", "cool_cnn_3", "rmsprop", 0.0001, 32, 50, 0.1, 0.73,
+               assumed_keys=_B),
+    Experiment("B2", "B", "experiment.B2.title", "cifar10", "cool_cnn_3", "rmsprop", 0.0001, 32, 100, 0.1, 0.8,
+               reported_test_loss=0.66, note_key="experiment.B2.note", assumed_keys=_B),
+    Experiment("C1", "C", "experiment.C1.title", "cifar10", "model_2", "adam", None, 64, 20, 0.1, 0.715,
+               assumed_keys=_C),
+    Experiment("C2", "C", "experiment.C2.title", "cifar10", "proposed", "adam", None, 64, 20, 0.1, 0.8011,
+               assumed_keys=_C),
+    Experiment("C3", "C", "experiment.C3.title", "mnist", "model_2", "adam", None, 64, 10, 0.1, 0.9933,
+               assumed_keys=_C),
+    Experiment("C4", "C", "experiment.C4.title", "mnist", "proposed", "adam", None, 64, 10, 0.1, 0.9955,
+               assumed_keys=_C),
+    Experiment("D1", "D", "experiment.D1.title", "cifar10", "keras_tutorial", "adam", None, 32, 10, 0.1, 0.7113,
+               reported_test_loss=0.8555, assumed_keys=_D),
+    Experiment("D2", "D", "experiment.D2.title", "cifar10", "keras_tutorial", "adam", None, 32, 15, 0.1, 0.7018,
+               reported_test_loss=1.43, note_key="experiment.D2.note", assumed_keys=_D),
+    Experiment("D3", "D", "experiment.D3.title", "cifar10", "keras_tutorial_128", "adam", None, 32, 7, 0.1, 0.6944,
+               assumed_keys=_D),
+    Experiment("E1", "E", "experiment.E1.title", "fashion_mnist", "fashion_cnn", "adam", 0.001, 64, 5, 0.1, 0.83,
+               note_key="experiment.E1.note", assumed_keys=_E),
+    Experiment("E2", "E", "experiment.E2.title", "fashion_mnist", "fashion_cnn", "adam", 1e-05, 1000, 30, 0.1, 0.87,
+               note_key="experiment.E2.note", assumed_keys=_E),
+    Experiment("E3", "E", "experiment.E3.title", "fashion_mnist", "fashion_cnn", "adam", 1e-05, 1000, 100, 0.1, 0.9,
+               note_key="experiment.E3.note", assumed_keys=_E),
+    Experiment("E4", "E", "experiment.E4.title", "fashion_mnist", "mlp_2048", "adam", 0.001, 500, 100, 0.1, None,
+               note_key="experiment.E4.note", assumed_keys=_E),
+    Experiment("E5", "E", "experiment.E5.title", "fashion_mnist", "mlp_512", "adam", 0.001, 1000, 40, 0.1, None,
+               note_key="experiment.E5.note", assumed_keys=_E),
 ]
 BY_ID = {experiment.id: experiment for experiment in EXPERIMENTS}
 
@@ -131,8 +135,7 @@ def get(experiment_id):
 
     key = str(experiment_id).strip().upper()
     if key not in BY_ID:
-        raise CnnlabError(f"Unknown experiment '{experiment_id}': choose one of {', '.join(BY_ID)} "
-                          f"(`python -m cnnlab reproduce --list`).")
+        raise CnnlabError("error.experiment.unknown", id=str(experiment_id), choices=", ".join(BY_ID))
     return BY_ID[key]
 
 
@@ -152,11 +155,11 @@ def best_run(experiment, stored_runs):
 
 
 def epochs_label(experiment, run):
-    """"30 epochs" or "30 of 700 epochs (shortened for a CPU)"."""
+    """"30 epochs" or "30 of 700 epochs (shortened)", in the current language."""
     done = run.record["epochs_completed"]
     if done >= experiment.epochs:
-        return f"{done} epochs"
-    return f"{done} of {experiment.epochs} epochs (shortened)"
+        return t("experiment.epochs", done=done)
+    return t("experiment.epochs_shortened", done=done, total=experiment.epochs)
 
 
 # ---------------------------------------------------------------- the report's questions, answered from runs
@@ -164,21 +167,22 @@ def epochs_label(experiment, run):
 @dataclasses.dataclass(frozen=True)
 class Answer:
     question: str  # a key of QUESTION_TEXT
-    text: str  # the answer, with its numbers; or what to run to get one
+    parts: tuple  # i18n Messages, worded in the reader's language when shown
     answered: bool
 
+    @property
+    def text(self):
+        """The answer, with its numbers; or what to run to get one."""
+        return " ".join(str(part) for part in self.parts)
 
-QUESTION_TEXT = {
-    "which_model": "Which model is better?",
-    "which_optimizer": "Which optimizer is better?",
-    "overfitting": "Is there evidence of overfitting?",
-    "longer": "Does training longer help?",
-    "improve": "How could the results improve?",
+
+QUESTION_TEXT = {  # catalogue keys
+    "which_model": "question.which_model",
+    "which_optimizer": "question.which_optimizer",
+    "overfitting": "question.overfitting",
+    "longer": "question.longer",
+    "improve": "question.improve",
 }
-
-
-def _pct(value):
-    return f"{value:.2%}"
 
 
 def answers(report, stored_runs):
@@ -189,8 +193,8 @@ def answers(report, stored_runs):
 
 
 def _missing(question, ids):
-    return Answer(question, f"Run experiment{'s' if len(ids) > 1 else ''} {' and '.join(ids)} to answer this.",
-                  False)
+    key = "answer.run_one" if len(ids) == 1 else "answer.run_several"
+    return Answer(question, (Message(key, ids=list(ids)),), False)
 
 
 def _answer(question, report, done):
@@ -199,29 +203,28 @@ def _answer(question, report, done):
         # compare architectures trained on the same dataset
         pairs = {"A": [("A1", "A2"), ("A3", "A4")], "C": [("C1", "C2"), ("C3", "C4")],
                  "E": [("E1", "E4"), ("E1", "E5")]}[report]
-        lines = []
+        parts = []
         for first, second in pairs:
             if first in done and second in done:
                 a, b = done[first], done[second]
                 winner, loser = (a, b) if a.test_accuracy >= b.test_accuracy else (b, a)
-                lines.append(f"On {a.info.title}, "
-                             f"{winner.config.architecture_name} ({_pct(winner.test_accuracy)}, "
-                             f"{winner.record['params']:,} parameters) beats {loser.config.architecture_name} "
-                             f"({_pct(loser.test_accuracy)}, {loser.record['params']:,} parameters) by "
-                             f"{(winner.test_accuracy - loser.test_accuracy) * 100:.2f} points.")
-        if not lines:
+                parts.append(Message("answer.which_model", dataset=a.info.title,
+                                     winner=winner.config.architecture_name, winner_acc=winner.test_accuracy,
+                                     winner_params=winner.record["params"], loser=loser.config.architecture_name,
+                                     loser_acc=loser.test_accuracy, loser_params=loser.record["params"],
+                                     points=(winner.test_accuracy - loser.test_accuracy) * 100))
+        if not parts:
             return _missing(question, list(pairs[0]))
-        return Answer(question, " ".join(lines), True)
+        return Answer(question, tuple(parts), True)
     if question == "which_optimizer":
         if "A5" in done and "A6" in done:
             adam, adadelta = done["A5"], done["A6"]
             winner = "Adam" if adam.test_accuracy >= adadelta.test_accuracy else "Adadelta"
-            return Answer(question, f"{winner}: with the same network and epochs on CIFAR-10, Adam reaches "
-                                    f"{_pct(adam.test_accuracy)} and Adadelta {_pct(adadelta.test_accuracy)} "
-                                    f"(final training loss {adam.history['loss'][-1]:.3f} vs "
-                                    f"{adadelta.history['loss'][-1]:.3f}). At Keras's default learning rate "
-                                    f"({adadelta.config.learning_rate:g}) Adadelta's steps are too small to learn "
-                                    f"in {adadelta.record['epochs_completed']} epochs.", True)
+            return Answer(question, (Message("answer.which_optimizer", winner=winner, adam=adam.test_accuracy,
+                                             adadelta=adadelta.test_accuracy, adam_loss=adam.history["loss"][-1],
+                                             adadelta_loss=adadelta.history["loss"][-1],
+                                             rate=adadelta.config.learning_rate,
+                                             epochs=adadelta.record["epochs_completed"]),), True)
         return _missing(question, ["A5", "A6"])
     if question == "longer":
         pairs = {"B": ("B1", "B2"), "D": ("D1", "D2")}[report]
@@ -229,24 +232,26 @@ def _answer(question, report, done):
         if short is None or long_ is None:
             return _missing(question, list(pairs))
         gain = long_.test_accuracy - short.test_accuracy
-        verdict = "Yes" if gain > 0.005 else "No" if gain < -0.005 else "Hardly"
-        return Answer(question, f"{verdict}: {long_.record['epochs_completed']} epochs give "
-                                f"{_pct(long_.test_accuracy)} (test loss {long_.test_loss:.3f}) against "
-                                f"{_pct(short.test_accuracy)} (test loss {short.test_loss:.3f}) after "
-                                f"{short.record['epochs_completed']}: {gain * 100:+.2f} points.", True)
+        verdict = "answer.yes" if gain > 0.005 else "answer.no" if gain < -0.005 else "answer.hardly"
+        return Answer(question, (Message("answer.longer", verdict=Message(verdict),
+                                         long_epochs=long_.record["epochs_completed"], long_acc=long_.test_accuracy,
+                                         long_loss=long_.test_loss, short_acc=short.test_accuracy,
+                                         short_loss=short.test_loss, short_epochs=short.record["epochs_completed"],
+                                         points=gain * 100),), True)
     if question == "overfitting":
         if not done:
             return _missing(question, [first_id])
-        lines = []
+        parts = []
         for key, run in done.items():
             verdict = inspection.overfitting_verdict(run.history)
-            lines.append(f"{key} ({run.config.architecture_name}, {run.record['epochs_completed']} epochs): "
-                         f"{verdict.message}")
-        return Answer(question, " ".join(lines), True)
+            parts.append(Message("answer.overfitting", id=key, name=run.config.architecture_name,
+                                 epochs=run.record["epochs_completed"], verdict=verdict.note))
+        return Answer(question, tuple(parts), True)
     if question == "improve":
         if not done:
             return _missing(question, [first_id])
-        return Answer(question, " ".join(f"{key}: {_improvement(run)}" for key, run in done.items()), True)
+        return Answer(question, tuple(Message("answer.improve", id=key, advice=_improvement(run))
+                                      for key, run in done.items()), True)
     raise KeyError(question)
 
 
@@ -255,13 +260,12 @@ def _improvement(run):
     history = run.history
     verdict = inspection.overfitting_verdict(history)
     if verdict.kind == "overfitting":
-        return (f"validation loss was best at epoch {verdict.best_epoch + 1}: stop there (early stopping), add "
-                f"dropout or augmentation; the train–validation gap is {verdict.gap:.1%}.")
+        return Message("advice.early_stopping", best=verdict.best_epoch + 1, gap=verdict.gap)
     val_acc = history.get("val_accuracy") or history.get("accuracy", [])
     if len(val_acc) >= 3 and val_acc[-1] - val_acc[-3] > 0.005:
-        return (f"validation accuracy was still rising ({_pct(val_acc[-3])} → {_pct(val_acc[-1])} over the last "
-                f"two epochs): train longer or raise the learning rate.")
+        return Message("advice.still_rising", before=val_acc[-3], after=val_acc[-1])
     if verdict.kind == "underfitting":
-        return "both accuracies are low: a bigger network, more epochs or a higher learning rate."
-    return (f"the curves have flattened at {_pct(val_acc[-1]) if val_acc else '—'}: more data, augmentation "
-            f"or a deeper network are the next steps.")
+        return Message("advice.underfitting")
+    if not val_acc:
+        return Message("advice.no_curve")
+    return Message("advice.flat", accuracy=val_acc[-1])

@@ -8,6 +8,7 @@ import dataclasses
 import numpy as np
 
 from cnnlab import datasets
+from cnnlab.i18n import Message
 
 
 def conv_layer_names(model):
@@ -28,6 +29,8 @@ def feature_extractor(model):
     import keras
 
     names = conv_layer_names(model)
+    if not names:  # an MLP: nothing to show, and Keras refuses a model without outputs
+        return None, []
     outputs = [model.get_layer(name).output for name in names]
     return keras.Model(inputs=model.input, outputs=outputs), names
 
@@ -152,9 +155,13 @@ class Verdict:
     """The answer to "is it overfitting?", with the numbers behind it."""
 
     kind: str  # overfitting | underfitting | good | too-short | no-validation
-    message: str
+    note: object  # an i18n.Message, worded in the reader's language
     best_epoch: int | None = None
     gap: float | None = None
+
+    @property
+    def message(self):
+        return str(self.note)
 
 
 def overfitting_verdict(history, gap_threshold=0.03, rise_threshold=0.05):
@@ -162,35 +169,27 @@ def overfitting_verdict(history, gap_threshold=0.03, rise_threshold=0.05):
     train_acc, val_acc = history.get("accuracy", []), history.get("val_accuracy", [])
     val_loss = history.get("val_loss", [])
     if not val_loss:
-        return Verdict("no-validation", "There is no validation data, so overfitting cannot be judged: "
-                                        "train again with a validation split above 0.")
+        return Verdict("no-validation", Message("verdict.no_validation"))
     epochs = len(val_loss)
     best = int(np.argmin(val_loss))
     gap = float(train_acc[-1] - val_acc[-1])
     rise = (val_loss[-1] - val_loss[best]) / max(val_loss[best], 1e-12)
     if epochs >= 3 and best < epochs - 1 and rise > rise_threshold and gap > gap_threshold / 2:
         return Verdict("overfitting",
-                       f"Yes, it is overfitting: validation loss was lowest at epoch {best + 1} "
-                       f"({val_loss[best]:.3f}) and rose {rise:.0%} by epoch {epochs} ({val_loss[-1]:.3f}), while "
-                       f"training accuracy ({train_acc[-1]:.1%}) is {gap:.1%} above validation accuracy "
-                       f"({val_acc[-1]:.1%}). Stop near epoch {best + 1}, add dropout or use more data.",
+                       Message("verdict.overfitting", best=best + 1, best_loss=float(val_loss[best]), rise=float(rise),
+                               epochs=epochs, last_loss=float(val_loss[-1]), train=float(train_acc[-1]), gap=gap,
+                               val=float(val_acc[-1])),
                        best, gap)
     if gap > 2 * gap_threshold:
         return Verdict("overfitting",
-                       f"It is starting to overfit: training accuracy ({train_acc[-1]:.1%}) is {gap:.1%} above "
-                       f"validation accuracy ({val_acc[-1]:.1%}), though validation loss is still near its best. "
-                       f"More dropout or more data would close the gap.", best, gap)
+                       Message("verdict.starting", train=float(train_acc[-1]), gap=gap, val=float(val_acc[-1])),
+                       best, gap)
     if epochs < 3:
-        return Verdict("too-short", f"After {epochs} epoch(s) there is too little curve to tell; "
-                                    f"train for a few more epochs to see where validation loss turns.", best, gap)
+        return Verdict("too-short", Message("verdict.too_short", epochs=epochs), best, gap)
     if val_acc[-1] < 0.5 and train_acc[-1] < 0.6:
         return Verdict("underfitting",
-                       f"No, it is underfitting: both training ({train_acc[-1]:.1%}) and validation "
-                       f"({val_acc[-1]:.1%}) accuracy are low. Train longer, raise the learning rate or "
-                       f"use a bigger network.", best, gap)
-    return Verdict("good", f"No sign of overfitting: validation loss is still at or near its lowest "
-                           f"(epoch {best + 1}) and training and validation accuracy are within {abs(gap):.1%}.",
-                   best, gap)
+                       Message("verdict.underfitting", train=float(train_acc[-1]), val=float(val_acc[-1])), best, gap)
+    return Verdict("good", Message("verdict.good", best=best + 1, gap=abs(gap)), best, gap)
 
 
 # ---------------------------------------------------------------- the data page

@@ -13,6 +13,7 @@ import time
 
 from cnnlab import datasets
 from cnnlab.errors import CnnlabError
+from cnnlab.i18n import Message
 
 log = logging.getLogger(__name__)
 KEEP_FINISHED = 100
@@ -96,7 +97,7 @@ class TrainingQueue:
             job.stop_requested = True
             if job.status == "queued":
                 self._waiting.remove(job_id)
-                job.status, job.error, job.finished = "failed", "Stopped before it started.", time.time()
+                job.status, job.error, job.finished = "failed", Message("job.stopped_before_start"), time.time()
 
     def wait(self, job, timeout=None):
         """Block until the job has finished (for the CLI and tests); True when it did."""
@@ -146,10 +147,11 @@ class TrainingQueue:
                                                   should_stop=lambda: job.stop_requested)
             job.history, job.cached, job.status = run.history, cached, "done"
         except CnnlabError as error:
-            job.error, job.status = str(error), "failed"
+            job.error, job.status = error.message, "failed"
         except Exception as error:  # the worker must survive anything one training does
             log.exception("training %s failed", job.id)
-            job.error, job.status = f"Training failed ({type(error).__name__}: {error}).", "failed"
+            job.error, job.status = Message("error.training.failed", kind=type(error).__name__,
+                                            error=str(error)), "failed"
 
 
 def _full_train_count(name):

@@ -24,6 +24,7 @@ import numpy as np
 
 from cnnlab import architectures, datasets, training
 from cnnlab.errors import CnnlabError
+from cnnlab.i18n import Message
 
 RECORD_FORMAT = 1
 RUN_ID = re.compile(r"^[0-9a-f]{16}$")
@@ -135,7 +136,7 @@ class RunStore:
     def run_path(self, run_id):
         """The folder of a run; ids from users never become paths outside the store."""
         if not isinstance(run_id, str) or not RUN_ID.match(run_id):
-            raise CnnlabError(f"'{run_id}' is not a run id (16 hexadecimal characters, see `cnnlab runs`).")
+            raise CnnlabError("error.run.bad_id", run_id=str(run_id))
         return self.root / "runs" / run_id
 
     # ------------------------------------------------------------ reading
@@ -175,8 +176,7 @@ class RunStore:
             os.replace(path, target)
         except OSError:
             return  # another process set it aside first
-        self.notices.append(f"Run {run_id} was damaged ({reason}); it was moved to {target} "
-                            f"and will be retrained when asked for.")
+        self.notices.append(Message("notice.run_damaged", run_id=run_id, reason=reason, target=str(target)))
 
     def list(self):
         """Every readable run, newest first."""

@@ -18,6 +18,7 @@ import numpy as np
 
 from cnnlab import architectures, datasets
 from cnnlab.errors import ConfigError, SpecError, TrainingDiverged
+from cnnlab.i18n import Message, t
 
 # Keras's default learning rate for each optimizer; "sgd+momentum" is SGD with momentum 0.9.
 OPTIMIZERS = {
@@ -57,7 +58,7 @@ class TrainConfig:
             fix("architecture", architectures.parse_spec(architecture))
         optimizer = str(self.optimizer).lower().replace(" ", "")
         if optimizer not in OPTIMIZERS:
-            raise ConfigError(f"Unknown optimizer '{self.optimizer}': choose one of {', '.join(OPTIMIZERS)}.")
+            raise ConfigError("error.config.optimizer", name=str(self.optimizer), choices=", ".join(OPTIMIZERS))
         fix("optimizer", optimizer)
         if self.learning_rate is None:
             fix("learning_rate", OPTIMIZERS[optimizer])
@@ -70,11 +71,11 @@ class TrainConfig:
             if value is not None:
                 fix(name, _number(name, value))
         if not isinstance(self.augment, bool):
-            raise ConfigError("Augment must be true or false.")
+            raise ConfigError("error.config.augment")
         for name, (low, high) in LIMITS.items():
             value = getattr(self, name)
             if value is not None and not low <= value <= high:
-                raise ConfigError(f"{_label(name)} is {value:g}: it must be from {low:g} to {high:g}.")
+                raise ConfigError("error.config.range", setting=_label(name), value=value, low=low, high=high)
 
     @property
     def layers(self):
@@ -108,7 +109,7 @@ class TrainConfig:
         fields = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - fields
         if unknown:
-            raise ConfigError(f"Unknown setting(s): {', '.join(sorted(unknown))}.")
+            raise ConfigError("error.config.unknown_settings", names=", ".join(sorted(unknown)))
         return cls(**data)
 
     def canonical(self, variant="full"):
@@ -125,8 +126,13 @@ class TrainConfig:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+SETTINGS = {"epochs": "setting.epochs", "batch_size": "setting.batch_size", "learning_rate": "setting.learning_rate",
+            "validation_split": "setting.validation_split", "dropout": "setting.dropout",
+            "train_size": "setting.train_size", "seed": "setting.seed"}
+
+
 def _label(name):
-    return name.replace("_", " ").capitalize()
+    return Message(SETTINGS[name])
 
 
 def _whole(name, value):
@@ -136,16 +142,16 @@ def _whole(name, value):
             return int(number)
     except (TypeError, ValueError, OverflowError):
         pass
-    raise ConfigError(f"{_label(name)} must be a whole number, not {value!r}.")
+    raise ConfigError("error.config.whole", setting=_label(name), value=repr(value))
 
 
 def _number(name, value):
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{_label(name)} must be a number, not {value!r}.") from None
+        raise ConfigError("error.config.number", setting=_label(name), value=repr(value)) from None
     if not math.isfinite(number):
-        raise ConfigError(f"{_label(name)} must be a finite number, not {value!r}.")
+        raise ConfigError("error.config.finite", setting=_label(name), value=repr(value))
     return number
 
 
@@ -166,7 +172,7 @@ def gpu_name():
 
 def device_summary():
     name = gpu_name()
-    return f"GPU ({name})" if name else f"CPU ({os.cpu_count()} cores)"
+    return f"GPU ({name})" if name else t("device.cpu", cores=os.cpu_count())
 
 
 @functools.lru_cache(maxsize=1)
@@ -250,16 +256,15 @@ def split_data(config, dataset):
         x = x[..., np.newaxis]  # (n, 28, 28) -> (n, 28, 28, 1)
     if config.train_size is not None:
         if config.train_size > len(x):
-            raise ConfigError(f"Training-set size {config.train_size:,} is more than the {len(x):,} "
-                              f"images available from the {dataset.source.label}.")
+            raise ConfigError("error.config.train_size", size=config.train_size, available=len(x),
+                              source=Message(datasets.Source.LABELS[dataset.source.kind]))
         x, y = x[:config.train_size], y[:config.train_size]
     n_val = int(round(len(x) * config.validation_split))
     n_train = len(x) - n_val
     if config.validation_split > 0 and n_val == 0:
-        raise ConfigError("The validation split leaves no validation images: raise it or use more data.")
+        raise ConfigError("error.config.no_validation")
     if config.batch_size > n_train:
-        raise ConfigError(f"Batch size {config.batch_size} is larger than the {n_train:,} training images: "
-                          f"lower the batch size or use more training images.")
+        raise ConfigError("error.config.batch_too_large", batch=config.batch_size, n=n_train)
     return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
 
 
@@ -370,9 +375,8 @@ def train(config, on_epoch_end=None, on_batch_end=None, should_stop=None, datase
                         callbacks=[callback], shuffle=False, verbose=0)
     train_seconds = time.perf_counter() - started
     if state["diverged_epoch"] is not None:
-        raise TrainingDiverged(
-            f"Training diverged: the loss became NaN or infinite in epoch {state['diverged_epoch']}. "
-            f"Lower the learning rate (now {config.learning_rate:g}) or pick another optimizer.")
+        raise TrainingDiverged("error.training.diverged", epoch=state["diverged_epoch"],
+                               rate=config.learning_rate)
     x_test = dataset.x_test[..., np.newaxis] if dataset.x_test.ndim == 3 else dataset.x_test
     probabilities = predict(model, x_test)
     test_loss, test_accuracy = evaluate(probabilities, dataset.y_test)
@@ -410,7 +414,8 @@ def check_layers(config):
     try:
         architectures.summarize(config.layers, info.image_shape, info.num_classes)
     except SpecError as error:
-        raise SpecError(f"{config.architecture_name} on {info.title}: {error}") from None
+        raise SpecError("error.spec.on_dataset", name=config.architecture_name, title=info.title,
+                        error=error.message) from None
 
 
 def preflight(config, allow_download=False):

@@ -36,8 +36,8 @@ def test_max_pool_keeps_the_largest_of_each_block():
 
 def test_filter_image_same_size_and_identity():
     image = np.random.default_rng(2).random((10, 12)).astype(np.float32)
-    np.testing.assert_allclose(convolution.filter_image(image, convolution.CLASSIC_KERNELS["identity"]), image)
-    blurred = convolution.filter_image(image, convolution.CLASSIC_KERNELS["blur (box)"])
+    np.testing.assert_allclose(convolution.filter_image(image, convolution.CLASSIC_KERNELS["kernel.identity"]), image)
+    blurred = convolution.filter_image(image, convolution.CLASSIC_KERNELS["kernel.box_blur"])
     assert blurred.shape == image.shape
     assert blurred[5, 5] == pytest.approx(image[4:7, 4:7].mean(), rel=1e-5)
-    assert convolution.filter_image(np.zeros((6, 6, 3)), convolution.CLASSIC_KERNELS["sharpen"]).shape == (6, 6, 3)
+    assert convolution.filter_image(np.zeros((6, 6, 3)), convolution.CLASSIC_KERNELS["kernel.sharpen"]).shape == (6, 6, 3)

@@ -24,6 +24,11 @@ def test_feature_maps_of_every_conv_layer_match_a_scipy_oracle():
     np.testing.assert_allclose(maps["conv_1"][:, :, 1], expected, atol=1e-5)
 
 
+def test_a_network_without_convolutions_has_no_extractor():
+    model = architectures.build("mlp_512", (28, 28, 1), 10)
+    assert inspection.feature_extractor(model) == (None, [])
+
+
 def test_filters_are_per_filter_scaled_to_unit_range():
     model = architectures.build("fast", (28, 28, 1), 10)
     kernels = inspection.filters(model, "conv_2")
