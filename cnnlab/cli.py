@@ -9,70 +9,87 @@ import json
 import sys
 import time
 
-from cnnlab import architectures, datasets
+from cnnlab import architectures, datasets, i18n
 from cnnlab.errors import CnnlabError
+from cnnlab.i18n import t
 
 EXIT_BAD_INPUT = 2
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
-        self.exit(EXIT_BAD_INPUT, f"cnnlab: {message} (see `{self.prog} --help`)\n")
+        self.exit(EXIT_BAD_INPUT, f"cnnlab: {t('cli.usage_error', message=message, prog=self.prog)}\n")
 
 
 def _parser():
-    parser = _Parser(prog="python -m cnnlab", description="cnnlab: learn convolutional networks by training them.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--lang", choices=list(i18n.LANGUAGES), default=None, help=t("cli.help.lang"))
+    parser = _Parser(prog="python -m cnnlab", description=t("cli.description"), parents=[common])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_parser = sub.add_parser
+    sub.add_parser = lambda *a, **k: _add_parser(*a, parents=[common], **k)  # --lang after the command too
 
-    p = sub.add_parser("architectures", help="the preset networks with their layers and parameter counts")
-    p.add_argument("--dataset", default=None, help="show shapes and counts for this dataset's images")
+    p = sub.add_parser("architectures", help=t("cli.help.architectures"))
+    p.add_argument("--dataset", default=None, help=t("cli.help.dataset_shapes"))
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("train", help="train a network (or return the stored run for the same settings)")
+    p = sub.add_parser("train", help=t("cli.help.train"))
     p.add_argument("--dataset", default="mnist", choices=sorted(datasets.DATASETS) + sorted(datasets.ALIASES))
     p.add_argument("--architecture", default=architectures.DEFAULT_PRESET,
-                   help="a preset name (see `architectures`) or a JSON list of layers")
+                   help=t("cli.help.architecture"))
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--optimizer", default="adam")
-    p.add_argument("--learning-rate", type=float, default=None, help="default: Keras's default for the optimizer")
-    p.add_argument("--dropout", type=float, default=None, help="rate of every Dropout layer (default: the preset's)")
+    p.add_argument("--learning-rate", type=float, default=None, help=t("cli.help.learning_rate"))
+    p.add_argument("--dropout", type=float, default=None, help=t("cli.help.dropout"))
     p.add_argument("--validation-split", type=float, default=0.1)
-    p.add_argument("--train-size", type=int, default=None, help="use only the first N training images")
+    p.add_argument("--train-size", type=int, default=None, help=t("cli.help.train_size"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--augment", action="store_true",
-                   help="random shifts, rotations, scaling and stroke thickness while training")
-    p.add_argument("--offline", action="store_true", help="never try to download a dataset")
+                   help=t("cli.help.augment"))
+    p.add_argument("--offline", action="store_true", help=t("cli.help.offline"))
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("predict", help="read handwritten digits (or clothes) from image files")
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, GIF, WebP or BMP files")
+    p = sub.add_parser("predict", help=t("cli.help.predict"))
+    p.add_argument("images", nargs="+", metavar="IMAGE", help=t("cli.help.images"))
     p.add_argument("--run", default=None, metavar="RUN_ID",
-                   help="a stored MNIST or Fashion-MNIST run (default: the bundled MNIST model)")
+                   help=t("cli.help.run"))
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("reproduce", help="the course reports' experiments: list them or run one")
-    p.add_argument("experiment", nargs="?", metavar="ID", help="an experiment id such as A1 or E1")
-    p.add_argument("--list", action="store_true", help="list every experiment")
-    p.add_argument("--epochs", type=int, default=None, help="fewer epochs than the report (labelled as shortened)")
-    p.add_argument("--offline", action="store_true", help="never try to download a dataset")
+    p = sub.add_parser("reproduce", help=t("cli.help.reproduce"))
+    p.add_argument("experiment", nargs="?", metavar="ID", help=t("cli.help.experiment"))
+    p.add_argument("--list", action="store_true", help=t("cli.help.list"))
+    p.add_argument("--epochs", type=int, default=None, help=t("cli.help.epochs"))
+    p.add_argument("--offline", action="store_true", help=t("cli.help.offline"))
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("prepare", help="train a list of experiments or configs before class")
-    p.add_argument("file", help="one experiment id (optionally `ID epochs=N`) or one JSON config per line")
-    p.add_argument("--offline", action="store_true", help="never try to download a dataset")
+    p = sub.add_parser("prepare", help=t("cli.help.prepare"))
+    p.add_argument("file", help=t("cli.help.file"))
+    p.add_argument("--offline", action="store_true", help=t("cli.help.offline"))
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("runs", help="the stored runs")
+    p = sub.add_parser("runs", help=t("cli.help.runs"))
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("data", help="which source each dataset would use")
-    p.add_argument("--download", metavar="DATASET", default=None, help="download a dataset through Keras")
+    p = sub.add_parser("data", help=t("cli.help.data"))
+    p.add_argument("--download", metavar="DATASET", default=None, help=t("cli.help.download"))
     p.add_argument("--json", action="store_true")
     return parser
 
 
+def _language(argv):
+    """--lang X (anywhere on the line) first, else LANGUAGE / LC_ALL / LC_MESSAGES / LANG, else English."""
+    for i, word in enumerate(argv):
+        if word == "--lang" and i + 1 < len(argv) and i18n.normalize(argv[i + 1]):
+            return argv[i + 1]
+        if word.startswith("--lang=") and i18n.normalize(word[7:]):
+            return word[7:]
+    return i18n.from_environment()
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    i18n.set_language(_language(argv))  # before the parser: its help is translated too
     args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
@@ -80,7 +97,7 @@ def main(argv=None):
         print(f"cnnlab: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("cnnlab: interrupted; nothing was stored for an unfinished training.", file=sys.stderr)
+        print(f"cnnlab: {t('cli.interrupted')}", file=sys.stderr)
         return 130
 
 
@@ -104,10 +121,11 @@ def cmd_architectures(args):
                 counts[info.name] = architectures.count_params(preset.layers, info.image_shape, info.num_classes)
             except CnnlabError as error:
                 counts[info.name] = None
-                lines.append(f"  ({preset.name} cannot run on {info.title}: {error})")
+                lines.append(f"  ({t('cli.cannot_run', name=preset.name, title=info.title, error=error)})")
         layers = " -> ".join(layer.describe() for layer in preset.layers)
-        shown = ", ".join(f"{datasets.get_info(k).title} {v:,}" for k, v in counts.items() if v is not None)
-        lines.append(f"{preset.name:<20} report {preset.report:<6} params: {shown}")
+        shown = ", ".join(f"{datasets.get_info(k).title} {i18n.number(v, ',')}" for k, v in counts.items()
+                          if v is not None)
+        lines.append(f"{preset.name:<20} {t('cli.report'):<7}{preset.report:<6} {t('cli.params')}: {shown}")
         lines.append(f"{'':<20} {layers} -> Dense(10, softmax)")
         data.append({"name": preset.name, "title": preset.title, "report": preset.report,
                      "layers": [layer.to_dict() for layer in preset.layers], "params": counts,
@@ -126,16 +144,18 @@ class _ProgressBar:
     def batch(self, batch, logs):
         if self.live:
             done = int(30 * (batch + 1) / self.steps)
-            self.stream.write(f"\repoch {self.epoch + 1}/{self.epochs} [{'#' * done}{'.' * (30 - done)}] "
-                              f"loss {logs.get('loss', float('nan')):.4f} acc {logs.get('accuracy', 0):.4f}")
+            self.stream.write("\r" + t("cli.bar", epoch=self.epoch + 1, epochs=self.epochs,
+                                        bar="#" * done + "." * (30 - done), loss=logs.get("loss", float("nan")),
+                                        accuracy=logs.get("accuracy", 0.0)))
             self.stream.flush()
 
     def epoch_end(self, epoch, logs):
         self.epoch = epoch + 1
-        val = (f" val_loss {logs['val_loss']:.4f} val_acc {logs['val_accuracy']:.4f}"
+        val = (t("cli.epoch_validation", loss=logs["val_loss"], accuracy=logs["val_accuracy"])
                if "val_loss" in logs else "")
-        self.stream.write(f"\repoch {epoch + 1}/{self.epochs} loss {logs['loss']:.4f} acc {logs['accuracy']:.4f}"
-                          f"{val} ({time.perf_counter() - self.started:.1f} s)\n")
+        self.stream.write("\r" + t("cli.epoch", epoch=epoch + 1, epochs=self.epochs, loss=logs["loss"],
+                                    accuracy=logs["accuracy"], validation=val,
+                                    seconds=time.perf_counter() - self.started) + "\n")
         self.stream.flush()
 
 
@@ -148,15 +168,15 @@ def cmd_train(args):
         validation_split=args.validation_split, train_size=args.train_size, seed=args.seed,
         augment=args.augment)
     for note in config.notes:
-        print(f"note: {note}", file=sys.stderr)
+        print(t("cli.note", text=i18n.text(note)), file=sys.stderr)
     store = runs.RunStore()
     run, cached, seconds = _train_quietly(store, config, not args.offline)
     for notice in store.notices:
-        print(f"warning: {notice}", file=sys.stderr)
-    how = "from the run store" if cached else f"trained in {run.train_seconds:.1f} s"
-    status = "" if run.complete else f" (stopped after {run.record['epochs_completed']} epochs)"
-    line = (f"run {run.id}: test accuracy {run.test_accuracy:.4f}, test loss {run.test_loss:.4f}, "
-            f"{how}{status}; {seconds:.1f} s in all")
+        print(t("cli.warning", text=notice), file=sys.stderr)
+    how = t("cli.from_store") if cached else t("cli.trained_in", seconds=run.train_seconds)
+    status = "" if run.complete else t("cli.stopped_after", epochs=run.record["epochs_completed"])
+    line = t("cli.train_result", id=run.id, accuracy=run.test_accuracy, loss=run.test_loss, how=how, status=status,
+             seconds=seconds)
     data = {"run_id": run.id, "test_accuracy": run.test_accuracy, "test_loss": run.test_loss,
             "cached": cached, "train_seconds": run.train_seconds, "seconds": seconds,
             "status": run.record["status"], "epochs_completed": run.record["epochs_completed"],
@@ -172,14 +192,13 @@ def _train_count(name, source):
 def _train_quietly(store, config, allow_download):
     """Train (or fetch) one config with a terminal progress bar on stderr; (run, cached, seconds)."""
     source = datasets.resolve_source(config.dataset, allow_download=allow_download)
-    print(f"data: {datasets.get_info(config.dataset).title} from the {source.describe()}", file=sys.stderr)
+    print(t("cli.data_from", title=datasets.get_info(config.dataset).title, source=source.describe()), file=sys.stderr)
     n_train = (config.train_size or _train_count(config.dataset, source)) * (1 - config.validation_split)
     bar = _ProgressBar(config.epochs, max(1, -(-int(n_train) // config.batch_size)))
     started = time.perf_counter()
     run, cached = store.get_or_train(
         config, on_epoch_end=bar.epoch_end, on_batch_end=bar.batch if bar.live else None,
-        on_wait=lambda run_id: print(f"waiting: run {run_id} with the same settings is being trained "
-                                     f"by another process; its result will be reused", file=sys.stderr),
+        on_wait=lambda run_id: print(t("cli.waiting", id=run_id), file=sys.stderr),
         allow_download=allow_download)
     return run, cached, time.perf_counter() - started
 
@@ -191,28 +210,31 @@ def cmd_reproduce(args):
         lines, data = [], []
         for e in experiments.EXPERIMENTS:
             config = e.config()
-            reported = f"{e.reported_test_accuracy:.4f}" if e.reported_test_accuracy is not None else e.reported_note
-            lines.append(f"{e.id:<3} report {e.report}  {e.title:<46} {e.dataset:<13} {config.optimizer:<8} "
-                         f"lr {config.learning_rate:<7g} batch {e.batch_size:<5} epochs {e.epochs:<4} "
-                         f"reported {reported}")
+            reported = (i18n.number(e.reported_test_accuracy, ".4f") if e.reported_test_accuracy is not None
+                        else e.reported_note)
+            lines.append(t("cli.experiment_row", id=f"{e.id:<3}", report=e.report, title=f"{e.title:<46}",
+                           dataset=f"{e.dataset:<13}", optimizer=f"{config.optimizer:<8}",
+                           rate=f"{i18n.number(config.learning_rate, 'g'):<7}", batch=f"{e.batch_size:<5}",
+                           epochs=f"{e.epochs:<4}", reported=reported))
             data.append({**e.to_dict(), "reported_test_accuracy": e.reported_test_accuracy})
         return _emit(args, lines, data)
     experiment = experiments.get(args.experiment)
     epochs = experiment.epochs if args.epochs is None else args.epochs
     if not 1 <= epochs <= experiment.epochs:
-        raise CnnlabError(f"--epochs must be from 1 to the report's {experiment.epochs}.")
+        raise CnnlabError("error.cli.epochs", epochs=experiment.epochs)
     for item in experiment.assumed:
-        print(f"note: {item}", file=sys.stderr)
+        print(t("cli.note", text=item), file=sys.stderr)
     store = runs.RunStore()
     run, cached, seconds = _train_quietly(store, experiment.config(epochs), not args.offline)
     reported = experiment.reported_test_accuracy
     shortened = run.record["epochs_completed"] < experiment.epochs
     label = experiments.epochs_label(experiment, run)
-    lines = [f"{experiment.id} {experiment.title} ({run.info.title}, {run.record['data']['source']} data)",
-             f"  reported: {f'{reported:.4f}' if reported is not None else experiment.reported_note} "
-             f"after {experiment.epochs} epochs",
-             f"  measured: {run.test_accuracy:.4f} (test loss {run.test_loss:.4f}) after {label}, "
-             f"{'from the run store' if cached else f'trained in {run.train_seconds:.1f} s'}"]
+    lines = [t("cli.reproduce_title", id=experiment.id, title=experiment.title, dataset=run.info.title,
+               source=run.record["data"]["source"]),
+             t("cli.reproduce_reported", reported=i18n.number(reported, ".4f") if reported is not None
+               else experiment.reported_note, epochs=experiment.epochs),
+             t("cli.reproduce_measured", accuracy=run.test_accuracy, loss=run.test_loss, label=label,
+               how=t("cli.from_store") if cached else t("cli.trained_in", seconds=run.train_seconds))]
     data = {"id": experiment.id, "report": experiment.report, "run_id": run.id, "test_accuracy": run.test_accuracy,
             "test_loss": run.test_loss, "reported_test_accuracy": reported,
             "reported_test_loss": experiment.reported_test_loss, "train_seconds": run.train_seconds,
@@ -229,10 +251,9 @@ def _prepare_items(path):
     try:
         text = open(path, encoding="utf-8").read()
     except OSError as error:
-        raise CnnlabError(f"Cannot read {path}: {error.strerror or error}.") from None
+        raise CnnlabError("error.cli.cannot_read", path=str(path), reason=str(error.strerror or error)) from None
     except UnicodeDecodeError:
-        raise CnnlabError(f"Cannot read {path}: it is not a text file (one experiment id or JSON config "
-                          f"per line).") from None
+        raise CnnlabError("error.cli.not_text", path=str(path)) from None
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.split("#", 1)[0].strip() if not line.lstrip().startswith("{") else line.strip()
         if not line:
@@ -242,7 +263,7 @@ def _prepare_items(path):
                 try:
                     config = training.TrainConfig.from_dict(json.loads(line))
                 except (ValueError, TypeError) as error:
-                    raise CnnlabError(f"not a valid JSON config ({error})") from None
+                    raise CnnlabError("error.cli.bad_json", error=str(error)) from None
                 yield number, config, config.architecture_name
                 continue
             words = line.split()
@@ -251,8 +272,7 @@ def _prepare_items(path):
             for word in words[1:]:
                 key, _, value = word.partition("=")
                 if key != "epochs" or not value.isdigit() or not 1 <= int(value) <= experiment.epochs:
-                    raise CnnlabError(f"'{word}' is not understood: write `{experiment.id} epochs=N` with N from 1 "
-                                      f"to {experiment.epochs}")
+                    raise CnnlabError("error.cli.bad_word", word=word, id=experiment.id, epochs=experiment.epochs)
                 epochs = int(value)
             yield number, experiment.config(epochs), experiment.id
         except CnnlabError as error:
@@ -266,7 +286,7 @@ def cmd_prepare(args):
     lines, data, failed = [], [], 0
     items = list(_prepare_items(args.file))
     if not items:
-        raise CnnlabError(f"{args.file} lists nothing to train: one experiment id or JSON config per line.")
+        raise CnnlabError("error.cli.nothing", path=args.file)
     for number, config, label in items:
         try:
             if isinstance(config, CnnlabError):
@@ -278,11 +298,12 @@ def cmd_prepare(args):
             print(f"cnnlab: {args.file}:{number} ({label}): {error}", file=sys.stderr)
             data.append({"line": number, "item": label, "error": str(error)})
             continue
-        lines.append(f"line {number} {label}: run {run.id} test accuracy {run.test_accuracy:.4f} "
-                     f"({'already stored' if cached else f'trained in {run.train_seconds:.1f} s'})")
+        lines.append(t("cli.prepare_line", number=number, label=label, id=run.id, accuracy=run.test_accuracy,
+                       how=t("cli.already_stored") if cached else t("cli.trained_in", seconds=run.train_seconds)))
         data.append({"line": number, "item": label, "run_id": run.id, "test_accuracy": run.test_accuracy,
                      "cached": cached, "seconds": seconds})
-    _emit(args, lines + [f"{len(items) - failed} of {len(items)} ready in {store.root}"], data)
+    _emit(args, lines + [t("cli.prepare_done", ready=len(items) - failed, total=len(items), root=str(store.root))],
+          data)
     return EXIT_BAD_INPUT if failed else 0
 
 
@@ -292,29 +313,32 @@ def cmd_runs(args):
     store = runs.RunStore()
     rows = [run.summary_row() for run in store.list()]
     for notice in store.notices:
-        print(f"warning: {notice}", file=sys.stderr)
-    lines = [f"{len(rows)} stored run(s) in {store.root}"]
+        print(t("cli.warning", text=notice), file=sys.stderr)
+    lines = [t("cli.runs_count", count=len(rows), root=str(store.root))]
     for r in rows:
-        lines.append(f"{r['run_id']}  {r['dataset']:<13} {r['architecture']:<18} {r['optimizer']:<8} "
-                     f"lr {r['learning_rate']:<8g} batch {r['batch_size']:<5} epochs {r['epochs']:<4} "
-                     f"test acc {r['test_accuracy']:.4f}  {r['train_seconds']:>7.1f} s  {r['status']}")
+        lines.append(t("cli.runs_row", id=r["run_id"], dataset=f"{r['dataset']:<13}",
+                       architecture=f"{r['architecture']:<18}", optimizer=f"{r['optimizer']:<8}",
+                       rate=f"{i18n.number(r['learning_rate'], 'g'):<8}", batch=f"{r['batch_size']:<5}",
+                       epochs=f"{r['epochs']:<4}", accuracy=r["test_accuracy"],
+                       seconds=f"{i18n.number(r['train_seconds'], '.1f'):>7}",
+                       status=t("compare.complete") if r["status"] == "complete" else t("compare.stopped")))
     return _emit(args, lines, rows)
 
 
 def cmd_data(args):
     if args.download:
         source = datasets.download(args.download)
-        print(f"{datasets.get_info(args.download).title}: downloaded to {source.path}")
+        print(t("cli.downloaded", title=datasets.get_info(args.download).title, path=source.path))
     lines, data = [], []
     for row in datasets.describe_sources():
         source = row["source"]
         if source is None:
-            lines.append(f"{row['title']:<14} not available — {row['how_to_get']}")
+            lines.append(f"{row['title']:<14} {t('home.not_available')} — {row['how_to_get']}")
             data.append({"dataset": row["dataset"], "available": False, "how_to_get": row["how_to_get"]})
             continue
         dataset = datasets.load(row["dataset"], source=source)
-        lines.append(f"{row['title']:<14} {len(dataset.x_train):>6,} train + {len(dataset.x_test):>6,} test "
-                     f"from the {source.describe()}")
+        lines.append(t("cli.data_row", title=f"{row['title']:<14}", train=f"{i18n.number(len(dataset.x_train), ','):>6}",
+                       test=f"{i18n.number(len(dataset.x_test), ','):>6}", source=source.describe()))
         data.append({"dataset": row["dataset"], "available": True, "source": source.kind, "path": source.path,
                      "train": len(dataset.x_train), "test": len(dataset.x_test)})
     return _emit(args, lines, data)
@@ -326,14 +350,13 @@ def _predict_model(run_id):
 
     if run_id is None:
         bundled = drawing.bundled()
-        return bundled.build_model(), bundled.config.dataset, f"the bundled model {bundled.name}"
+        return bundled.build_model(), bundled.config.dataset, t("cli.bundled_model", name=bundled.name)
     run = runs.RunStore().get(run_id)
     if run is None:
-        raise CnnlabError(f"There is no stored run '{run_id}': `python -m cnnlab runs` lists them.")
+        raise CnnlabError("error.cli.no_run", id=run_id)
     if run.info.image_shape != (28, 28, 1):
-        raise CnnlabError(f"Run {run.id} was trained on {run.info.title}; `predict` reads 28×28 grey images: "
-                          f"use an MNIST or Fashion-MNIST run.")
-    return run.build_model(), run.config.dataset, f"run {run.id}"
+        raise CnnlabError("error.cli.not_grey", id=run.id, title=run.info.title)
+    return run.build_model(), run.config.dataset, t("cli.run_model", id=run.id)
 
 
 def cmd_predict(args):
@@ -341,7 +364,7 @@ def cmd_predict(args):
 
     model, dataset, origin = _predict_model(args.run)
     class_names = datasets.get_info(dataset).class_names
-    print(f"model: {origin} ({datasets.get_info(dataset).title})", file=sys.stderr)
+    print(t("cli.model", origin=origin, title=datasets.get_info(dataset).title), file=sys.stderr)
     lines, data, failed = [], [], 0
     for name in args.images:
         try:
@@ -353,7 +376,7 @@ def cmd_predict(args):
             continue
         probabilities = drawing.classify(model, prepared.network_input)
         (label, probability), *others = drawing.ranked(probabilities, class_names, top=3)
-        lines.append(f"{name}: {label} ({probability:.1%})")
+        lines.append(f"{name}: {label} ({i18n.percent(probability, 1)})")
         data.append({"file": name, "label": label, "class_index": class_names.index(label),
                      "probability": probability, "top3": [{"label": l, "probability": p} for l, p in
                                                           [(label, probability), *others]]})

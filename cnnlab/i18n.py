@@ -114,7 +114,7 @@ def _render(value):
     """Messages are worded now; a list becomes 'a, b and c' in the current language."""
     if isinstance(value, Message):
         return str(value)
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, list):
         return join(value)
     return value
 

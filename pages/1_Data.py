@@ -1,10 +1,11 @@
 """Data: what the images look like, how many per class, and how they are prepared for the network."""
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 import ui
-from cnnlab import charts, datasets, inspection
+from cnnlab import charts, datasets, i18n, inspection
 from cnnlab.i18n import t
 
 ui.page("data.title", "📊")
@@ -21,7 +22,8 @@ try:
 except datasets.DatasetUnavailable as error:
     st.error(str(error))
     st.stop()
-st.info(t("data.source", source=data.source.describe(), size=data.summary().split(" from ")[0]))
+st.info(t("data.source", source=data.source.describe(),
+          size=t("data.size", title=info.title, train=len(data.x_train), test=len(data.x_test))))
 
 st.subheader(t("data.grid"))
 rows = inspection.samples_per_class(data.x_train, data.y_train, info.num_classes, per_class=10)
@@ -53,4 +55,4 @@ raw_patch = example[centre, centre] if example.ndim == 2 else example[centre, ce
 b.caption(t("data.before"))
 b.dataframe(raw_patch, hide_index=True)
 c.caption(t("data.after"))
-c.dataframe(np.round(processed[centre, centre, 0], 3), hide_index=True)
+c.dataframe(pd.DataFrame(processed[centre, centre, 0]).map(lambda v: i18n.number(float(v), ".3f")), hide_index=True)

@@ -14,8 +14,9 @@ if ROOT not in sys.path:
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
     """Offline; CNNLAB_HOME, KERAS_HOME and HOME in tmp_path; no data dir; caches cleared."""
-    from cnnlab import datasets
+    from cnnlab import datasets, i18n
 
+    i18n.set_language("en")  # a test that switches language does not leak it into the next one
     monkeypatch.setenv("CNNLAB_OFFLINE", "1")
     monkeypatch.setenv("CNNLAB_HOME", str(tmp_path / "cnnlab_home"))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
@@ -26,11 +27,14 @@ def isolated(tmp_path, monkeypatch):
     datasets._probe.cache_clear()
     yield tmp_path
     datasets._load_cached.cache_clear()
+    i18n.set_language("en")
 
 
 def run_cli(*args, env=None, timeout=300):
     """Run `python -m cnnlab ARGS` in a subprocess with the test's environment."""
-    full_env = dict(os.environ, **(env or {}))
+    full_env = {k: v for k, v in os.environ.items() if k not in ("LANGUAGE", "LC_ALL", "LC_MESSAGES")}
+    full_env["LANG"] = "C.UTF-8"  # English output unless a test asks for another language
+    full_env.update(env or {})
     full_env["PYTHONPATH"] = ROOT + os.pathsep + full_env.get("PYTHONPATH", "")
     return subprocess.run([sys.executable, "-m", "cnnlab", *args], capture_output=True, text=True,
                           env=full_env, cwd=ROOT, timeout=timeout)
