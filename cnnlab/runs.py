@@ -52,8 +52,9 @@ def _fsync_tree(folder):
             os.fsync(f.fileno())
 
 
-class CorruptRun(CnnlabError):
-    """A stored run whose files are missing, truncated or do not match their checksums."""
+class CorruptRun(Exception):
+    """A stored run whose files are missing, truncated or do not match their checksums (internal: the store
+    sets the entry aside and tells the student with notice.run_damaged)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,20 +150,20 @@ class RunStore:
         try:
             return self._read(run_id, path)
         except CorruptRun as error:
-            self._set_aside(run_id, path, str(error))
+            self._set_aside(run_id, path, error.args[0])
             return None
 
     def _read(self, run_id, path):
         try:
             record = json.loads((path / "run.json").read_text())
             if record.get("format") != RECORD_FORMAT or record.get("id") != run_id:
-                raise CorruptRun("run.json has another format or id")
+                raise CorruptRun(Message("corrupt.format"))
             config = training.TrainConfig.from_dict(record["config"])
             if config.run_id(record["data"]["variant"]) != run_id:
-                raise CorruptRun("its settings do not match its id")
+                raise CorruptRun(Message("corrupt.settings"))
             for name in FILES:
                 if _sha256(path / name) != record["checksums"][name]:
-                    raise CorruptRun(f"{name} does not match its checksum")
+                    raise CorruptRun(Message("corrupt.checksum", name=name))
         except CorruptRun:
             raise
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:

@@ -3,6 +3,7 @@ import pytest
 from scipy import signal
 
 from cnnlab import architectures as arch
+from cnnlab import i18n
 from cnnlab.errors import SpecError
 
 SHAPES = {"28x28x1": (28, 28, 1), "32x32x3": (32, 32, 3)}
@@ -125,7 +126,7 @@ def test_dropout_setting_overrides_every_dropout_layer():
 def test_dropout_setting_on_a_network_without_dropout_says_so():
     layers, note = arch.with_dropout(arch.PRESETS["net_1"].layers, 0.3)
     assert layers == arch.PRESETS["net_1"].layers
-    assert "no Dropout layer" in note
+    assert "no Dropout layer" in i18n.text(note)
 
 
 def test_output_layer_is_float32_softmax():

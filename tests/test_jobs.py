@@ -32,4 +32,4 @@ def test_stop_keeps_the_partial_run_and_a_failure_is_reported():
     stored = store.get(job.id)
     assert stored.record["status"] == "stopped" and 1 <= stored.record["epochs_completed"] < 50
     bad = queue.submit(TrainConfig(**dict(TINY, batch_size=4000)))
-    assert queue.wait(bad, timeout=60) and bad.status == "failed" and "Batch size 4000" in bad.error
+    assert queue.wait(bad, timeout=60) and bad.status == "failed" and "Batch size 4000" in str(bad.error)

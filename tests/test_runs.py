@@ -58,7 +58,8 @@ def test_a_damaged_entry_is_set_aside_and_retrained(damage):
         (run.path / "run.json").write_text(json.dumps(record))
     fresh = runs.RunStore(store.root)
     assert fresh.get(run.id) is None
-    assert len(fresh.notices) == 1 and run.id in fresh.notices[0] and "retrained" in fresh.notices[0]
+    notice = str(fresh.notices[0])
+    assert len(fresh.notices) == 1 and run.id in notice and "retrained" in notice
     assert len(list((store.root / "corrupt").iterdir())) == 1
     assert fresh.list() == []
     again, cached = fresh.get_or_train(TrainConfig(**TINY))

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from cnnlab import datasets, training
+from cnnlab import datasets, i18n, training
 from cnnlab.errors import CnnlabError, ConfigError, SpecError
 from cnnlab.training import TrainConfig
 
@@ -29,12 +29,12 @@ def test_preset_and_its_layers_train_the_same_network_but_are_named_apart():
 
 def test_dropout_override_is_part_of_the_key_and_notes_when_it_changes_nothing():
     assert TrainConfig(architecture="cool_cnn_3", dropout=0.5).run_id() != TrainConfig(architecture="cool_cnn_3").run_id()
-    assert "no Dropout layer" in TrainConfig(architecture="net_1", dropout=0.5).notes[0]
+    assert "no Dropout layer" in i18n.text(TrainConfig(architecture="net_1", dropout=0.5).notes[0])
 
 
 @pytest.mark.parametrize("settings, expected", [
-    ({"epochs": 0}, "Epochs is 0: it must be from 1 to 1000"),
-    ({"batch_size": 100_000}, "Batch size is 100000"),
+    ({"epochs": 0}, "Epochs is 0: it must be from 1 to 1,000"),
+    ({"batch_size": 100_000}, "Batch size is 100,000"),
     ({"learning_rate": 0}, "Learning rate is 0"),
     ({"learning_rate": float("nan")}, "Learning rate must be a finite number"),
     ({"learning_rate": "fast"}, "Learning rate must be a number"),

@@ -39,7 +39,7 @@ def test_a_batch_larger_than_the_data_and_collapsing_shapes_are_caught_before_tr
     (("--learning-rate", "0"), "Learning rate is 0"),
     (("--learning-rate", "nan"), "Learning rate"),
     (("--batch-size", "2048", "--train-size", "1000"), "Batch size 2048 is larger"),
-    (("--batch-size", "5000"), "Batch size is 5000: it must be from 1 to 4096"),
+    (("--batch-size", "5000"), "Batch size is 5,000: it must be from 1 to 4,096"),
     (("--epochs", "-3"), "Epochs"),
     (("--architecture", "[{\"kind\": \"conv\", \"size\": 4, \"kernel\": 40}]"), "kernel"),
 ])
@@ -62,5 +62,5 @@ def test_a_diverging_training_is_reported_and_not_stored_as_good():
     queue = jobs.TrainingQueue(store)
     job = queue.submit(config, allow_download=False)
     assert queue.wait(job, timeout=120)
-    assert job.status == "failed" and "diverged" in job.error
+    assert job.status == "failed" and "diverged" in str(job.error)
     assert store.list() == []

@@ -32,7 +32,7 @@ def test_a_model_file_planted_in_the_store_is_never_loaded():
     weights.write_bytes(bytes(planted))
     fresh = runs.RunStore(store.root)
     assert fresh.get(run.id) is None  # the checksum no longer matches: set aside, not loaded
-    assert any("set aside" in notice or run.id in notice for notice in fresh.notices)
+    assert any("set aside" in str(notice) or run.id in str(notice) for notice in fresh.notices)
 
 
 def test_stored_runs_hold_weights_and_json_only():
