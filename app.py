@@ -28,22 +28,22 @@ def home():
     st.title(t("home.title"))
     st.write(t("home.intro"))
 
-    st.subheader(t("home.path_header"))
+    st.header(t("home.path_header"))
     st.markdown("\n".join(f"{i}. **{name}** — {what}" for i, (name, what) in enumerate(t("home.path"), start=1)))
 
     left, right = st.columns(2)
     with left:
-        st.subheader(t("home.device_header"))
+        st.header(t("home.device_header"))
         st.write(training.device_summary())
     with right:
-        st.subheader(t("home.store_header"))
+        st.header(t("home.store_header"))
         store = runs.RunStore()
         stored = store.list()
         st.write(t("home.store_count", count=len(stored), root=str(store.root)) if stored else t("home.store_empty"))
         for notice in store.notices:
             st.warning(str(notice))
 
-    st.subheader(t("home.data_header"))
+    st.header(t("home.data_header"))
     rows = []
     for row in datasets.describe_sources():
         info = datasets.get_info(row["dataset"])

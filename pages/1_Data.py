@@ -25,32 +25,32 @@ except datasets.DatasetUnavailable as error:
 st.info(t("data.source", source=data.source.describe(),
           size=t("data.size", title=info.title, train=len(data.x_train), test=len(data.x_test))))
 
-st.subheader(t("data.grid"))
+st.header(t("data.grid"))
 rows = inspection.samples_per_class(data.x_train, data.y_train, info.num_classes, per_class=10)
 for label, images in enumerate(rows):
     left, right = st.columns([1, 6])
     left.markdown(f"**{info.class_names[label]}**")
-    right.image(inspection.to_uint8(inspection.tile(images / 255.0, columns=10, pad=2, scale=2)),
+    ui.image(right, inspection.to_uint8(inspection.tile(images / 255.0, columns=10, pad=2, scale=2)),
                 caption=t("data.examples", count=len(images), name=info.class_names[label]))
 
 left, right = st.columns(2)
 with left:
-    st.subheader(t("data.balance"))
+    st.header(t("data.balance"))
     counts = inspection.class_counts(data.y_train, info.num_classes)
     st.altair_chart(charts.bars(counts, info.class_names, t("data.balance"), t("data.balance_x")), width="stretch")
 with right:
-    st.subheader(t("data.facts"))
+    st.header(t("data.facts"))
     st.markdown(t("data.raw_shape", shape=tuple(data.x_train.shape), dtype=data.x_train.dtype,
                                          low=int(data.x_train.min()), high=int(data.x_train.max())))
     st.markdown(t("data.net_shape", shape=(len(data.x_train), *info.image_shape)))
 
-st.subheader(t("data.prep"))
+st.header(t("data.prep"))
 st.write(t("data.prep_text"))
 example = data.x_train[0]
 processed = datasets.preprocess_images(example[np.newaxis])[0]
 centre = slice(info.image_shape[0] // 2 - 3, info.image_shape[0] // 2 + 3)
 a, b, c = st.columns([1, 2, 2])
-a.image(inspection.upscale(example, 6), caption=t("data.example", name=info.class_names[data.y_train[0]]))
+ui.image(a, inspection.upscale(example, 6), caption=t("data.example", name=info.class_names[data.y_train[0]]))
 raw_patch = example[centre, centre] if example.ndim == 2 else example[centre, centre, 0]
 b.caption(t("data.before"))
 b.dataframe(raw_patch, hide_index=True)

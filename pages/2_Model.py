@@ -60,14 +60,14 @@ except CnnlabError as error:
 
 left, right = st.columns([3, 2])
 with left:
-    st.subheader(t("model.summary"))
+    st.header(t("model.summary"))
     st.dataframe(pd.DataFrame([{t("model.col_name"): r.name, t("model.col_layer"): r.layer,
                                 t("model.col_shape"): " × ".join(map(str, r.output_shape)), t("model.col_params"): r.params}
                                for r in rows]), hide_index=True, width="stretch")
     total = sum(r.params for r in rows)
     st.markdown(t("model.total", total=total, mb=total * 4 / 1024 ** 2))
 with right:
-    st.subheader(t("model.flow"))
+    st.header(t("model.flow"))
     shape = " × ".join(map(str, info.image_shape))
     nodes = [f'n0 [label="{t("model.input")}\\n{shape}", shape=box, style=filled, fillcolor="#e8eef7"]']
     for i, r in enumerate(rows, start=1):

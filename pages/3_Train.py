@@ -41,7 +41,7 @@ def show_result(run, cached=False):
     """Metrics, curves and the overfitting answer of a finished (or stopped) run."""
     if cached:
         st.success(t("train.stored", when=run.record["created"][:16].replace("T", " ")))
-    st.subheader(t("train.result"))
+    st.header(t("train.result"))
     m1, m2, m3, m4 = st.columns(4)
     m1.metric(t("train.test_acc"), i18n.percent(run.test_accuracy))
     m2.metric(t("train.test_loss"), i18n.number(run.test_loss, ".4f"))

@@ -19,13 +19,13 @@ if not names:
     st.stop()
 info = run.info
 
-st.subheader(t("inside.filters"))
+st.header(t("inside.filters"))
 st.caption(t("inside.filters_text"))
 for name in names:
     grid, (count, k, _, depth) = inspection.filter_grid(model, name)
-    st.image(grid, caption=t("inside.layer_filters", name=name, count=count, k=k, depth=depth))
+    ui.image(st, grid, caption=t("inside.layer_filters", name=name, count=count, k=k, depth=depth))
 
-st.subheader(t("inside.maps"))
+st.header(t("inside.maps"))
 source = st.radio(t("inside.image_from"), [t("inside.test_image"), t("inside.upload")], horizontal=True)
 if source == t("inside.test_image"):
     try:
@@ -50,7 +50,7 @@ else:
 layer = st.selectbox(t("inside.layer"), names)
 maps = inspection.feature_maps(extractor, names, image)[layer]  # (h, w, channels)
 left, right = st.columns([1, 4])
-left.image(inspection.upscale(image, 6), caption=t("inside.input", label=label))
-right.image(inspection.feature_map_grid(maps), caption=t("inside.maps_caption",
+ui.image(left, inspection.upscale(image, 6), caption=t("inside.input", label=label))
+ui.image(right, inspection.feature_map_grid(maps), caption=t("inside.maps_caption",
     count=maps.shape[-1], name=layer, h=maps.shape[0], w=maps.shape[1]))
 st.caption(t("inside.legend"))

@@ -25,12 +25,14 @@ matrix = np.asarray(run.metrics["confusion_matrix"])
 def show_images(indices, captions, columns=8):
     cols = st.columns(columns)
     for n, (index, caption) in enumerate(zip(indices, captions)):
-        cols[n % columns].image(inspection.upscale(data.x_test[index], 3), caption=caption)
+        alt = t("mistakes.alt", index=int(index), true=info.class_names[y_test[index]],
+                pred=info.class_names[int(np.argmax(probabilities[index]))])
+        ui.image(cols[n % columns], inspection.upscale(data.x_test[index], 3), caption=caption, alt=alt)
 
 
 left, right = st.columns([3, 2])
 with left:
-    st.subheader(t("mistakes.matrix"))
+    st.header(t("mistakes.matrix"))
     st.caption(t("mistakes.matrix_text"))
     event = st.altair_chart(charts.confusion_heatmap(matrix, info.class_names), on_select="rerun", key="matrix")
     pairs = inspection.most_confused(matrix, info.class_names)
@@ -38,7 +40,7 @@ with left:
         st.write(t("mistakes.confused", pairs="; ".join(t("mistakes.pair", true=true, pred=p, count=c)
                                                          for true, p, c in pairs)))
 with right:
-    st.subheader(t("mistakes.per_class"))
+    st.header(t("mistakes.per_class"))
     accuracy = run.metrics["per_class_accuracy"]
     st.altair_chart(charts.bars(accuracy, info.class_names, t("mistakes.per_class"), t("mistakes.accuracy"), ".1%", [0, 1]),
                     width="stretch")
@@ -53,7 +55,7 @@ if selected:
 else:
     st.caption(t("mistakes.cell_hint"))
 
-st.subheader(t("mistakes.gallery"))
+st.header(t("mistakes.gallery"))
 wrong = inspection.mistakes(probabilities, y_test)[:24]
 if not wrong:
     st.success(t("mistakes.none"))
@@ -61,7 +63,7 @@ show_images([m.index for m in wrong], [t("mistakes.caption", true=info.class_nam
                                                                pred=info.class_names[m.predicted],
                                                                conf=m.confidence) for m in wrong])
 
-st.subheader(t("mistakes.grid"))
+st.header(t("mistakes.grid"))
 predicted = np.argmax(probabilities[:24], axis=1)
 show_images(range(24), [t("mistakes.grid_caption", mark="✓" if p == true else "✗", true=info.class_names[true],
                            pred=info.class_names[p]) for p, true in zip(predicted, y_test[:24])])

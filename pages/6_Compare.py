@@ -25,7 +25,7 @@ if not stored:
     st.info(t("compare.empty"))
     st.stop()
 
-st.subheader(t("compare.table"))
+st.header(t("compare.table"))
 table = pd.DataFrame([run.summary_row() for run in stored])[list(COLUMNS)]
 for column, words in VALUES.items():
     table[column] = table[column].map(lambda value, words=words: t(words[value]) if value in words else value)
@@ -51,6 +51,6 @@ if chosen:
         ranked = sorted(zip(runs, labels), key=lambda pair: -pair[0].test_accuracy)
         st.markdown(t("compare.best", label=ranked[0][1], acc=ranked[0][0].test_accuracy,
                                         delta=ranked[0][0].test_accuracy - ranked[1][0].test_accuracy))
-    st.subheader(t("compare.verdicts"))
+    st.header(t("compare.verdicts"))
     for run, label in zip(runs, labels):
         st.markdown(f"- **{label}**: {inspection.overfitting_verdict(run.history).message}")

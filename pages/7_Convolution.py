@@ -44,7 +44,7 @@ st.markdown(t("convolution.sum", row=step.row, col=step.col,
                                arithmetic=convolution.arithmetic(step, convolution.COURSE_KERNEL)))
 st.caption(t("convolution.window"))
 
-st.subheader(t("convolution.size"))
+st.header(t("convolution.size"))
 st.write(t("convolution.size_text"))
 a, b, c, d = st.columns(4)
 n = a.slider(t("convolution.n"), 3, 32, 28)
@@ -57,7 +57,7 @@ if out == 0:
 else:
     st.markdown(t("convolution.size_result", n=n, k=k, s=s, padding=padding, out=out))
 
-st.subheader(t("convolution.pool"))
+st.header(t("convolution.pool"))
 st.write(t("convolution.pool_text"))
 pooled, where = convolution.max_pool(convolution.POOL_GRID)
 p1, p2 = st.columns(2)
@@ -67,7 +67,7 @@ p2.caption(t("convolution.pool_out"))
 p2.dataframe(pd.DataFrame(pooled.astype(int)), hide_index=True)
 st.caption(t("convolution.pool_from", cells=", ".join(f"({r}, {c})" for r, c in where)))
 
-st.subheader(t("convolution.classic"))
+st.header(t("convolution.classic"))
 dataset = st.session_state.get("dataset", "mnist")
 try:
     data = datasets.load(dataset, allow_download=False)
@@ -79,11 +79,11 @@ name = st.selectbox(t("convolution.kernel"), list(convolution.CLASSIC_KERNELS), 
 kernel = convolution.CLASSIC_KERNELS[name]
 filtered = convolution.filter_image(image, kernel)
 f1, f2, f3 = st.columns([1, 1, 1])
-f1.image(inspection.upscale(inspection.to_uint8(image), 8), caption=t("convolution.original"))
+ui.image(f1, inspection.upscale(inspection.to_uint8(image), 8), caption=t("convolution.original"))
 f2.dataframe(pd.DataFrame(kernel).map(lambda w: i18n.number(float(w), ".3g")), hide_index=True)
-f3.image(inspection.upscale(inspection.to_uint8(inspection.normalize(filtered)), 8), caption=t("convolution.filtered"))
+ui.image(f3, inspection.upscale(inspection.to_uint8(inspection.normalize(filtered)), 8), caption=t("convolution.filtered"))
 
-st.subheader(t("convolution.own"))
+st.header(t("convolution.own"))
 stored = [r for r in ui.store().list() if r.config.dataset == data.info.name]
 if not stored:
     st.info(t("convolution.own_empty"))
@@ -96,5 +96,5 @@ else:
         responses = [inspection.normalize(convolution.filter_image(gray, kernels[:, :, :, i].mean(axis=-1)))
                      for i in range(min(16, kernels.shape[-1]))]
         coloured = [inspection.apply_colormap(r) / 255.0 for r in responses]
-        st.image(inspection.to_uint8(inspection.tile(coloured, columns=8, pad=2, scale=3)),
-                 caption=ui.describe(stored[0]))
+        ui.image(st, inspection.to_uint8(inspection.tile(coloured, columns=8, pad=2, scale=3)),
+                 caption=ui.describe(stored[0]), alt=t("convolution.own"))

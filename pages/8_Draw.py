@@ -92,7 +92,7 @@ with right:
     st.altair_chart(charts.probabilities(probabilities, class_names), width="stretch")
     st.caption(t("draw.bars_alt", all=", ".join(f"{n} {i18n.percent(p, 1)}" for n, p in zip(class_names, probabilities))))
 
-st.subheader(t("draw.steps"))
+st.header(t("draw.steps"))
 note = t("draw.inverted_note") if prepared.inverted else t("draw.alpha_note") if prepared.used_alpha else ""
 ink = prepared.ink
 shown_ink = inspection.upscale(ink, max(1, 140 // max(ink.shape))) if max(ink.shape) < 140 else ink
@@ -104,14 +104,14 @@ steps = [
     (inspection.upscale(prepared.network_input, 5), t("draw.step_input")),
 ]
 for column, (image, caption) in zip(st.columns(4), steps):
-    column.image(inspection.to_uint8(image), caption=caption, width=140)
+    ui.image(column, inspection.to_uint8(image), caption=caption, width=140)
 
-st.subheader(t("draw.saliency"))
+st.header(t("draw.saliency"))
 heat = inspection.occlusion(model, prepared.network_input, class_names.index(label))
-st.image(inspection.upscale(inspection.overlay(prepared.network_input, heat), 8), width=224,
+ui.image(st, inspection.upscale(inspection.overlay(prepared.network_input, heat), 8), width=224,
          caption=t("draw.saliency_caption", label=label))
 
-st.subheader(t("draw.maps"))
+st.header(t("draw.maps"))
 extractor, names = ui.extractor(chosen)
 if not names:
     st.info(t("draw.no_conv"))
@@ -120,6 +120,6 @@ maps = inspection.feature_maps(extractor, names, prepared.network_input[..., np.
 for name in names:
     layer_maps = maps[name]  # (h, w, channels)
     shown = min(16, layer_maps.shape[-1])
-    st.image(inspection.feature_map_grid(layer_maps, limit=shown, columns=16, size=56),
+    ui.image(st, inspection.feature_map_grid(layer_maps, limit=shown, columns=16, size=56),
              caption=t("draw.maps_caption", name=name, count=shown, total=layer_maps.shape[-1],
                        h=layer_maps.shape[0], w=layer_maps.shape[1]))

@@ -95,7 +95,7 @@ def controls(report):
 
 for report, title in experiments.REPORTS.items():
     with st.container(border=True):
-        st.subheader(t("course.report", report=report, title=t(title)))
+        st.header(t("course.report", report=report, title=t(title)))
         st.dataframe(table(report), hide_index=True, width="stretch")
         assumed = sorted({item for e in experiments.of_report(report) for item in e.assumed})
         if assumed:
@@ -142,9 +142,9 @@ if viewed:
     if names:
         for name in names:
             grid, shape = inspection.filter_grid(model, name, scale=12)
-            st.image(grid, caption=t("course.filters", name=name, count=shape[0]))
+            ui.image(st, grid, caption=t("course.filters", name=name, count=shape[0]))
         first = inspection.feature_maps(extractor, names, data.x_test[0])[names[0]]
-        st.image(inspection.feature_map_grid(first, columns=16, size=64),
+        ui.image(st, inspection.feature_map_grid(first, columns=16, size=64),
                  caption=t("course.maps", name=names[0], label=info.class_names[data.y_test[0]]))
     else:
         st.info(t("course.no_conv"))
@@ -154,5 +154,5 @@ if viewed:
     columns = st.columns(8)
     for i in range(16):
         mark = "✓" if predicted[i] == y_test[i] else "✗"
-        columns[i % 8].image(inspection.upscale(data.x_test[i], 3), caption=t("course.grid_caption",
+        ui.image(columns[i % 8], inspection.upscale(data.x_test[i], 3), caption=t("course.grid_caption",
             mark=mark, true=info.class_names[y_test[i]], pred=info.class_names[predicted[i]]))

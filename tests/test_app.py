@@ -169,7 +169,7 @@ def test_course_page_runs_an_experiment_and_shows_reported_against_measured():
 
     at = page("pages/9_Course.py").run()
     assert not at.exception
-    assert "Report E" in " ".join(h.value for h in at.subheader)
+    assert "Report E" in " ".join(h.value for h in at.header)
     at.selectbox(key="pick_A").set_value("A2").run()
     at.number_input(key="epochs_A_A2").set_value(1).run()
     at.button(key="run_A").click().run()
