@@ -50,7 +50,18 @@ def learning_curves(history, title=None):
     ).properties(width=300, height=220)
     accuracy = base.transform_filter(alt.datum.metric == "accuracy").properties(title=t("chart.accuracy"))
     loss = base.transform_filter(alt.datum.metric == "loss").properties(title=t("chart.loss"))
-    return alt.hconcat(accuracy, loss).properties(title=t("chart.learning_curves") if title is None else title)
+    return alt.hconcat(accuracy, loss).properties(
+        title=t("chart.learning_curves") if title is None else title, description=_curves_text(history))
+
+
+def _curves_text(history):
+    """The text alternative of learning curves: where each series ended."""
+    last = {key: values[-1] for key, values in history.items() if key in SERIES and values}
+    if "accuracy" not in last:
+        return t("chart.curves_empty")
+    return t("chart.curves_alt", epochs=len(history["accuracy"]), train=last["accuracy"],
+             validation=last.get("val_accuracy", float("nan")), loss=last.get("loss", float("nan")),
+             val_loss=last.get("val_loss", float("nan")))
 
 
 def comparison_curves(labelled_histories, metric="accuracy"):
@@ -65,7 +76,8 @@ def comparison_curves(labelled_histories, metric="accuracy"):
         strokeDash=alt.StrokeDash("split:N", title=t("chart.data"), sort=[t("chart.validation"), t("chart.train")]),
         tooltip=[alt.Tooltip("run:N", title=t("chart.run")), alt.Tooltip("epoch:Q", title=t("chart.epoch")),
                  alt.Tooltip("split:N", title=t("chart.data")), alt.Tooltip("shown:N", title=t("chart.value"))],
-    ).properties(height=320, title=t("chart.comparison_title", metric=name))
+    ).properties(height=320, title=t("chart.comparison_title", metric=name),
+                 description="; ".join(f"{label}: {_curves_text(history)}" for label, history in labelled_histories))
 
 
 def confusion_heatmap(matrix, class_names, selection_name="cell"):
@@ -92,7 +104,9 @@ def confusion_heatmap(matrix, class_names, selection_name="cell"):
         text="count:Q",
         color=alt.condition(alt.datum.count > float(matrix.max()) / 2, alt.value("black"), alt.value("white")),
     )
-    return (cells + labels).properties(width=460, height=420, title=t("chart.confusion_title"))
+    correct = int(np.trace(matrix))
+    return (cells + labels).properties(width=460, height=420, title=t("chart.confusion_title"),
+                                       description=t("chart.confusion_alt", correct=correct, total=int(matrix.sum())))
 
 
 def bars(values, labels, title, x_title, value_format=".0f", domain=None):
@@ -105,7 +119,9 @@ def bars(values, labels, title, x_title, value_format=".0f", domain=None):
         x=alt.X("value:Q", title=x_title, scale=scale, axis=_axis("~%" if value_format.endswith("%") else "~s")),
     )
     text = base.mark_text(align="left", dx=3).encode(text="shown:N")
-    return (base.mark_bar(color="#3b528b") + text).properties(title=title, height=alt.Step(22))
+    return (base.mark_bar(color="#3b528b") + text).properties(
+        title=title, height=alt.Step(22), description=f"{title}: " + ", ".join(
+            f"{label} {shown}" for label, shown in zip(frame["label"], frame["shown"])))
 
 
 def probabilities(values, class_names, title=None):
@@ -125,4 +141,5 @@ def probabilities(values, class_names, title=None):
         tooltip=[alt.Tooltip("class:N", title=t("chart.class")), alt.Tooltip("shown:N", title=t("chart.probability"))])
     text = base.mark_text(align="left", dx=3).encode(text="shown:N")
     return (bars_ + text).properties(title=t("chart.probabilities_title") if title is None else title,
-                                     height=alt.Step(24))
+                                     height=alt.Step(24), description=", ".join(
+                                         f"{name} {shown}" for name, shown in zip(frame["class"], frame["shown"])))

@@ -45,12 +45,23 @@ with right:
     st.altair_chart(charts.bars(accuracy, info.class_names, t("mistakes.per_class"), t("mistakes.accuracy"), ".1%", [0, 1]),
                     width="stretch")
 
+classes = list(range(info.num_classes))
 selected = (event or {}).get("selection", {}).get("cell") if event else None
-if selected:
-    true_class, predicted_class = int(selected[0]["true_index"]), int(selected[0]["predicted_index"])
+clicked = (int(selected[0]["true_index"]), int(selected[0]["predicted_index"])) if selected else None
+if clicked != st.session_state.get("cell_clicked"):  # a new click on the matrix sets the two menus below
+    st.session_state["cell_clicked"] = clicked
+    if clicked:
+        st.session_state["cell_true"], st.session_state["cell_predicted"] = clicked
+# the keyboard's way to the same images: pick a cell by its two classes
+pick_true, pick_predicted = st.columns(2)
+true_class = pick_true.selectbox(t("mistakes.pick_true"), [None] + classes, key="cell_true",
+                                 format_func=lambda c: "—" if c is None else info.class_names[c])
+predicted_class = pick_predicted.selectbox(t("mistakes.pick_predicted"), [None] + classes, key="cell_predicted",
+                                           format_func=lambda c: "—" if c is None else info.class_names[c])
+if true_class is not None and predicted_class is not None:
     indices = inspection.cell_indices(probabilities, y_test, true_class, predicted_class)
     st.markdown(t("mistakes.cell", true=info.class_names[true_class], pred=info.class_names[predicted_class],
-                                    count=len(indices)))
+                  count=len(indices)))
     show_images(indices[:32], [f"#{i}" for i in indices[:32]])
 else:
     st.caption(t("mistakes.cell_hint"))

@@ -194,3 +194,15 @@ def test_course_page_says_when_an_experiments_data_is_missing():
     at.button(key="run_D").click().run()  # CIFAR-10 is not on this machine
     assert not at.exception
     assert any("D1 cannot run here" in e.value and "CIFAR-10" in e.value for e in at.error)
+
+
+def test_mistakes_page_opens_a_matrix_cell_without_a_mouse(stored_run):
+    at = page("pages/5_Mistakes.py", run_id=stored_run.id).run()
+    probabilities, y_test = runs.RunStore().get(stored_run.id).predictions()
+    predicted = probabilities.argmax(axis=1)
+    true, said = next((int(t), int(p)) for t, p in zip(y_test, predicted) if t != p)  # a cell with a mistake
+    count = int(((y_test == true) & (predicted == said)).sum())
+    at.selectbox(key="cell_true").set_value(true).run()
+    at.selectbox(key="cell_predicted").set_value(said).run()
+    assert not at.exception, at.exception
+    assert f"True **{true}**, predicted **{said}**: {count} image(s)" in all_text(at)

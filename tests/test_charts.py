@@ -29,3 +29,16 @@ def test_comparison_keeps_one_metric_for_every_run():
     spec = charts.comparison_curves([("a", HISTORY), ("b", HISTORY)], "loss").to_dict()
     values = next(iter(spec["datasets"].values()))
     assert {v["run"] for v in values} == {"a", "b"} and {v["metric"] for v in values} == {"loss"}
+
+
+def test_every_chart_carries_a_text_alternative_in_the_readers_language():
+    from cnnlab import i18n
+
+    curves = charts.learning_curves(HISTORY).to_dict()
+    assert curves["description"].startswith(f"After {len(HISTORY['accuracy'])} epochs: accuracy")
+    matrix = charts.confusion_heatmap([[5, 1], [2, 7]], ["cat", "dog"]).to_dict()
+    assert matrix["description"].startswith("12 of 15 test images on the diagonal")
+    i18n.set_language("es")
+    bars = charts.probabilities([0.25, 0.75], ["gato", "perro"]).to_dict()
+    assert bars["description"] == "gato 25,0\u00a0%, perro 75,0\u00a0%"
+    assert charts.learning_curves(HISTORY).to_dict()["description"].startswith("Tras ")
