@@ -150,3 +150,22 @@ def test_draw_digits_with_the_mouse_and_read_the_prediction(server, browser_page
     assert read_prediction(page) == "0"
     page.screenshot(path=str(OUTPUT / "8_Draw_zero.png"), full_page=True)
     print(f"Draw page: opened in {seconds:.2f} s; mouse-up to prediction {shown:.2f} s")
+
+
+def test_draw_a_digit_in_spanish_with_no_english_on_screen(server, browser_page):
+    from test_i18n import english_sentences
+
+    page = browser_page
+    open_page(page, f"{server}/Draw?lang=es", "8_Draw_es_empty")
+    draw(page, [[(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)]])  # a 7
+    heading = page.get_by_text("La red lee:")
+    heading.wait_for(timeout=60_000)
+    page.get_by_text("Colocada en 28×28 según su centro de masa").wait_for(timeout=60_000)
+    page.get_by_text("conv_1: los primeros").wait_for(timeout=60_000)
+    page.wait_for_selector(READY, timeout=60_000)
+    assert heading.inner_text().split(":")[-1].strip() == "7"
+    page.screenshot(path=str(OUTPUT / "8_Draw_es_seven.png"), full_page=True)
+    text = page.inner_text("body")
+    assert "%" in text and "," in text.split("Con ")[1][:8]  # "Con 99,2 % de seguridad": a decimal comma
+    left = [fragment for fragment in english_sentences() if fragment in text]
+    assert not left, left
