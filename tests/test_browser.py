@@ -142,9 +142,14 @@ def test_draw_digits_with_the_mouse_and_read_the_prediction(server, browser_page
     shown = time.perf_counter() - started
     page.screenshot(path=str(OUTPUT / "8_Draw_seven.png"), full_page=True)
     assert page.locator('[data-testid="stException"]').count() == 0
+    old_canvas = page.locator("canvas.upper-canvas").first.element_handle()
     page.get_by_role("button", name="Clear the canvas").click()
     page.wait_for_selector(READY, timeout=60_000)
     page.get_by_text("The network reads:").wait_for(state="detached", timeout=30_000)
+    # the cleared canvas is a new component: draw only once the old one has left the page
+    page.wait_for_function("canvas => !canvas.isConnected", arg=old_canvas, timeout=60_000)
+    page.locator("canvas.upper-canvas").first.wait_for(state="visible", timeout=60_000)
+    page.wait_for_timeout(500)
     draw(page, [[(0.5 + 0.22 * math.cos(t / 20 * math.tau), 0.5 + 0.32 * math.sin(t / 20 * math.tau))
                  for t in range(21)]])  # a 0
     assert read_prediction(page) == "0"
