@@ -16,6 +16,25 @@ from cnnlab.i18n import t
 EXIT_BAD_INPUT = 2
 
 
+# argparse's own words (its gettext message ids) -> catalogue keys; the values keep argparse's %-placeholders
+ARGPARSE = {
+    "usage: ": "argparse.usage", "positional arguments": "argparse.positional", "options": "argparse.options",
+    "show this help message and exit": "argparse.help",
+    "argument %(argument_name)s: %(message)s": "argparse.argument",
+    "invalid choice: %(value)r (choose from %(choices)s)": "argparse.invalid_choice",
+    "invalid %(type)s value: %(value)r": "argparse.invalid_value",
+    "the following arguments are required: %s": "argparse.required",
+    "unrecognized arguments: %s": "argparse.unrecognized", "expected one argument": "argparse.expected_one",
+    "ambiguous option: %(option)s could match %(matches)s": "argparse.ambiguous",
+    "one of the arguments %s is required": "argparse.one_of",
+}
+
+
+def _argparse_words(message):
+    """argparse's gettext hook: its help headings and error messages in the current language."""
+    return t(ARGPARSE[message]) if message in ARGPARSE else message
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         self.exit(EXIT_BAD_INPUT, f"cnnlab: {t('cli.usage_error', message=message, prog=self.prog)}\n")
@@ -31,7 +50,7 @@ def _parser():
 
     p = sub.add_parser("architectures", help=t("cli.help.architectures"))
     p.add_argument("--dataset", default=None, help=t("cli.help.dataset_shapes"))
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help=t("cli.help.json"))
 
     p = sub.add_parser("train", help=t("cli.help.train"))
     p.add_argument("--dataset", default="mnist", choices=sorted(datasets.DATASETS) + sorted(datasets.ALIASES))
@@ -48,32 +67,32 @@ def _parser():
     p.add_argument("--augment", action="store_true",
                    help=t("cli.help.augment"))
     p.add_argument("--offline", action="store_true", help=t("cli.help.offline"))
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help=t("cli.help.json"))
 
     p = sub.add_parser("predict", help=t("cli.help.predict"))
     p.add_argument("images", nargs="+", metavar="IMAGE", help=t("cli.help.images"))
     p.add_argument("--run", default=None, metavar="RUN_ID",
                    help=t("cli.help.run"))
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help=t("cli.help.json"))
 
     p = sub.add_parser("reproduce", help=t("cli.help.reproduce"))
     p.add_argument("experiment", nargs="?", metavar="ID", help=t("cli.help.experiment"))
     p.add_argument("--list", action="store_true", help=t("cli.help.list"))
     p.add_argument("--epochs", type=int, default=None, help=t("cli.help.epochs"))
     p.add_argument("--offline", action="store_true", help=t("cli.help.offline"))
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help=t("cli.help.json"))
 
     p = sub.add_parser("prepare", help=t("cli.help.prepare"))
     p.add_argument("file", help=t("cli.help.file"))
     p.add_argument("--offline", action="store_true", help=t("cli.help.offline"))
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help=t("cli.help.json"))
 
     p = sub.add_parser("runs", help=t("cli.help.runs"))
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help=t("cli.help.json"))
 
     p = sub.add_parser("data", help=t("cli.help.data"))
     p.add_argument("--download", metavar="DATASET", default=None, help=t("cli.help.download"))
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help=t("cli.help.json"))
     return parser
 
 
@@ -90,6 +109,7 @@ def _language(argv):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     i18n.set_language(_language(argv))  # before the parser: its help is translated too
+    argparse._ = _argparse_words  # argparse looks its words up through this module-level gettext name
     args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)

@@ -141,7 +141,9 @@ def test_the_command_line_speaks_spanish_with_lang_or_LANG(tmp_path):
     assert out.returncode == 0
     assert "CNN de Fashion, lr 1e-3, lote 64, 5 épocas" in out.stdout and "informe E" in out.stdout
     out = run_cli("--help", env={"LANG": "es_AR.UTF-8"})
-    assert "entrena una red" in out.stdout
+    assert "entrena una red" in out.stdout and out.stdout.startswith("uso: ") and "opciones:" in out.stdout
+    out = run_cli("train", "--epochs", "x", "--lang", "es")  # argparse's own error, worded by the catalogue
+    assert out.returncode == 2 and "cnnlab: argumento --epochs: valor int no válido: 'x'" in out.stderr
     out = run_cli("data", "--lang", "en", env={"LANG": "es_ES.UTF-8"})  # --lang wins over LANG
     assert "not available" in out.stdout and "no disponible" not in out.stdout
 
