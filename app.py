@@ -51,7 +51,7 @@ def home():
         rows.append({
             t("home.col_dataset"): row["title"],
             t("home.col_source"): source.describe() if source else f"{t('home.not_available')} — {row['how_to_get']}",
-            t("home.col_images"): (f"{t('home.images', train=row['sizes'][0], test=row['sizes'][1])}"
+            t("home.col_images"): (t("home.images", train=row["sizes"][0], test=row["sizes"][1])
                                    if row["sizes"] else "—"),
             t("home.col_about"): info.description,
         })

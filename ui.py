@@ -53,9 +53,7 @@ def image(where, pixels, caption, alt=None, **kwargs):
 
 def page(title_key, icon):
     """Every page's first call: its language (with the selector when no router drew it), config and title."""
-    if st.session_state.get(ROUTER):
-        language()
-    else:  # the page runs on its own (tests, `streamlit run pages/…`)
+    if not st.session_state.get(ROUTER):  # on its own (tests, `streamlit run pages/…`); else app.py set it
         language_selector()
     st.set_page_config(page_title=f"cnnlab · {t(title_key).split(' ', 1)[-1]}", page_icon=icon, layout="wide")
     st.title(t(title_key))

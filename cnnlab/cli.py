@@ -45,14 +45,15 @@ def _parser():
     common.add_argument("--lang", choices=list(i18n.LANGUAGES), default=None, help=t("cli.help.lang"))
     parser = _Parser(prog="python -m cnnlab", description=t("cli.description"), parents=[common])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    _add_parser = sub.add_parser
-    sub.add_parser = lambda *a, **k: _add_parser(*a, parents=[common], **k)  # --lang after the command too
 
-    p = sub.add_parser("architectures", help=t("cli.help.architectures"))
+    def command(name, help):
+        return sub.add_parser(name, help=help, parents=[common])  # --lang after the command too
+
+    p = command("architectures", help=t("cli.help.architectures"))
     p.add_argument("--dataset", default=None, help=t("cli.help.dataset_shapes"))
     p.add_argument("--json", action="store_true", help=t("cli.help.json"))
 
-    p = sub.add_parser("train", help=t("cli.help.train"))
+    p = command("train", help=t("cli.help.train"))
     p.add_argument("--dataset", default="mnist", choices=sorted(datasets.DATASETS) + sorted(datasets.ALIASES))
     p.add_argument("--architecture", default=architectures.DEFAULT_PRESET,
                    help=t("cli.help.architecture"))
@@ -69,28 +70,28 @@ def _parser():
     p.add_argument("--offline", action="store_true", help=t("cli.help.offline"))
     p.add_argument("--json", action="store_true", help=t("cli.help.json"))
 
-    p = sub.add_parser("predict", help=t("cli.help.predict"))
+    p = command("predict", help=t("cli.help.predict"))
     p.add_argument("images", nargs="+", metavar="IMAGE", help=t("cli.help.images"))
     p.add_argument("--run", default=None, metavar="RUN_ID",
                    help=t("cli.help.run"))
     p.add_argument("--json", action="store_true", help=t("cli.help.json"))
 
-    p = sub.add_parser("reproduce", help=t("cli.help.reproduce"))
+    p = command("reproduce", help=t("cli.help.reproduce"))
     p.add_argument("experiment", nargs="?", metavar="ID", help=t("cli.help.experiment"))
     p.add_argument("--list", action="store_true", help=t("cli.help.list"))
     p.add_argument("--epochs", type=int, default=None, help=t("cli.help.epochs"))
     p.add_argument("--offline", action="store_true", help=t("cli.help.offline"))
     p.add_argument("--json", action="store_true", help=t("cli.help.json"))
 
-    p = sub.add_parser("prepare", help=t("cli.help.prepare"))
+    p = command("prepare", help=t("cli.help.prepare"))
     p.add_argument("file", help=t("cli.help.file"))
     p.add_argument("--offline", action="store_true", help=t("cli.help.offline"))
     p.add_argument("--json", action="store_true", help=t("cli.help.json"))
 
-    p = sub.add_parser("runs", help=t("cli.help.runs"))
+    p = command("runs", help=t("cli.help.runs"))
     p.add_argument("--json", action="store_true", help=t("cli.help.json"))
 
-    p = sub.add_parser("data", help=t("cli.help.data"))
+    p = command("data", help=t("cli.help.data"))
     p.add_argument("--download", metavar="DATASET", default=None, help=t("cli.help.download"))
     p.add_argument("--json", action="store_true", help=t("cli.help.json"))
     return parser
