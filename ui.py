@@ -115,5 +115,14 @@ def pick_run(label, text_empty, dataset=None, key="run"):
 def describe(run):
     c = run.config
     return t("run.describe_stopped" if not run.complete else "run.describe", name=c.architecture_name,
-             dataset=run.info.title, optimizer=c.optimizer, rate=c.learning_rate, batch=c.batch_size,
-             epochs=run.record["epochs_completed"], accuracy=run.test_accuracy, id=run.id[:6])
+             dataset=run.info.title, variant=run.variant_label, optimizer=c.optimizer, rate=c.learning_rate,
+             batch=c.batch_size, epochs=run.record["epochs_completed"], accuracy=run.test_accuracy, id=run.id[:6])
+
+
+def run_data(run):
+    """The dataset a run was tested on; None, with the reason and the way back shown, when it is gone."""
+    try:
+        return run.data()
+    except runs.DataGone as error:
+        st.warning(str(error))
+        return None

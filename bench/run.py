@@ -110,10 +110,10 @@ def seconds_to_accuracy(dataset, architecture, target, max_epochs, **settings):
     from cnnlab import datasets, training
 
     try:
-        data = datasets.load(dataset, allow_download=False)
+        data = datasets.load(dataset)
     except datasets.DatasetUnavailable:
         return None, None, "not installed"
-    if data.source.variant == "sample" and dataset != "mnist":
+    if data.variant == "sample" and dataset != "mnist":
         return None, None, "sample only"
     reached = {}
     started = [None]

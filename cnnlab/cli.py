@@ -67,7 +67,7 @@ def _parser():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--augment", action="store_true",
                    help=t("cli.help.augment"))
-    p.add_argument("--offline", action="store_true", help=t("cli.help.offline"))
+    p.add_argument("--offline", action="store_true", help=argparse.SUPPRESS)  # training never downloads now
     p.add_argument("--json", action="store_true", help=t("cli.help.json"))
 
     p = command("predict", help=t("cli.help.predict"))
@@ -80,12 +80,12 @@ def _parser():
     p.add_argument("experiment", nargs="?", metavar="ID", help=t("cli.help.experiment"))
     p.add_argument("--list", action="store_true", help=t("cli.help.list"))
     p.add_argument("--epochs", type=int, default=None, help=t("cli.help.epochs"))
-    p.add_argument("--offline", action="store_true", help=t("cli.help.offline"))
+    p.add_argument("--offline", action="store_true", help=argparse.SUPPRESS)  # training never downloads now
     p.add_argument("--json", action="store_true", help=t("cli.help.json"))
 
     p = command("prepare", help=t("cli.help.prepare"))
     p.add_argument("file", help=t("cli.help.file"))
-    p.add_argument("--offline", action="store_true", help=t("cli.help.offline"))
+    p.add_argument("--offline", action="store_true", help=argparse.SUPPRESS)  # training never downloads now
     p.add_argument("--json", action="store_true", help=t("cli.help.json"))
 
     p = command("runs", help=t("cli.help.runs"))
@@ -93,6 +93,7 @@ def _parser():
 
     p = command("data", help=t("cli.help.data"))
     p.add_argument("--download", metavar="DATASET", default=None, help=t("cli.help.download"))
+    p.add_argument("--import", dest="import_archive", metavar="ARCHIVE", default=None, help=t("cli.help.import"))
     p.add_argument("--json", action="store_true", help=t("cli.help.json"))
     return parser
 
@@ -191,7 +192,7 @@ def cmd_train(args):
     for note in config.notes:
         print(t("cli.note", text=i18n.text(note)), file=sys.stderr)
     store = runs.RunStore()
-    run, cached, seconds = _train_quietly(store, config, not args.offline)
+    run, cached, seconds = _train_quietly(store, config)
     for notice in store.notices:
         print(t("cli.warning", text=notice), file=sys.stderr)
     how = t("cli.from_store") if cached else t("cli.trained_in", seconds=run.train_seconds)
@@ -201,26 +202,27 @@ def cmd_train(args):
     data = {"run_id": run.id, "test_accuracy": run.test_accuracy, "test_loss": run.test_loss,
             "cached": cached, "train_seconds": run.train_seconds, "seconds": seconds,
             "status": run.record["status"], "epochs_completed": run.record["epochs_completed"],
-            "data_source": run.record["data"]["source"], "data_variant": run.record["data"]["variant"],
+            "data_source": run.record["data"]["source"], "data_variant": run.variant,
+            "data_fingerprint": run.record["data"].get("fingerprint"),
             "params": run.record["params"], "store": str(store.root)}
     return _emit(args, [line], data)
 
 
-def _train_count(name, source):
-    return datasets.SAMPLE_SIZES[0] if source.variant == "sample" else datasets.get_info(name).full_sizes[0]
+def _train_quietly(store, config, requested_by=None):
+    """Train (or fetch) one config with a terminal progress bar on stderr; (run, cached, seconds).
 
+    The data is chosen once, here: the local copy in use now (training never downloads)."""
+    from cnnlab import training
 
-def _train_quietly(store, config, allow_download):
-    """Train (or fetch) one config with a terminal progress bar on stderr; (run, cached, seconds)."""
-    source = datasets.resolve_source(config.dataset, allow_download=allow_download)
-    print(t("cli.data_from", title=datasets.get_info(config.dataset).title, source=source.describe()), file=sys.stderr)
-    n_train = (config.train_size or _train_count(config.dataset, source)) * (1 - config.validation_split)
-    bar = _ProgressBar(config.epochs, max(1, -(-int(n_train) // config.batch_size)))
+    dataset = datasets.load(config.dataset)
+    print(t("cli.data_from", title=dataset.info.title, variant=dataset.variant_label,
+            source=dataset.source.describe()), file=sys.stderr)
+    bar = _ProgressBar(config.epochs, training.steps_per_epoch(config, len(dataset.x_train)))
     started = time.perf_counter()
     run, cached = store.get_or_train(
         config, on_epoch_end=bar.epoch_end, on_batch_end=bar.batch if bar.live else None,
         on_wait=lambda run_id: print(t("cli.waiting", id=run_id), file=sys.stderr),
-        allow_download=allow_download)
+        dataset=dataset, requested_by=requested_by)
     return run, cached, time.perf_counter() - started
 
 
@@ -229,6 +231,7 @@ def cmd_reproduce(args):
 
     if args.list or not args.experiment:
         lines, data = [], []
+        stored = runs.RunStore().list()
         for e in experiments.EXPERIMENTS:
             config = e.config()
             reported = (i18n.number(e.reported_test_accuracy, ".4f") if e.reported_test_accuracy is not None
@@ -237,7 +240,16 @@ def cmd_reproduce(args):
                            dataset=f"{e.dataset:<13}", optimizer=f"{config.optimizer:<8}",
                            rate=f"{i18n.number(config.learning_rate, 'g'):<7}", batch=f"{e.batch_size:<5}",
                            epochs=f"{e.epochs:<4}", reported=reported))
-            data.append({**e.to_dict(), "reported_test_accuracy": e.reported_test_accuracy})
+            run = experiments.best_run(e, stored)
+            measured = None if run is None else {
+                "run_id": run.id, "epochs_completed": run.record["epochs_completed"],
+                "test_accuracy": run.test_accuracy, "data_variant": run.variant,
+                "shortened": run.record["epochs_completed"] < e.epochs}
+            if run is not None:
+                lines.append("     " + t("cli.experiment_measured", accuracy=run.test_accuracy,
+                                           epochs=experiments.epochs_label(e, run), variant=run.variant_label,
+                                           id=run.id))
+            data.append({**e.to_dict(), "reported_test_accuracy": e.reported_test_accuracy, "measured": measured})
         return _emit(args, lines, data)
     experiment = experiments.get(args.experiment)
     epochs = experiment.epochs if args.epochs is None else args.epochs
@@ -246,7 +258,7 @@ def cmd_reproduce(args):
     for item in experiment.assumed:
         print(t("cli.note", text=item), file=sys.stderr)
     store = runs.RunStore()
-    run, cached, seconds = _train_quietly(store, experiment.config(epochs), not args.offline)
+    run, cached, seconds = _train_quietly(store, experiment.config(epochs), requested_by=experiment.id)
     reported = experiment.reported_test_accuracy
     shortened = run.record["epochs_completed"] < experiment.epochs
     label = experiments.epochs_label(experiment, run)
@@ -261,7 +273,7 @@ def cmd_reproduce(args):
             "reported_test_loss": experiment.reported_test_loss, "train_seconds": run.train_seconds,
             "epochs": run.record["epochs_completed"], "reported_epochs": experiment.epochs, "shortened": shortened,
             "cached": cached, "data_source": run.record["data"]["source"],
-            "data_variant": run.record["data"]["variant"], "seconds": seconds}
+            "data_variant": run.variant, "seconds": seconds}
     return _emit(args, lines, data)
 
 
@@ -300,6 +312,12 @@ def _prepare_items(path):
             yield number, error, line
 
 
+def _experiment_of(label):
+    from cnnlab import experiments
+
+    return label if label in experiments.BY_ID else None
+
+
 def cmd_prepare(args):
     from cnnlab import runs, training
 
@@ -312,8 +330,8 @@ def cmd_prepare(args):
         try:
             if isinstance(config, CnnlabError):
                 raise config
-            training.preflight(config, allow_download=not args.offline)
-            run, cached, seconds = _train_quietly(store, config, not args.offline)
+            training.preflight(config)
+            run, cached, seconds = _train_quietly(store, config, requested_by=_experiment_of(label))
         except CnnlabError as error:
             failed += 1
             print(f"cnnlab: {args.file}:{number} ({label}): {error}", file=sys.stderr)
@@ -338,6 +356,7 @@ def cmd_runs(args):
     lines = [t("cli.runs_count", count=len(rows), root=str(store.root))]
     for r in rows:
         lines.append(t("cli.runs_row", id=r["run_id"], dataset=f"{r['dataset']:<13}",
+                       variant=f"{datasets.variant_label(r['data']):<8}",
                        architecture=f"{r['architecture']:<18}", optimizer=f"{r['optimizer']:<8}",
                        rate=f"{i18n.number(r['learning_rate'], 'g'):<8}", batch=f"{r['batch_size']:<5}",
                        epochs=f"{r['epochs']:<4}", accuracy=r["test_accuracy"],
@@ -346,10 +365,34 @@ def cmd_runs(args):
     return _emit(args, lines, rows)
 
 
+class _DownloadProgress:
+    """Download progress on stderr: redrawn in place on a terminal, a line every 10 % otherwise."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream, self.live, self.shown = stream, stream.isatty(), -1
+
+    def __call__(self, progress):
+        tenth = int(progress.fraction * 10)
+        if self.live:
+            self.stream.write("\r" + progress.describe() + " " * 8)
+        elif tenth > self.shown:
+            self.stream.write(progress.describe() + "\n")
+            self.shown = tenth
+        self.stream.flush()
+
+
 def cmd_data(args):
+    if args.import_archive:
+        from cnnlab import archives
+
+        source = archives.import_cifar(args.import_archive)
+        print(t("cli.imported", title="CIFAR-10", path=source.path))
     if args.download:
-        source = datasets.download(args.download)
-        print(t("cli.downloaded", title=datasets.get_info(args.download).title, path=source.path))
+        from cnnlab import downloads
+
+        info = datasets.get_info(args.download)
+        source = downloads.download(info.name, on_progress=_DownloadProgress())
+        print(("\n" if sys.stderr.isatty() else "") + t("cli.downloaded", title=info.title, path=source.path))
     lines, data = [], []
     for row in datasets.describe_sources():
         source = row["source"]
@@ -359,8 +402,10 @@ def cmd_data(args):
             continue
         dataset = datasets.load(row["dataset"], source=source)
         lines.append(t("cli.data_row", title=f"{row['title']:<14}", train=f"{i18n.number(len(dataset.x_train), ','):>6}",
-                       test=f"{i18n.number(len(dataset.x_test), ','):>6}", source=source.describe()))
+                       test=f"{i18n.number(len(dataset.x_test), ','):>6}", source=source.describe(),
+                       variant=dataset.variant_label))
         data.append({"dataset": row["dataset"], "available": True, "source": source.kind, "path": source.path,
+                     "variant": dataset.variant, "fingerprint": dataset.fingerprint,
                      "train": len(dataset.x_train), "test": len(dataset.x_test)})
     return _emit(args, lines, data)
 

@@ -3,15 +3,19 @@
 Sources are tried in order and the one in use is always reported:
   1. Keras's own cache ($KERAS_HOME/datasets or ~/.keras/datasets),
   2. the folder named by $CNNLAB_DATA_DIR (same layout),
-  3. Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist),
-  4. a download through keras.datasets, when the network answers quickly,
+  3. cnnlab's data folder ($CNNLAB_HOME/data: what cnnlab downloaded or a teacher imported),
+  4. Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist),
   5. the real MNIST sample bundled with cnnlab (10,000 digits).
-Everything is read with NumPy; TensorFlow is imported only for a download.
+Loading never downloads: a download is its own, explicit action (cnnlab.downloads).
+
+Every loaded Dataset has a fingerprint of its contents. A run is keyed by it and records it, so a
+run's pages always show the very images it was tested on, whatever sources come and go later.
 """
 
 import dataclasses
 import functools
 import gzip
+import hashlib
 import io
 import os
 import pathlib
@@ -21,6 +25,7 @@ import tarfile
 
 import numpy as np
 
+from cnnlab import storage
 from cnnlab.i18n import Message, t
 from cnnlab.errors import DatasetUnavailable
 
@@ -28,7 +33,6 @@ PACKAGE_DATA = pathlib.Path(__file__).resolve().parent / "data"
 BUNDLED_MNIST = PACKAGE_DATA / "mnist_sample.npz"
 DEBIAN_FASHION_DIR = pathlib.Path("/usr/share/datasets/fashion-mnist")
 PROBE_TIMEOUT_S = 3.0
-DOWNLOAD_SOCKET_TIMEOUT_S = 30.0
 FASHION_FILES = (
     "train-labels-idx1-ubyte.gz",
     "train-images-idx3-ubyte.gz",
@@ -111,7 +115,7 @@ def get_info(name):
 
 @dataclasses.dataclass(frozen=True)
 class Source:
-    """Where a dataset's files are: kind is keras-cache, data-dir, debian, download, bundled-sample."""
+    """Where a dataset's files are: kind is keras-cache, data-dir, data-area, debian, bundled-sample."""
 
     kind: str
     path: str
@@ -119,22 +123,35 @@ class Source:
     LABELS = {
         "keras-cache": "source.keras_cache",
         "data-dir": "source.data_dir",
+        "data-area": "source.data_area",
         "debian": "source.debian",
-        "download": "source.download",
+        "download": "source.download",  # runs trained before downloads went to the data area say this
         "bundled-sample": "source.bundled_sample",
     }
 
     @property
     def label(self):
-        return t(self.LABELS[self.kind])
-
-    @property
-    def variant(self):
-        """'sample' for the bundled sample, 'full' for the whole dataset: runs on them differ."""
-        return "sample" if self.kind == "bundled-sample" else "full"
+        return t(self.LABELS.get(self.kind, "source.unknown"))
 
     def describe(self):
         return f"{self.label} ({self.path})"
+
+
+VARIANTS = {"sample": "variant.sample", "full": "variant.full", "other": "variant.other"}  # catalogue keys
+
+
+def variant_of(source_kind, info, sizes):
+    """'sample' (the bundled sample), 'full' (the whole dataset) or 'other' (another copy, other sizes)."""
+    if source_kind == "bundled-sample":
+        return "sample"
+    return "full" if tuple(sizes) == tuple(info.full_sizes) else "other"
+
+
+def variant_label(variant, train=None, test=None):
+    """'sample', 'full' or 'other copy (6,000 + 4,000 images)', in the reader's language."""
+    if variant == "other" and train is not None:
+        return t("variant.other_sized", train=train, test=test)
+    return t(VARIANTS.get(variant, "variant.other"))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -151,6 +168,38 @@ class Dataset:
     def summary(self):
         return t("dataset.summary", title=self.info.title, train=len(self.x_train), test=len(self.x_test),
                  source=self.source.describe())
+
+    @property
+    def variant(self):
+        return variant_of(self.source.kind, self.info, (len(self.x_train), len(self.x_test)))
+
+    @property
+    def variant_label(self):
+        return variant_label(self.variant, len(self.x_train), len(self.x_test))
+
+    @functools.cached_property
+    def fingerprint(self):
+        """16 hex digits of a hash of every image and label: a run trained on this data is keyed by it."""
+        return _digest(self.info.name, self.x_train, self.y_train, self.x_test, self.y_test)
+
+    @functools.cached_property
+    def test_fingerprint(self):
+        """16 hex digits of a hash of the test images and labels: what a run was evaluated on."""
+        return _digest(self.info.name, self.x_test, self.y_test)
+
+    def describe_data(self):
+        """What a run records about its data: source, variant, fingerprints and sizes."""
+        return {"source": self.source.kind, "path": self.source.path, "variant": self.variant,
+                "fingerprint": self.fingerprint, "test_fingerprint": self.test_fingerprint,
+                "dataset_train": len(self.x_train), "dataset_test": len(self.x_test)}
+
+
+def _digest(name, *arrays):
+    digest = hashlib.sha256(name.encode())
+    for array in arrays:
+        digest.update(repr((array.shape, str(array.dtype))).encode())
+        digest.update(np.ascontiguousarray(array).data)
+    return digest.hexdigest()[:16]
 
 
 def preprocess_images(images):
@@ -178,6 +227,11 @@ def _data_dirs():
     return [folder, folder / "datasets"]
 
 
+def data_area():
+    """cnnlab's own data folder: downloads and imports land here (the layout of Keras's cache)."""
+    return storage.data_area()
+
+
 def _files_in(root, name):
     """The path of this dataset's files under one root folder, or None."""
     if name == "mnist":
@@ -195,19 +249,27 @@ def _files_in(root, name):
     return archive if archive.is_file() else None
 
 
-def local_source(name):
-    """The first local source of a dataset (no network, no decoding), or None."""
+def local_sources(name):
+    """Every local source of a dataset, in the order they are tried (no network, no decoding)."""
     name = get_info(name).name
-    for kind, roots in (("keras-cache", keras_cache_dirs()), ("data-dir", _data_dirs())):
+    found = []
+    for kind, roots in (("keras-cache", keras_cache_dirs()), ("data-dir", _data_dirs()),
+                        ("data-area", [data_area()])):
         for root in roots:
             path = _files_in(root, name)
             if path is not None:
-                return Source(kind, str(path))
+                found.append(Source(kind, str(path)))
     if name == "fashion_mnist" and _files_in(DEBIAN_FASHION_DIR, name) is not None:
-        return Source("debian", str(DEBIAN_FASHION_DIR))
+        found.append(Source("debian", str(DEBIAN_FASHION_DIR)))
     if name == "mnist" and BUNDLED_MNIST.is_file():
-        return Source("bundled-sample", str(BUNDLED_MNIST))
-    return None
+        found.append(Source("bundled-sample", str(BUNDLED_MNIST)))
+    return found
+
+
+def local_source(name):
+    """The first local source of a dataset, or None."""
+    found = local_sources(name)
+    return found[0] if found else None
 
 
 def how_to_get(name):
@@ -223,7 +285,7 @@ def describe_sources():
     rows = []
     for name, info in DATASETS.items():
         source = local_source(name)
-        sizes = None if source is None else SAMPLE_SIZES if source.variant == "sample" else info.full_sizes
+        sizes = None if source is None else SAMPLE_SIZES if source.kind == "bundled-sample" else info.full_sizes
         rows.append({"dataset": name, "title": info.title, "source": source, "sizes": sizes,
                      "available": source is not None, "how_to_get": None if source else str(how_to_get(name))})
     return rows
@@ -276,28 +338,44 @@ class _CifarUnpickler(pickle.Unpickler):
 
 def _read_cifar_batch(raw):
     batch = _CifarUnpickler(io.BytesIO(raw), encoding="bytes").load()
+    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+        raise ValueError("not a CIFAR-10 batch (no data and labels)")
     data = np.asarray(batch[b"data"], dtype=np.uint8)
     labels = np.asarray(batch[b"labels"], dtype=np.uint8)
+    if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
+        raise ValueError(f"a CIFAR-10 batch holds rows of 3,072 bytes and one label each, not {data.shape}")
     # rows are 3072 bytes: 1024 red, 1024 green, 1024 blue -> (n, 32, 32, 3)
     images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
     return images, labels
 
 
-def read_cifar(path):
-    """Read CIFAR-10's python batches from their folder or straight from cifar-10-python.tar.gz."""
-    path = pathlib.Path(path)
-    names = CIFAR_TRAIN_BATCHES + ("test_batch",)
-    if path.is_dir():
-        raws = {n: (path / n).read_bytes() for n in names}
-    else:
-        with tarfile.open(path, "r:gz") as archive:
-            raws = {n: archive.extractfile(f"cifar-10-batches-py/{n}").read() for n in names}
-    train = [_read_cifar_batch(raws[n]) for n in CIFAR_TRAIN_BATCHES]
-    x_test, y_test = _read_cifar_batch(raws["test_batch"])
+def cifar_arrays(raws, where, error=ValueError):
+    """(x_train, y_train, x_test, y_test) from CIFAR-10's six pickled batches {name: bytes}."""
+    batches = {}
+    for name in CIFAR_TRAIN_BATCHES + ("test_batch",):
+        try:
+            batches[name] = _read_cifar_batch(raws[name])
+        except (pickle.UnpicklingError, ValueError, TypeError, EOFError, KeyError, AttributeError) as problem:
+            if error is ValueError:
+                raise
+            raise error("error.archive.bad_batch", name=where, member=name, error=str(problem)) from None
+    train = [batches[n] for n in CIFAR_TRAIN_BATCHES]
+    x_test, y_test = batches["test_batch"]
     return (np.concatenate([x for x, _ in train]), np.concatenate([y for _, y in train]), x_test, y_test)
 
 
-def _read(name, path):
+def read_cifar(path):
+    """Read CIFAR-10's python batches from their folder or straight from cifar-10-python.tar.gz (checked)."""
+    path = pathlib.Path(path)
+    if path.is_dir():
+        return cifar_arrays({n: (path / n).read_bytes() for n in CIFAR_TRAIN_BATCHES + ("test_batch",)}, str(path))
+    from cnnlab import archives  # the archive's members are checked before any is read
+
+    return archives.read_arrays(path)
+
+
+def read_files(name, path):
+    """(x_train, y_train, x_test, y_test) from a dataset's files in their own format."""
     if name == "fashion_mnist":
         return read_fashion_folder(path)
     if name == "cifar10":
@@ -307,11 +385,21 @@ def _read(name, path):
 
 # ---------------------------------------------------------------- loading
 
+def _stamp(path):
+    """(name, size, mtime) of the files under path: a file replaced in place is read again."""
+    path = pathlib.Path(path)
+    files = sorted(path.iterdir()) if path.is_dir() else [path]
+    try:
+        return tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.is_file())
+    except OSError:
+        return ()
+
+
 @functools.lru_cache(maxsize=4)
-def _load_cached(name, source):
+def _load_cached(name, source, stamp):
     info = DATASETS[name]
     try:
-        arrays = _read(name, source.path)
+        arrays = read_files(name, source.path)
     except (OSError, ValueError, KeyError, EOFError, pickle.UnpicklingError, tarfile.TarError) as error:
         raise DatasetUnavailable("error.dataset.unreadable", title=info.title, path=source.path,
                                  error=str(error)) from None
@@ -321,71 +409,62 @@ def _load_cached(name, source):
         raise DatasetUnavailable("error.dataset.shape", title=info.title, path=source.path,
                                  shape=str(x_train.shape[1:]), expected=str(expected))
     y_train, y_test = y_train.astype(np.uint8).reshape(-1), y_test.astype(np.uint8).reshape(-1)
+    if len(y_test) != len(x_test) or y_train.max(initial=0) >= info.num_classes or \
+            y_test.max(initial=0) >= info.num_classes:
+        raise DatasetUnavailable("error.dataset.labels", title=info.title, path=source.path,
+                                 classes=info.num_classes)
     for array in (x_train, y_train, x_test, y_test):
         array.flags.writeable = False  # shared by every caller in this process
     return Dataset(info, source, x_train, y_train, x_test, y_test)
 
 
 @functools.lru_cache(maxsize=8)
-def _probe(host, timeout):
+def _probe(host, port, timeout):
     try:
-        with socket.create_connection((host, 443), timeout=timeout):
+        with socket.create_connection((host, port), timeout=timeout):
             return True
     except OSError:
         return False
 
 
-def network_allows(host, timeout=PROBE_TIMEOUT_S):
-    """True when a TCP connection to host:443 opens within timeout seconds (asked once per process)."""
+def network_allows(host, port=443, timeout=PROBE_TIMEOUT_S):
+    """True when a TCP connection to host:port opens within timeout seconds (asked once per process)."""
     if os.environ.get("CNNLAB_OFFLINE"):
         return False
-    return _probe(host, timeout)
+    return _probe(host, port, timeout)
 
 
-def download(name):
-    """Download through keras.datasets into Keras's cache; a clear error when there is no network."""
-    info = get_info(name)
-    if not network_allows(info.download_host):
-        raise DatasetUnavailable("error.dataset.no_network", host=info.download_host, how=how_to_get(info.name))
-    import keras  # heavy: only when downloading
-
-    loaders = {"mnist": keras.datasets.mnist, "fashion_mnist": keras.datasets.fashion_mnist,
-               "cifar10": keras.datasets.cifar10}
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(DOWNLOAD_SOCKET_TIMEOUT_S)  # a stalled transfer ends instead of hanging
-    try:
-        loaders[info.name].load_data()
-    except Exception as error:  # urllib, http and archive errors all end the same way for a user
-        raise DatasetUnavailable("error.dataset.download_failed", title=info.title, error=str(error),
-                                 how=how_to_get(info.name)) from None
-    finally:
-        socket.setdefaulttimeout(previous)
-    source = local_source(info.name)
-    if source is None or source.kind == "bundled-sample":
-        raise DatasetUnavailable("error.dataset.download_missing", title=info.title,
-                                 folder=str(keras_cache_dirs()[0]), how=how_to_get(info.name))
-    return Source("download", source.path)
-
-
-def resolve_source(name, allow_download=True):
-    """The source load() would use: a local copy, else a download, else the bundled sample."""
+def resolve_source(name):
+    """The source load() uses now: the first local copy. Never downloads (see cnnlab.downloads)."""
     info = get_info(name)
     source = local_source(info.name)
-    if source is not None and source.kind != "bundled-sample":
-        return source
-    if allow_download and network_allows(info.download_host):
-        try:
-            return download(info.name)
-        except DatasetUnavailable:
-            if source is None:
-                raise
     if source is None:
         raise DatasetUnavailable("error.dataset.unavailable", how=how_to_get(info.name))
     return source
 
 
-def load(name, allow_download=True, source=None):
-    """Load a dataset from its first available source (see the module docstring)."""
+def load(name, source=None):
+    """Load a dataset from its first local source (see the module docstring), or from the source given."""
     info = get_info(name)
-    source = source or resolve_source(info.name, allow_download)
-    return _load_cached(info.name, source)
+    source = source or resolve_source(info.name)
+    return _load_cached(info.name, source, _stamp(source.path))
+
+
+def load_matching(name, test_fingerprint=None, y_test=None, prefer=None):
+    """The local copy of a dataset whose test set is the one given (by fingerprint, or by its labels for runs
+    recorded before fingerprints existed), trying `prefer` (a Source) first; None when no copy here matches."""
+    candidates = local_sources(name)
+    if prefer is not None and prefer in candidates:
+        candidates.remove(prefer)
+        candidates.insert(0, prefer)
+    for source in candidates:
+        try:
+            data = load(name, source=source)
+        except DatasetUnavailable:
+            continue
+        if test_fingerprint is not None:
+            if data.test_fingerprint == test_fingerprint:
+                return data
+        elif y_test is not None and np.array_equal(data.y_test, y_test):
+            return data
+    return None

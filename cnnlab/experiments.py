@@ -11,27 +11,26 @@ from cnnlab import inspection, training
 from cnnlab.i18n import Message, t
 
 CPU_EPOCHS = 30  # long experiments (hundreds of epochs) are offered at this length on a CPU, labelled as such
+TIE_POINTS = 0.5  # test accuracies closer than this many points are reported as a tie, not a win
 
 
 @dataclasses.dataclass(frozen=True)
 class Experiment:
-    """One experiment of a report: its settings and what the report measured."""
+    """One experiment of a report: its settings (a TrainConfig at the report's full length) and its results."""
 
     id: str
     report: str  # A–E
     title_key: str  # catalogue keys (cnnlab.i18n)
-    dataset: str
-    architecture: str  # a preset name
-    optimizer: str
-    learning_rate: float | None
-    batch_size: int
-    epochs: int
-    validation_split: float
+    settings: training.TrainConfig
     reported_test_accuracy: float | None
     reported_test_loss: float | None = None
     note_key: str = ""
     assumed_keys: tuple = ()  # the settings the report leaves out, and what cnnlab picked
-    dropout: float | None = None  # None: the preset's own rates
+
+    def __getattr__(self, name):  # e.dataset, e.epochs, e.optimizer, …: the settings' own fields
+        if name != "settings" and name in training.TrainConfig.__dataclass_fields__:
+            return getattr(self.settings, name)
+        raise AttributeError(name)
 
     @property
     def title(self):
@@ -47,26 +46,40 @@ class Experiment:
 
     def config(self, epochs=None):
         """The TrainConfig of this experiment (optionally with fewer epochs)."""
-        return training.TrainConfig(
-            dataset=self.dataset, architecture=self.architecture, epochs=epochs or self.epochs,
-            batch_size=self.batch_size, optimizer=self.optimizer, learning_rate=self.learning_rate,
-            dropout=self.dropout, validation_split=self.validation_split)
+        return dataclasses.replace(self.settings, epochs=epochs or self.settings.epochs)
 
     def suggested_epochs(self, gpu=False):
         """The full count on a GPU; at most CPU_EPOCHS on a CPU."""
         return self.epochs if gpu else min(self.epochs, CPU_EPOCHS)
 
-    def matches(self, config):
-        """True when a stored run's config is this experiment's, whatever its epoch count."""
-        return dataclasses.replace(config, epochs=self.epochs) == self.config()
+    def matches(self, run):
+        """True when a stored run is this experiment's: its settings at full length, or fewer epochs of them
+        launched for this experiment (the run records which experiments asked for it)."""
+        config = run.config
+        if config == self.settings:
+            return True
+        return (self.id in run.experiments and config.epochs < self.epochs
+                and dataclasses.replace(config, epochs=self.epochs) == self.settings)
 
     def to_dict(self):
-        data = dataclasses.asdict(self)
-        for key in ("title_key", "note_key", "assumed_keys"):
-            del data[key]
-        data.update(title=self.title, reported_note=self.reported_note, assumed=self.assumed)
-        data["learning_rate"] = self.config().learning_rate
-        return data
+        settings = self.settings.to_dict()
+        return {"id": self.id, "report": self.report, **{k: settings[k] for k in _LISTED},
+                "reported_test_accuracy": self.reported_test_accuracy,
+                "reported_test_loss": self.reported_test_loss,
+                "title": self.title, "reported_note": self.reported_note, "assumed": self.assumed}
+
+
+_LISTED = ("dataset", "architecture", "optimizer", "learning_rate", "batch_size", "epochs", "validation_split",
+           "dropout")
+
+
+def _experiment(id, report, title_key, dataset, architecture, optimizer, learning_rate, batch_size, epochs,
+                validation_split, reported_test_accuracy, **details):
+    """An Experiment from a row of a report's table."""
+    settings = training.TrainConfig(dataset=dataset, architecture=architecture, optimizer=optimizer,
+                                    learning_rate=learning_rate, batch_size=batch_size, epochs=epochs,
+                                    validation_split=validation_split)
+    return Experiment(id, report, title_key, settings, reported_test_accuracy, **details)
 
 
 REPORTS = {"A": "report.A", "B": "report.B", "C": "report.C", "D": "report.D", "E": "report.E"}  # catalogue keys
@@ -79,53 +92,53 @@ QUESTIONS = {
     "E": ("which_model", "overfitting", "improve"),
 }
 
-_A_OPT = ("assumed.a_optimizer",)
-_C = ("assumed.c_settings",)
-_D = ("assumed.d_validation", "assumed.d_batch")
-_B = ("assumed.b_optimizer", "assumed.b_validation")
-_E = ("assumed.e_validation",)
+ASSUMED_A_OPTIMIZER = ("assumed.a_optimizer",)
+ASSUMED_B = ("assumed.b_optimizer", "assumed.b_validation")
+ASSUMED_C = ("assumed.c_settings",)
+ASSUMED_D = ("assumed.d_validation", "assumed.d_batch")
+ASSUMED_E = ("assumed.e_validation",)
 
 EXPERIMENTS = [
-    Experiment("A1", "A", "experiment.A1.title", "mnist", "net_1", "adadelta", None, 128, 30, 0.1, 0.9178,
-               assumed_keys=_A_OPT),
-    Experiment("A2", "A", "experiment.A2.title", "mnist", "net_2", "adadelta", None, 128, 30, 0.1, 0.9117,
-               assumed_keys=_A_OPT),
-    Experiment("A3", "A", "experiment.A3.title", "mnist", "net_1", "adadelta", None, 128, 700, 0.1, 0.9829,
-               reported_test_loss=0.0517, assumed_keys=_A_OPT),
-    Experiment("A4", "A", "experiment.A4.title", "mnist", "net_2", "adadelta", None, 128, 700, 0.1, 0.9794,
-               reported_test_loss=0.069, assumed_keys=_A_OPT),
-    Experiment("A5", "A", "experiment.A5.title", "cifar10", "net_1", "adam", None, 128, 30, 0.2, 0.6469,
-               reported_test_loss=3.006, note_key="experiment.A5.note"),
-    Experiment("A6", "A", "experiment.A6.title", "cifar10", "net_1", "adadelta", None, 128, 30, 0.2, 0.3394,
-               reported_test_loss=1.92, note_key="experiment.A6.note"),
-    Experiment("B1", "B", "experiment.B1.title", "cifar10", "cool_cnn_3", "rmsprop", 0.0001, 32, 50, 0.1, 0.73,
-               assumed_keys=_B),
-    Experiment("B2", "B", "experiment.B2.title", "cifar10", "cool_cnn_3", "rmsprop", 0.0001, 32, 100, 0.1, 0.8,
-               reported_test_loss=0.66, note_key="experiment.B2.note", assumed_keys=_B),
-    Experiment("C1", "C", "experiment.C1.title", "cifar10", "model_2", "adam", None, 64, 20, 0.1, 0.715,
-               assumed_keys=_C),
-    Experiment("C2", "C", "experiment.C2.title", "cifar10", "proposed", "adam", None, 64, 20, 0.1, 0.8011,
-               assumed_keys=_C),
-    Experiment("C3", "C", "experiment.C3.title", "mnist", "model_2", "adam", None, 64, 10, 0.1, 0.9933,
-               assumed_keys=_C),
-    Experiment("C4", "C", "experiment.C4.title", "mnist", "proposed", "adam", None, 64, 10, 0.1, 0.9955,
-               assumed_keys=_C),
-    Experiment("D1", "D", "experiment.D1.title", "cifar10", "keras_tutorial", "adam", None, 32, 10, 0.1, 0.7113,
-               reported_test_loss=0.8555, assumed_keys=_D),
-    Experiment("D2", "D", "experiment.D2.title", "cifar10", "keras_tutorial", "adam", None, 32, 15, 0.1, 0.7018,
-               reported_test_loss=1.43, note_key="experiment.D2.note", assumed_keys=_D),
-    Experiment("D3", "D", "experiment.D3.title", "cifar10", "keras_tutorial_128", "adam", None, 32, 7, 0.1, 0.6944,
-               assumed_keys=_D),
-    Experiment("E1", "E", "experiment.E1.title", "fashion_mnist", "fashion_cnn", "adam", 0.001, 64, 5, 0.1, 0.83,
-               note_key="experiment.E1.note", assumed_keys=_E),
-    Experiment("E2", "E", "experiment.E2.title", "fashion_mnist", "fashion_cnn", "adam", 1e-05, 1000, 30, 0.1, 0.87,
-               note_key="experiment.E2.note", assumed_keys=_E),
-    Experiment("E3", "E", "experiment.E3.title", "fashion_mnist", "fashion_cnn", "adam", 1e-05, 1000, 100, 0.1, 0.9,
-               note_key="experiment.E3.note", assumed_keys=_E),
-    Experiment("E4", "E", "experiment.E4.title", "fashion_mnist", "mlp_2048", "adam", 0.001, 500, 100, 0.1, None,
-               note_key="experiment.E4.note", assumed_keys=_E),
-    Experiment("E5", "E", "experiment.E5.title", "fashion_mnist", "mlp_512", "adam", 0.001, 1000, 40, 0.1, None,
-               note_key="experiment.E5.note", assumed_keys=_E),
+    _experiment("A1", "A", "experiment.A1.title", "mnist", "net_1", "adadelta", None, 128, 30, 0.1, 0.9178,
+                assumed_keys=ASSUMED_A_OPTIMIZER),
+    _experiment("A2", "A", "experiment.A2.title", "mnist", "net_2", "adadelta", None, 128, 30, 0.1, 0.9117,
+                assumed_keys=ASSUMED_A_OPTIMIZER),
+    _experiment("A3", "A", "experiment.A3.title", "mnist", "net_1", "adadelta", None, 128, 700, 0.1, 0.9829,
+                reported_test_loss=0.0517, assumed_keys=ASSUMED_A_OPTIMIZER),
+    _experiment("A4", "A", "experiment.A4.title", "mnist", "net_2", "adadelta", None, 128, 700, 0.1, 0.9794,
+                reported_test_loss=0.069, assumed_keys=ASSUMED_A_OPTIMIZER),
+    _experiment("A5", "A", "experiment.A5.title", "cifar10", "net_1", "adam", None, 128, 30, 0.2, 0.6469,
+                reported_test_loss=3.006, note_key="experiment.A5.note"),
+    _experiment("A6", "A", "experiment.A6.title", "cifar10", "net_1", "adadelta", None, 128, 30, 0.2, 0.3394,
+                reported_test_loss=1.92, note_key="experiment.A6.note"),
+    _experiment("B1", "B", "experiment.B1.title", "cifar10", "cool_cnn_3", "rmsprop", 0.0001, 32, 50, 0.1, 0.73,
+                assumed_keys=ASSUMED_B),
+    _experiment("B2", "B", "experiment.B2.title", "cifar10", "cool_cnn_3", "rmsprop", 0.0001, 32, 100, 0.1, 0.8,
+                reported_test_loss=0.66, note_key="experiment.B2.note", assumed_keys=ASSUMED_B),
+    _experiment("C1", "C", "experiment.C1.title", "cifar10", "model_2", "adam", None, 64, 20, 0.1, 0.715,
+                assumed_keys=ASSUMED_C),
+    _experiment("C2", "C", "experiment.C2.title", "cifar10", "proposed", "adam", None, 64, 20, 0.1, 0.8011,
+                assumed_keys=ASSUMED_C),
+    _experiment("C3", "C", "experiment.C3.title", "mnist", "model_2", "adam", None, 64, 10, 0.1, 0.9933,
+                assumed_keys=ASSUMED_C),
+    _experiment("C4", "C", "experiment.C4.title", "mnist", "proposed", "adam", None, 64, 10, 0.1, 0.9955,
+                assumed_keys=ASSUMED_C),
+    _experiment("D1", "D", "experiment.D1.title", "cifar10", "keras_tutorial", "adam", None, 32, 10, 0.1, 0.7113,
+                reported_test_loss=0.8555, assumed_keys=ASSUMED_D),
+    _experiment("D2", "D", "experiment.D2.title", "cifar10", "keras_tutorial", "adam", None, 32, 15, 0.1, 0.7018,
+                reported_test_loss=1.43, note_key="experiment.D2.note", assumed_keys=ASSUMED_D),
+    _experiment("D3", "D", "experiment.D3.title", "cifar10", "keras_tutorial_128", "adam", None, 32, 7, 0.1, 0.6944,
+                assumed_keys=ASSUMED_D),
+    _experiment("E1", "E", "experiment.E1.title", "fashion_mnist", "fashion_cnn", "adam", 0.001, 64, 5, 0.1, 0.83,
+                note_key="experiment.E1.note", assumed_keys=ASSUMED_E),
+    _experiment("E2", "E", "experiment.E2.title", "fashion_mnist", "fashion_cnn", "adam", 1e-05, 1000, 30, 0.1, 0.87,
+                note_key="experiment.E2.note", assumed_keys=ASSUMED_E),
+    _experiment("E3", "E", "experiment.E3.title", "fashion_mnist", "fashion_cnn", "adam", 1e-05, 1000, 100, 0.1, 0.9,
+                note_key="experiment.E3.note", assumed_keys=ASSUMED_E),
+    _experiment("E4", "E", "experiment.E4.title", "fashion_mnist", "mlp_2048", "adam", 0.001, 500, 100, 0.1, None,
+                note_key="experiment.E4.note", assumed_keys=ASSUMED_E),
+    _experiment("E5", "E", "experiment.E5.title", "fashion_mnist", "mlp_512", "adam", 0.001, 1000, 40, 0.1, None,
+                note_key="experiment.E5.note", assumed_keys=ASSUMED_E),
 ]
 BY_ID = {experiment.id: experiment for experiment in EXPERIMENTS}
 
@@ -144,9 +157,12 @@ def of_report(report):
 
 
 def runs_of(experiment, stored_runs):
-    """Stored runs of this experiment, the most epochs first (a full-length run before a shortened one)."""
-    matching = [run for run in stored_runs if experiment.matches(run.config)]
-    return sorted(matching, key=lambda run: (-run.record["epochs_completed"], run.record["created"]))
+    """Stored runs of this experiment, best first: complete before stopped, the most epochs, the full dataset
+    before the sample, the newest."""
+    matching = [run for run in stored_runs if experiment.matches(run)]
+    newest_first = sorted(matching, key=lambda run: run.record["created"], reverse=True)
+    return sorted(newest_first, key=lambda run: (not run.complete, -run.record["epochs_completed"],
+                                                 run.variant != "full"))
 
 
 def best_run(experiment, stored_runs):
@@ -155,11 +171,21 @@ def best_run(experiment, stored_runs):
 
 
 def epochs_label(experiment, run):
-    """"30 epochs" or "30 of 700 epochs (shortened)", in the current language."""
+    """"30 epochs" or "shortened: 30 of 700 epochs", in the current language."""
     done = run.record["epochs_completed"]
     if done >= experiment.epochs:
         return t("experiment.epochs", done=done)
     return t("experiment.epochs_shortened", done=done, total=experiment.epochs)
+
+
+def blocker(experiment):
+    """Why an experiment cannot run on this server now (a Message), or None when it can."""
+    from cnnlab import datasets
+
+    if datasets.local_source(experiment.dataset) is None:
+        return Message("course.needs_data", title=datasets.get_info(experiment.dataset).title,
+                       id=experiment.id)
+    return None
 
 
 # ---------------------------------------------------------------- the report's questions, answered from runs
@@ -197,61 +223,101 @@ def _missing(question, ids):
     return Answer(question, (Message(key, ids=list(ids)),), False)
 
 
+def _same_run(question, first, second, run):
+    """Two experiments resolved to one run: no comparison, and what to run to get one."""
+    return Answer(question, (Message("answer.same_run", first=first, second=second, id=run.id[:6],
+                                     epochs=run.record["epochs_completed"]),), False)
+
+
+def _which_model(question, report, done):
+    """Architectures trained on the same dataset, compared pair by pair."""
+    pairs = {"A": [("A1", "A2"), ("A3", "A4")], "C": [("C1", "C2"), ("C3", "C4")],
+             "E": [("E1", "E4"), ("E1", "E5")]}[report]
+    parts = []
+    for first, second in pairs:
+        if first not in done or second not in done:
+            continue
+        a, b = done[first], done[second]
+        if a.id == b.id:
+            return _same_run(question, first, second, a)
+        winner, loser = (a, b) if a.test_accuracy >= b.test_accuracy else (b, a)
+        points = (winner.test_accuracy - loser.test_accuracy) * 100
+        key = "answer.which_model" if points >= TIE_POINTS else "answer.which_model_tie"
+        parts.append(Message(key, dataset=a.info.title, winner=winner.config.architecture_name,
+                             winner_acc=winner.test_accuracy, winner_params=winner.record["params"],
+                             loser=loser.config.architecture_name, loser_acc=loser.test_accuracy,
+                             loser_params=loser.record["params"], points=points))
+    if not parts:
+        return _missing(question, list(pairs[0]))
+    return Answer(question, tuple(parts), True)
+
+
+def _which_optimizer(question, done):
+    """A5 (Adam) against A6 (Adadelta): the same network, data and epochs; the wording follows the numbers."""
+    if "A5" not in done or "A6" not in done:
+        return _missing(question, ["A5", "A6"])
+    adam, adadelta = done["A5"], done["A6"]
+    if adam.id == adadelta.id:
+        return _same_run(question, "A5", "A6", adam)
+    points = (adam.test_accuracy - adadelta.test_accuracy) * 100
+    numbers = dict(adam=adam.test_accuracy, adadelta=adadelta.test_accuracy, adam_loss=adam.history["loss"][-1],
+                   adadelta_loss=adadelta.history["loss"][-1], rate=adadelta.config.learning_rate,
+                   adam_epochs=adam.record["epochs_completed"], adadelta_epochs=adadelta.record["epochs_completed"],
+                   points=abs(points), dataset=adam.info.title)
+    if abs(points) < TIE_POINTS:
+        key = "answer.which_optimizer_tie"
+    elif points > 0:
+        key = "answer.which_optimizer_adam"
+    else:
+        key = "answer.which_optimizer_adadelta"
+    parts = [Message(key, **numbers)]
+    if adam.record["epochs_completed"] != adadelta.record["epochs_completed"]:
+        parts.append(Message("answer.unequal_epochs", first="A5", second="A6", **numbers))
+    return Answer(question, tuple(parts), True)
+
+
+def _longer(question, report, done):
+    """The same settings trained for more epochs: B1 → B2, D1 → D2."""
+    first, second = {"B": ("B1", "B2"), "D": ("D1", "D2")}[report]
+    short, long_ = done.get(first), done.get(second)
+    if short is None or long_ is None:
+        return _missing(question, [first, second])
+    if short.id == long_.id:
+        return _same_run(question, first, second, short)
+    short_epochs, long_epochs = short.record["epochs_completed"], long_.record["epochs_completed"]
+    if long_epochs <= short_epochs:
+        return Answer(question, (Message("answer.not_longer", first=first, second=second, short_epochs=short_epochs,
+                                         long_epochs=long_epochs),), False)
+    gain = long_.test_accuracy - short.test_accuracy
+    verdict = "answer.yes" if gain * 100 >= TIE_POINTS else "answer.no" if gain * 100 <= -TIE_POINTS else \
+        "answer.hardly"
+    return Answer(question, (Message("answer.longer", verdict=Message(verdict), long_epochs=long_epochs,
+                                     long_acc=long_.test_accuracy, long_loss=long_.test_loss,
+                                     short_acc=short.test_accuracy, short_loss=short.test_loss,
+                                     short_epochs=short_epochs, points=gain * 100),), True)
+
+
 def _answer(question, report, done):
     first_id = of_report(report)[0].id
     if question == "which_model":
-        # compare architectures trained on the same dataset
-        pairs = {"A": [("A1", "A2"), ("A3", "A4")], "C": [("C1", "C2"), ("C3", "C4")],
-                 "E": [("E1", "E4"), ("E1", "E5")]}[report]
-        parts = []
-        for first, second in pairs:
-            if first in done and second in done:
-                a, b = done[first], done[second]
-                winner, loser = (a, b) if a.test_accuracy >= b.test_accuracy else (b, a)
-                parts.append(Message("answer.which_model", dataset=a.info.title,
-                                     winner=winner.config.architecture_name, winner_acc=winner.test_accuracy,
-                                     winner_params=winner.record["params"], loser=loser.config.architecture_name,
-                                     loser_acc=loser.test_accuracy, loser_params=loser.record["params"],
-                                     points=(winner.test_accuracy - loser.test_accuracy) * 100))
-        if not parts:
-            return _missing(question, list(pairs[0]))
-        return Answer(question, tuple(parts), True)
+        return _which_model(question, report, done)
     if question == "which_optimizer":
-        if "A5" in done and "A6" in done:
-            adam, adadelta = done["A5"], done["A6"]
-            winner = "Adam" if adam.test_accuracy >= adadelta.test_accuracy else "Adadelta"
-            return Answer(question, (Message("answer.which_optimizer", winner=winner, adam=adam.test_accuracy,
-                                             adadelta=adadelta.test_accuracy, adam_loss=adam.history["loss"][-1],
-                                             adadelta_loss=adadelta.history["loss"][-1],
-                                             rate=adadelta.config.learning_rate,
-                                             epochs=adadelta.record["epochs_completed"]),), True)
-        return _missing(question, ["A5", "A6"])
+        return _which_optimizer(question, done)
     if question == "longer":
-        pairs = {"B": ("B1", "B2"), "D": ("D1", "D2")}[report]
-        short, long_ = (done.get(key) for key in pairs)
-        if short is None or long_ is None:
-            return _missing(question, list(pairs))
-        gain = long_.test_accuracy - short.test_accuracy
-        verdict = "answer.yes" if gain > 0.005 else "answer.no" if gain < -0.005 else "answer.hardly"
-        return Answer(question, (Message("answer.longer", verdict=Message(verdict),
-                                         long_epochs=long_.record["epochs_completed"], long_acc=long_.test_accuracy,
-                                         long_loss=long_.test_loss, short_acc=short.test_accuracy,
-                                         short_loss=short.test_loss, short_epochs=short.record["epochs_completed"],
-                                         points=gain * 100),), True)
+        return _longer(question, report, done)
+    if not done:
+        return _missing(question, [first_id])
+    by_run = {}  # experiments that resolved to one run are answered once, together
+    for key, run in done.items():
+        by_run.setdefault(run.id, (run, []))[1].append(key)
     if question == "overfitting":
-        if not done:
-            return _missing(question, [first_id])
-        parts = []
-        for key, run in done.items():
-            verdict = inspection.overfitting_verdict(run.history)
-            parts.append(Message("answer.overfitting", id=key, name=run.config.architecture_name,
-                                 epochs=run.record["epochs_completed"], verdict=verdict.note))
-        return Answer(question, tuple(parts), True)
+        return Answer(question, tuple(Message("answer.overfitting", id=ids, name=run.config.architecture_name,
+                                              epochs=run.record["epochs_completed"],
+                                              verdict=inspection.overfitting_verdict(run.history).note)
+                                      for run, ids in by_run.values()), True)
     if question == "improve":
-        if not done:
-            return _missing(question, [first_id])
-        return Answer(question, tuple(Message("answer.improve", id=key, advice=_improvement(run))
-                                      for key, run in done.items()), True)
+        return Answer(question, tuple(Message("answer.improve", id=ids, advice=_improvement(run))
+                                      for run, ids in by_run.values()), True)
     raise KeyError(question)
 
 

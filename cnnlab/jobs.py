@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 
-from cnnlab import datasets
+from cnnlab import datasets, runs, training
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import Message
 
@@ -23,9 +23,11 @@ KEEP_FINISHED = 100
 class Job:
     """One requested training; read by pages while the worker updates it."""
 
-    id: str  # the run id the settings will have
+    id: str  # the run id the settings will have on this data
     config: object  # TrainConfig
     number: int
+    dataset: object = dataclasses.field(default=None, repr=False)  # the Dataset chosen when it was asked for
+    requested_by: set = dataclasses.field(default_factory=set)  # course experiments that asked for it
     status: str = "queued"  # queued | running | done | failed
     history: dict = dataclasses.field(default_factory=dict)  # grows epoch by epoch
     batch: int = 0  # batches done in the current epoch
@@ -60,15 +62,21 @@ class TrainingQueue:
         self._worker = threading.Thread(target=self._work, name="cnnlab-trainer", daemon=True)
         self._worker.start()
 
-    def submit(self, config, allow_download=True):
-        """The Job for these settings: an existing one when the same settings are queued or running."""
-        source = datasets.resolve_source(config.dataset, allow_download=allow_download)
-        job_id = config.run_id(source.variant)
+    def submit(self, config, requested_by=None):
+        """The Job for these settings: an existing one when the same settings are queued or running.
+
+        The data is chosen here, once: the job's id and its training use that very copy (never a download).
+        """
+        dataset = datasets.load(config.dataset)
+        job_id = runs.run_id_for(config, dataset)
         with self._changed:
             job = self._jobs.get(job_id)
             if job is not None and job.status in ("queued", "running"):
+                if requested_by:
+                    job.requested_by.add(requested_by)
                 return job
-            job = Job(id=job_id, config=config, number=next(self._numbers))
+            job = Job(id=job_id, config=config, number=next(self._numbers), dataset=dataset,
+                      requested_by={requested_by} if requested_by else set())
             self._jobs[job_id] = job
             self._waiting.append(job_id)
             self._forget_old()
@@ -131,8 +139,7 @@ class TrainingQueue:
                 self._changed.notify_all()
 
     def _train(self, job):
-        n_train = job.config.train_size or _full_train_count(job.config.dataset)
-        job.steps = max(1, -(-int(n_train * (1 - job.config.validation_split)) // job.config.batch_size))
+        job.steps = training.steps_per_epoch(job.config, len(job.dataset.x_train))
 
         def on_epoch_end(epoch, logs):
             for key, value in logs.items():
@@ -143,8 +150,12 @@ class TrainingQueue:
             job.batch = batch + 1
 
         try:
+            asked = sorted(job.requested_by)
             run, cached = self.store.get_or_train(job.config, on_epoch_end=on_epoch_end, on_batch_end=on_batch_end,
-                                                  should_stop=lambda: job.stop_requested)
+                                                  should_stop=lambda: job.stop_requested, dataset=job.dataset,
+                                                  requested_by=asked[0] if asked else None)
+            for experiment_id in asked[1:] + sorted(set(job.requested_by) - set(asked)):
+                run = self.store.tag(run.id, experiment_id) or run  # others that asked while it trained
             job.history, job.cached, job.status = run.history, cached, "done"
         except CnnlabError as error:
             job.error, job.status = error.message, "failed"
@@ -153,9 +164,3 @@ class TrainingQueue:
             job.error, job.status = Message("error.training.failed", kind=type(error).__name__,
                                             error=str(error)), "failed"
 
-
-def _full_train_count(name):
-    source = datasets.local_source(name)
-    if source is not None and source.variant == "sample":
-        return datasets.SAMPLE_SIZES[0]
-    return datasets.get_info(name).full_sizes[0]

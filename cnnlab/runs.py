@@ -1,12 +1,23 @@
 """The run store: every finished training kept on disk, keyed by its settings, shared by everyone.
 
 Layout under $CNNLAB_HOME (default ~/.cache/cnnlab):
-    runs/<run_id>/run.json            config, history, metrics, checksums of the files below
+    runs/<run_id>/run.json            config, data, history, metrics, checksums of the files below and of itself
     runs/<run_id>/predictions.npz     test-set probabilities (n_test, classes) and labels
     runs/<run_id>/model.weights.h5    weights only: the network is rebuilt from the config
     locks/<run_id>.lock               cross-process lock: identical requests train once
     tmp/                              runs being written (renamed into runs/ when complete)
     corrupt/                          damaged entries set aside, never loaded
+    data/                             datasets downloaded or imported through cnnlab (cnnlab.datasets)
+
+A run's id is the hash of its settings and of the exact data it trained on (the dataset's fingerprint),
+so other data never shares a run; the record says which data that was, and `Run.data()` finds that very
+copy again for the pages that show its test images.
+
+The checksums detect damage (a truncated copy, a disk error, a file edited or swapped by hand): such an
+entry is set aside, never loaded. They are not a signature: whoever can write the store can also write
+matching checksums, so the store's folder must be writable by cnnlab's server alone. Even then, weights
+are only ever loaded into networks rebuilt from their settings, so a tampered file can make a run's
+numbers wrong but cannot run code.
 """
 
 import dataclasses
@@ -22,20 +33,28 @@ import uuid
 import filelock
 import numpy as np
 
-from cnnlab import architectures, datasets, training
-from cnnlab.errors import CnnlabError
+from cnnlab import architectures, datasets, storage, training
+from cnnlab.errors import CnnlabError, DatasetUnavailable
 from cnnlab.i18n import Message
 
-RECORD_FORMAT = 1
+RECORD_FORMAT = 2  # 2: the record carries its data's fingerprints and a checksum of itself
+READABLE_FORMATS = (1, 2)  # runs of format 1 stay readable: nothing already trained is lost
 RUN_ID = re.compile(r"^[0-9a-f]{16}$")
 FILES = ("predictions.npz", "model.weights.h5")
 
 
 def default_root():
-    if os.environ.get("CNNLAB_HOME"):
-        return pathlib.Path(os.environ["CNNLAB_HOME"])
-    cache = os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache"
-    return pathlib.Path(cache) / "cnnlab"
+    return storage.home()
+
+
+def _record_checksum(record):
+    """SHA-256 of a record's canonical JSON, without the field that holds it."""
+    body = {key: value for key, value in record.items() if key != "record_sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+class DataGone(CnnlabError):
+    """The copy of the data a run was tested on is not on this server now; its message says which and how."""
 
 
 def _sha256(path):
@@ -94,6 +113,44 @@ class Run:
     def info(self):
         return datasets.get_info(self.config.dataset)
 
+    @property
+    def variant(self):
+        """'sample', 'full' or 'other': which copy of the dataset it trained on."""
+        return self.record["data"]["variant"]
+
+    @property
+    def variant_label(self):
+        data = self.record["data"]
+        return datasets.variant_label(self.variant, data.get("dataset_train"), data.get("dataset_test"))
+
+    @property
+    def experiments(self):
+        """Ids of the course experiments that asked for this run (see cnnlab.experiments)."""
+        return list(self.record.get("experiments", []))
+
+    def data(self):
+        """The very dataset this run was tested on (found by its fingerprint among the local copies).
+
+        Raises DataGone, which says which data that was and how to get it back, when no copy here matches.
+        """
+        data = self.record["data"]
+        prefer = datasets.Source(data["source"], data["path"])
+        fingerprint = data.get("test_fingerprint")
+        found = datasets.load_matching(self.config.dataset, test_fingerprint=fingerprint,
+                                       y_test=None if fingerprint else self.predictions()[1], prefer=prefer)
+        if found is None:
+            try:
+                now = datasets.load(self.config.dataset)
+                current = Message("run.data_now", variant=now.variant_label, test=len(now.x_test),
+                                  source=Message(datasets.Source.LABELS[now.source.kind]))
+            except DatasetUnavailable:
+                current = Message("run.data_none")
+            raise DataGone("error.run.data_gone", title=self.info.title, variant=self.variant_label,
+                           test=data["test"], source=Message(datasets.Source.LABELS.get(data["source"],
+                                                                                        "source.unknown")),
+                           now=current, how=datasets.how_to_get(self.config.dataset))
+        return found
+
     def predictions(self):
         """(probabilities (n_test, classes) float32, y_test (n_test,) uint8)."""
         with np.load(self.path / "predictions.npz", allow_pickle=False) as f:
@@ -111,14 +168,14 @@ class Run:
         """One row of the runs table (the Compare page and `cnnlab runs`)."""
         config = self.config
         return {
-            "run_id": self.id, "dataset": config.dataset, "data": self.record["data"]["variant"],
+            "run_id": self.id, "dataset": config.dataset, "data": self.variant,
             "architecture": config.architecture_name, "params": self.record["params"],
             "optimizer": config.optimizer, "learning_rate": config.learning_rate,
             "batch_size": config.batch_size, "epochs": self.record["epochs_completed"],
             "epochs_asked": config.epochs, "dropout": config.dropout,
             "test_accuracy": self.test_accuracy, "test_loss": self.test_loss,
             "train_seconds": round(self.train_seconds, 1), "status": self.record["status"],
-            "created": self.record["created"],
+            "created": self.record["created"], "experiments": self.experiments,
         }
 
 
@@ -156,10 +213,12 @@ class RunStore:
     def _read(self, run_id, path):
         try:
             record = json.loads((path / "run.json").read_text())
-            if record.get("format") != RECORD_FORMAT or record.get("id") != run_id:
+            if record.get("format") not in READABLE_FORMATS or record.get("id") != run_id:
                 raise CorruptRun(Message("corrupt.format"))
+            if record["format"] >= 2 and record.get("record_sha256") != _record_checksum(record):
+                raise CorruptRun(Message("corrupt.record"))
             config = training.TrainConfig.from_dict(record["config"])
-            if config.run_id(record["data"]["variant"]) != run_id:
+            if config.run_id(record["data"]["variant"], record["data"].get("fingerprint")) != run_id:
                 raise CorruptRun(Message("corrupt.settings"))
             for name in FILES:
                 if _sha256(path / name) != record["checksums"][name]:
@@ -189,13 +248,13 @@ class RunStore:
                     runs.append(run)
         return sorted(runs, key=lambda run: run.record["created"], reverse=True)
 
-    def find(self, config, allow_download=False):
+    def find(self, config):
         """The stored run for these settings on the data that would be used now, or None."""
         try:
-            source = datasets.resolve_source(config.dataset, allow_download=allow_download)
-        except datasets.DatasetUnavailable:
+            dataset = datasets.load(config.dataset)
+        except DatasetUnavailable:
             return None
-        return self.get(config.run_id(source.variant))
+        return self.get(run_id_for(config, dataset))
 
     # ------------------------------------------------------------ writing
 
@@ -203,7 +262,7 @@ class RunStore:
         self.run_path(run_id)
         return filelock.FileLock(str(self.root / "locks" / f"{run_id}.lock"))
 
-    def save(self, run_id, result):
+    def save(self, run_id, result, experiments=()):
         """Write a TrainResult atomically (temporary folder, then one rename) and return the Run."""
         final = self.run_path(run_id)
         tmp = self.root / "tmp" / f"{run_id}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
@@ -213,6 +272,9 @@ class RunStore:
                      y_test=result.y_test.astype(np.uint8))
             result.model.save_weights(tmp / "model.weights.h5")
             record = self._record(run_id, result, {name: _sha256(tmp / name) for name in FILES})
+            if experiments:
+                record["experiments"] = sorted(set(experiments))
+            record["record_sha256"] = _record_checksum(record)
             (tmp / "run.json").write_text(json.dumps(record, indent=1))
             _fsync_tree(tmp)
             if final.exists():  # a stopped run being replaced by a complete one
@@ -236,18 +298,29 @@ class RunStore:
             "format": RECORD_FORMAT, "id": run_id,
             "status": "stopped" if result.stopped else "complete",
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "config": config.to_dict(), "canonical": config.canonical(result.source.variant),
+            "config": config.to_dict(), "canonical": config.canonical(result.data["variant"], result.data["fingerprint"]),
             "params": architectures.count_params(config.layers, info.image_shape, info.num_classes),
             "epochs_completed": result.epochs_completed, "history": result.history,
             "metrics": {"test_loss": result.test_loss, "test_accuracy": result.test_accuracy,
                         "confusion_matrix": matrix.tolist(),
                         "per_class_accuracy": training.per_class_accuracy(matrix).tolist()},
             "train_seconds": result.train_seconds, "device": result.device,
-            "data": {"source": result.source.kind, "path": result.source.path,
-                     "variant": result.source.variant, **result.sizes},
+            "data": {**result.data, **result.sizes},
             "notes": result.notes, "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
             "checksums": checksums,
         }
+
+    def tag(self, run_id, experiment_id):
+        """Record that a course experiment asked for this run (run.json rewritten atomically, under its lock)."""
+        with self.lock(run_id):
+            run = self.get(run_id)
+            if run is None or experiment_id in run.experiments:
+                return run
+            record = dict(run.record, experiments=sorted({*run.experiments, experiment_id}))
+            if record["format"] >= 2:
+                record["record_sha256"] = _record_checksum(record)
+            storage.write_text(run.path / "run.json", json.dumps(record, indent=1))
+            return self._read(run_id, run.path)
 
     def clean_tmp(self):
         """Remove leftovers of writers that died (their process is gone)."""
@@ -260,13 +333,17 @@ class RunStore:
     # ------------------------------------------------------------ the one entry point for pages and CLI
 
     def get_or_train(self, config, on_epoch_end=None, on_batch_end=None, should_stop=None, on_wait=None,
-                     allow_download=True):
-        """(run, cached): the stored run for config, or a new one trained once however many ask at once."""
+                     dataset=None, requested_by=None):
+        """(run, cached): the stored run for config, or a new one trained once however many ask at once.
+
+        The data is chosen once, here (or by the caller, who passes the Dataset): the run's id and the
+        training both use that very copy. requested_by names a course experiment that asked for the run.
+        """
         training.check_layers(config)
-        source = datasets.resolve_source(config.dataset, allow_download=allow_download)
-        run_id = config.run_id(source.variant)
-        run = self.get(run_id)
-        if run is not None and run.complete:
+        dataset = dataset or datasets.load(config.dataset)
+        run_id = run_id_for(config, dataset)
+        run = self._complete(run_id, requested_by)
+        if run is not None:
             return run, True
         lock = self.lock(run_id)
         try:
@@ -278,14 +355,30 @@ class RunStore:
         try:
             run = self.get(run_id)
             if run is not None and run.complete:
-                return run, True
-            self.clean_tmp()
-            dataset = datasets.load(config.dataset, source=source)
-            result = training.train(config, on_epoch_end=on_epoch_end, on_batch_end=on_batch_end,
-                                    should_stop=should_stop, dataset=dataset)
-            return self.save(run_id, result), False
+                trained = None
+            else:
+                self.clean_tmp()
+                result = training.train(config, on_epoch_end=on_epoch_end, on_batch_end=on_batch_end,
+                                        should_stop=should_stop, dataset=dataset)
+                trained = self.save(run_id, result, experiments=[requested_by] if requested_by else ())
         finally:
             lock.release()
+        if trained is not None:
+            return trained, False
+        return self._complete(run_id, requested_by) or run, True
+
+    def _complete(self, run_id, requested_by):
+        run = self.get(run_id)
+        if run is None or not run.complete:
+            return None
+        if requested_by and requested_by not in run.experiments:
+            run = self.tag(run_id, requested_by) or run
+        return run
+
+
+def run_id_for(config, dataset):
+    """The id of config's run on this very dataset (its variant and content fingerprint)."""
+    return config.run_id(dataset.variant, dataset.fingerprint)
 
 
 def _alive(pid):

@@ -112,17 +112,24 @@ class TrainConfig:
             raise ConfigError("error.config.unknown_settings", names=", ".join(sorted(unknown)))
         return cls(**data)
 
-    def canonical(self, variant="full"):
-        """The key material: every setting, the resolved layers, and which data it trains on."""
+    def canonical(self, variant="full", fingerprint=None):
+        """The key material: every setting, the resolved layers, and which data it trains on.
+
+        fingerprint is the dataset's content hash (datasets.Dataset.fingerprint); runs recorded before
+        fingerprints existed have none, and keep their ids.
+        """
         settings = {k: v for k, v in self.to_dict().items() if k not in ("dataset", "architecture")}
         if not self.augment:
             del settings["augment"]  # runs from before augmentation existed keep their ids
-        return {"format": CONFIG_FORMAT, "dataset": self.dataset, "data_variant": variant,
-                "architecture": self.architecture_name,
-                "layers": [layer.to_dict() for layer in self.layers], **settings}
+        key = {"format": CONFIG_FORMAT, "dataset": self.dataset, "data_variant": variant,
+               "architecture": self.architecture_name,
+               "layers": [layer.to_dict() for layer in self.layers], **settings}
+        if fingerprint is not None:
+            key["data_fingerprint"] = fingerprint
+        return key
 
-    def run_id(self, variant="full"):
-        text = json.dumps(self.canonical(variant), sort_keys=True, separators=(",", ":"))
+    def run_id(self, variant="full", fingerprint=None):
+        text = json.dumps(self.canonical(variant, fingerprint), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -216,6 +223,7 @@ class TrainResult:
     train_seconds: float
     device: str
     source: datasets.Source
+    data: dict  # which copy of the data: Dataset.describe_data() (source, variant, fingerprints, sizes)
     sizes: dict  # {"train": n, "validation": n, "test": n}
     notes: list
 
@@ -249,6 +257,18 @@ def make_optimizer(name, learning_rate):
     return makers[name]()
 
 
+def split_sizes(config, available):
+    """(train, validation) image counts of config on a training set of `available` images."""
+    n = min(config.train_size or available, available)
+    n_val = int(round(n * config.validation_split))
+    return n - n_val, n_val
+
+
+def steps_per_epoch(config, available):
+    """Batches in one epoch of config on a training set of `available` images."""
+    return max(1, math.ceil(split_sizes(config, available)[0] / config.batch_size))
+
+
 def split_data(config, dataset):
     """(x_train, y_train, x_val, y_val) as uint8 with a channel axis; validation is the last fraction."""
     x, y = dataset.x_train, dataset.y_train
@@ -259,8 +279,7 @@ def split_data(config, dataset):
             raise ConfigError("error.config.train_size", size=config.train_size, available=len(x),
                               source=Message(datasets.Source.LABELS[dataset.source.kind]))
         x, y = x[:config.train_size], y[:config.train_size]
-    n_val = int(round(len(x) * config.validation_split))
-    n_train = len(x) - n_val
+    n_train, n_val = split_sizes(config, len(x))
     if config.validation_split > 0 and n_val == 0:
         raise ConfigError("error.config.no_validation")
     if config.batch_size > n_train:
@@ -364,7 +383,7 @@ def train(config, on_epoch_end=None, on_batch_end=None, should_stop=None, datase
     model = architectures.build(config.layers, info.image_shape, info.num_classes, name=config.architecture_name)
     model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    steps = math.ceil(len(x_train) / config.batch_size)
+    steps = steps_per_epoch(config, len(dataset.x_train))
     state = {"stopped": False, "diverged_epoch": None}
     callback = _progress_callback(keras, on_epoch_end, on_batch_end, should_stop, state, BATCH_REPORT_SECONDS)
     validation = _pipeline(tf, x_val, y_val, max(config.batch_size, 256)) if len(x_val) else None
@@ -385,7 +404,7 @@ def train(config, on_epoch_end=None, on_batch_end=None, should_stop=None, datase
         history={k: [float(v) for v in values] for k, values in history.history.items()},
         test_loss=test_loss, test_accuracy=test_accuracy, probabilities=probabilities,
         y_test=np.asarray(dataset.y_test), stopped=state["stopped"], train_seconds=train_seconds,
-        device=device, source=dataset.source,
+        device=device, source=dataset.source, data=dataset.describe_data(),
         sizes={"train": len(x_train), "validation": len(x_val), "test": len(x_test)}, notes=config.notes)
 
 
@@ -418,7 +437,7 @@ def check_layers(config):
                         error=error.message) from None
 
 
-def preflight(config, allow_download=False):
+def preflight(config):
     """Every check that can fail before training starts: the network's shapes, the data, the split."""
     check_layers(config)
-    split_data(config, datasets.load(config.dataset, allow_download=allow_download))
+    split_data(config, datasets.load(config.dataset))

@@ -18,7 +18,7 @@ st.session_state["dataset"] = name
 info = datasets.get_info(name)
 st.caption(info.description)
 try:
-    data = datasets.load(name, allow_download=False)
+    data = datasets.load(name)
 except datasets.DatasetUnavailable as error:
     st.error(str(error))
     st.stop()

@@ -53,7 +53,7 @@ def show_result(run, cached=False):
         st.info(i18n.text(note))
     data = run.record["data"]
     st.caption(t("train.data_note", n_train=data["train"], n_val=data["validation"], n_test=data["test"],
-                                        source=datasets.Source(data["source"], data["path"]).label))
+                 source=datasets.Source(data["source"], data["path"]).label, variant=run.variant_label))
     st.altair_chart(charts.learning_curves(run.history), width="content")
     st.markdown(f"**{t('train.overfit')}** {inspection.overfitting_verdict(run.history).message}")
     st.markdown(t("train.next"))
@@ -75,7 +75,7 @@ if submitted:
             st.session_state["run_id"], st.session_state["job_id"] = stored.id, None
             st.session_state["shown_cached"] = True
         else:
-            job = ui.queue().submit(config, allow_download=False)
+            job = ui.queue().submit(config)
             st.session_state["job_id"], st.session_state["shown_cached"] = job.id, False
     except CnnlabError as error:
         st.error(t("train.bad", error=error))

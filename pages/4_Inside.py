@@ -3,7 +3,7 @@
 import streamlit as st
 
 import ui
-from cnnlab import datasets, inspection
+from cnnlab import inspection
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
 
@@ -28,10 +28,8 @@ for name in names:
 st.header(t("inside.maps"))
 source = st.radio(t("inside.image_from"), [t("inside.test_image"), t("inside.upload")], horizontal=True)
 if source == t("inside.test_image"):
-    try:
-        data = datasets.load(run.config.dataset, allow_download=False)
-    except datasets.DatasetUnavailable as error:
-        st.error(str(error))
+    data = ui.run_data(run)  # the very test set this run was evaluated on
+    if data is None:
         st.stop()
     index = st.number_input(t("inside.index"), 0, len(data.x_test) - 1, 0)
     image, label = data.x_test[index], info.class_names[data.y_test[index]]

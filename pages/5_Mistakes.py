@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 import ui
-from cnnlab import charts, datasets, inspection
+from cnnlab import charts, inspection
 from cnnlab.i18n import t
 
 ui.page("mistakes.title", "❌")
@@ -14,15 +14,14 @@ if run is None:
     st.stop()
 info = run.info
 probabilities, y_test = ui.predictions(run.id)
-try:
-    data = datasets.load(run.config.dataset, allow_download=False)
-except datasets.DatasetUnavailable as error:
-    st.error(str(error))
-    st.stop()
+data = ui.run_data(run)  # the very test set it was evaluated on; None when that copy is gone
 matrix = np.asarray(run.metrics["confusion_matrix"])
 
 
 def show_images(indices, captions, columns=8):
+    if data is None:  # the run's test images are not on this server now (the warning above says why)
+        st.caption(t("mistakes.no_images"))
+        return
     cols = st.columns(columns)
     for n, (index, caption) in enumerate(zip(indices, captions)):
         alt = t("mistakes.alt", index=int(index), true=info.class_names[y_test[index]],

@@ -13,7 +13,7 @@ COLUMNS = {"run_id": "compare.col_run", "dataset": "compare.col_dataset", "data"
            "epochs": "compare.col_epochs", "dropout": "compare.col_dropout",
            "test_accuracy": "compare.col_test_accuracy", "test_loss": "compare.col_test_loss",
            "train_seconds": "compare.col_train_seconds", "status": "compare.col_status"}
-VALUES = {"data": {"sample": "compare.sample", "full": "compare.full"},
+VALUES = {"data": datasets.VARIANTS,
           "status": {"complete": "compare.complete", "stopped": "compare.stopped"}}
 
 ui.page("compare.title", "⚖️")

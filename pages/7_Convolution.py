@@ -70,9 +70,9 @@ st.caption(t("convolution.pool_from", cells=", ".join(f"({r}, {c})" for r, c in 
 st.header(t("convolution.classic"))
 dataset = st.session_state.get("dataset", "mnist")
 try:
-    data = datasets.load(dataset, allow_download=False)
+    data = datasets.load(dataset)
 except datasets.DatasetUnavailable:
-    data = datasets.load("mnist", allow_download=False)
+    data = datasets.load("mnist")
 image = datasets.preprocess_images(data.x_test[:1])[0]
 image = image[..., 0] if image.shape[-1] == 1 else image
 name = st.selectbox(t("convolution.kernel"), list(convolution.CLASSIC_KERNELS), index=1, format_func=t)

@@ -13,7 +13,7 @@ COLUMNS = {"id": "course.col_id", "title": "course.col_title", "dataset": "cours
            "optimizer": "course.col_optimizer", "learning_rate": "course.col_learning_rate",
            "batch_size": "course.col_batch_size", "epochs": "course.col_epochs", "reported": "course.col_reported",
            "measured": "course.col_measured", "run_epochs": "course.col_run_epochs",
-           "difference": "course.col_difference"}
+           "data": "course.col_data", "difference": "course.col_difference", "status": "course.col_status"}
 
 ui.page("course.title", "📚")
 st.write(t("course.intro"))
@@ -22,6 +22,8 @@ store, queue = ui.store(), ui.queue()
 stored = store.list()
 for notice in store.notices:
     st.warning(str(notice))
+if st.session_state.get("course_stored"):
+    st.info(t("course.stored", id=st.session_state.pop("course_stored")))
 gpu = training.gpu_name() is not None
 jobs = st.session_state.setdefault("course_jobs", {})  # experiment id -> job id (plain strings only)
 
@@ -32,6 +34,7 @@ def table(report):
         run = experiments.best_run(experiment, stored)
         config = experiment.config()
         reported = experiment.reported_test_accuracy
+        blocked = experiments.blocker(experiment)
         rows.append({
             "id": experiment.id, "title": experiment.title, "dataset": datasets.get_info(experiment.dataset).title,
             "optimizer": config.optimizer, "learning_rate": i18n.number(config.learning_rate, "g"),
@@ -39,8 +42,10 @@ def table(report):
             "reported": i18n.percent(reported) if reported is not None else experiment.reported_note or t("course.not_stated"),
             "measured": i18n.percent(run.test_accuracy) if run else t("course.not_run"),
             "run_epochs": experiments.epochs_label(experiment, run) if run else "—",
+            "data": run.variant_label if run else "—",
             "difference": t("course.points", points=(run.test_accuracy - reported) * 100)
             if run and reported is not None else "—",
+            "status": str(blocked) if blocked else t("course.ready"),
         })
     return pd.DataFrame(rows).rename(columns={key: t(label) for key, label in COLUMNS.items()})
 
@@ -78,15 +83,20 @@ def controls(report):
                                  help=t("course.epochs_help", cap=experiments.CPU_EPOCHS))
     run_clicked = right.button(t("course.run"), key=f"run_{report}", type="primary")
     view_clicked = right.button(t("course.view"), key=f"view_{report}")
-    if run_clicked:
+    blocked = experiments.blocker(chosen)
+    if blocked:
+        st.warning(str(blocked))
+    if run_clicked and not blocked:
         config = chosen.config(epochs=int(epochs))
         try:
             training.preflight(config)
             existing = store.find(config)
             if existing is not None and existing.complete:
-                st.info(t("course.stored", id=chosen.id))
+                store.tag(existing.id, chosen.id)  # now it is this experiment's run too: show it in the table
+                st.session_state["course_stored"] = chosen.id
+                st.rerun()
             else:
-                jobs[chosen.id] = queue.submit(config, allow_download=False).id
+                jobs[chosen.id] = queue.submit(config, requested_by=chosen.id).id
         except CnnlabError as error:
             st.error(t("course.bad", id=chosen.id, error=error))
     if view_clicked:
@@ -132,10 +142,8 @@ if viewed:
         if pairs:
             st.caption(t("course.confused", pairs="; ".join(
                 t("course.pair", true=true, pred=p, count=c) for true, p, c in pairs)))
-    try:
-        data = datasets.load(run.config.dataset, allow_download=False)
-    except CnnlabError as error:
-        st.error(t("course.data_gone", error=error))
+    data = ui.run_data(run)  # the very test set this run was evaluated on
+    if data is None:
         st.stop()
     model = ui.model(run.id)
     extractor, names = ui.extractor(run.id)

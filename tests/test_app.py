@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -151,7 +152,59 @@ def test_pages_of_a_run_whose_data_is_gone_say_so(stored_run, isolated, monkeypa
     for path in ("pages/4_Inside.py", "pages/5_Mistakes.py"):
         at = page(path, run_id=stored_run.id).run()
         assert not at.exception, path
-        assert "MNIST is not available offline" in " ".join(e.value for e in at.error), path
+        warning = " ".join(w.value for w in at.warning)
+        assert "tested on MNIST (sample: 2,000 test images" in warning and "not on this server any more" in warning
+        assert "no copy of it now" in warning and "--download mnist" in warning, warning
+    at = page("pages/5_Mistakes.py", run_id=stored_run.id).run()
+    assert len(at.get("vega_lite_chart")) == 2  # the confusion matrix and per-class accuracy need no images
+    assert "Its test images are not on this server now" in all_text(at)
+
+
+def real_digits_in_another_split(path, n_train=6000):
+    """An mnist.npz of real digits (the bundled sample's 10,000), shuffled into another split and size."""
+    from cnnlab import datasets
+
+    sample = datasets.load("mnist")
+    x, y = np.concatenate([sample.x_train, sample.x_test]), np.concatenate([sample.y_train, sample.y_test])
+    order = np.random.default_rng(7).permutation(len(x))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, x_train=x[order[:n_train]], y_train=y[order[:n_train]], x_test=x[order[n_train:]],
+             y_test=y[order[n_train:]])
+
+
+def test_a_new_copy_of_mnist_never_mixes_with_a_run_on_the_old_one(stored_run, isolated):
+    """A teacher puts another mnist.npz in Keras's cache after a run on the sample exists."""
+    real_digits_in_another_split(isolated / "keras_home" / "datasets" / "mnist.npz")
+    for path in PAGES:
+        at = page(path, run_id=stored_run.id).run()
+        assert not at.exception, (path, at.exception)
+        assert not at.error, (path, [e.value for e in at.error])
+        assert not any("any more" in w.value for w in at.warning), (path, [w.value for w in at.warning])
+    at = page("pages/4_Inside.py", run_id=stored_run.id).run()
+    assert at.number_input[0].proto.max == 1999  # its own 2,000 test images, not the new copy's 4,000
+    old = runs.RunStore().get(stored_run.id)
+    assert old.data().source.kind == "bundled-sample"
+    assert old.data().test_fingerprint == old.record["data"]["test_fingerprint"]
+    # the same settings trained again: the new copy is used, and it is a separate run
+    at = page("pages/3_Train.py").run()
+    at.slider(key="epochs").set_value(TINY["epochs"])
+    at.select_slider(key="batch_size").set_value(TINY["batch_size"])
+    at.select_slider(key="train_size").set_value(500)
+    at.button[0].click().run()
+    deadline = time.time() + 180
+    while time.time() < deadline and not at.metric:
+        time.sleep(0.5)
+        at.run()
+        assert not at.exception, at.exception
+    stored = runs.RunStore().list()
+    assert len(stored) == 2 and stored_run.id in {r.id for r in stored}
+    new = next(r for r in stored if r.id != stored_run.id)
+    assert new.variant == "other" and new.record["data"]["source"] == "keras-cache"
+    assert new.record["data"]["test"] == 4000 and new.data().source.kind == "keras-cache"
+    assert "other copy (6,000 + 4,000 images)" in all_text(at)
+    picker = page("pages/5_Mistakes.py", run_id=stored_run.id).run().selectbox(key="run")
+    labels = picker.options  # as the student reads them
+    assert any("(sample)" in label for label in labels) and any("(other copy" in label for label in labels)
 
 
 def test_draw_page_offers_the_bundled_model_and_waits_for_a_drawing():
@@ -183,17 +236,21 @@ def test_course_page_runs_an_experiment_and_shows_reported_against_measured():
     table = at.dataframe[0].value  # report A's table
     row = table[table["experiment"] == "A2"].iloc[0]
     assert row["measured test acc."] == f"{run.test_accuracy:.2%}" and row["reported test acc."] == "91.17%"
-    assert row["measured after"] == "1 of 30 epochs (shortened)"
+    assert row["measured after"] == "shortened: 1 of 30 epochs"
     assert "Pictures of A2" in " ".join(h.value for h in at.header)
     assert "**Which model is better?** Run experiments A1 and A2 to answer this." in all_text(at)  # A1 not run
-    assert experiments.get("A2").matches(run.config)
+    assert experiments.get("A2").matches(run) and row["data"] == "sample"
 
 
 def test_course_page_says_when_an_experiments_data_is_missing():
     at = page("pages/9_Course.py").run()
     at.button(key="run_D").click().run()  # CIFAR-10 is not on this machine
-    assert not at.exception
-    assert any("D1 cannot run here" in e.value and "CIFAR-10" in e.value for e in at.error)
+    assert not at.exception and not at.error
+    assert any("D1 needs CIFAR-10, which is not on this server yet" in w.value and "Data page" in w.value
+               for w in at.warning)
+    table = at.dataframe[3].value  # report D's table
+    assert all("needs CIFAR-10" in status for status in table["can it run here?"])
+    assert set(at.dataframe[4].value["can it run here?"]) == {"ready"}  # report E: Fashion-MNIST is here
 
 
 def test_mistakes_page_opens_a_matrix_cell_without_a_mouse(stored_run):

@@ -1,5 +1,6 @@
 import gzip
 import io
+import os
 import pickle
 import tarfile
 
@@ -63,8 +64,9 @@ def write_cifar_folder(folder, n=3):
 
 def test_bundled_sample_is_10000_real_digits_in_a_fixed_split():
     source = datasets.resolve_source("mnist")
-    assert source.kind == "bundled-sample" and source.variant == "sample"
+    assert source.kind == "bundled-sample"
     data = datasets.load("mnist")
+    assert data.variant == "sample" and data.variant_label == "sample"
     assert data.x_train.shape == (8000, 28, 28) and data.x_test.shape == (2000, 28, 28)
     assert data.x_train.dtype == np.uint8
     assert set(np.unique(data.y_train)) == set(range(10)) and set(np.unique(data.y_test)) == set(range(10))
@@ -78,7 +80,8 @@ def test_bundled_sample_is_10000_real_digits_in_a_fixed_split():
 def test_keras_cache_npz_is_used_first(isolated):
     arrays = write_mnist_npz(isolated / "keras_home" / "datasets" / "mnist.npz")
     data = datasets.load("mnist")
-    assert data.source.kind == "keras-cache" and data.source.variant == "full"
+    assert data.source.kind == "keras-cache" and data.variant == "other"  # 12 + 5 images: not the full MNIST
+    assert data.variant_label == "other copy (12 + 5 images)"
     np.testing.assert_array_equal(data.x_train, arrays["x_train"])
     np.testing.assert_array_equal(data.y_test, arrays["y_test"])
 
@@ -182,9 +185,13 @@ def test_offline_never_tries_to_download(monkeypatch):
     def no_socket(*args, **kwargs):
         raise AssertionError("the network was touched")
 
+    from cnnlab import downloads
+
     monkeypatch.setattr(datasets.socket, "create_connection", no_socket)
     with pytest.raises(DatasetUnavailable, match="No network"):
-        datasets.download("fashion_mnist")
+        downloads.download("fashion_mnist")
+    with pytest.raises(DatasetUnavailable, match="CIFAR-10 is not available offline"):
+        datasets.load("cifar10")  # loading never downloads, online or not
 
 
 def test_preprocessing_scales_and_adds_the_channel_axis():
@@ -193,3 +200,30 @@ def test_preprocessing_scales_and_adds_the_channel_axis():
     assert out.shape == (1, 2, 2, 1) and out.dtype == np.float32
     np.testing.assert_allclose(out[0, :, :, 0], [[0, 1], [0.2, 0.4]])
     assert datasets.preprocess_images(np.zeros((2, 32, 32, 3), np.uint8)).shape == (2, 32, 32, 3)
+
+
+def test_a_fingerprint_follows_the_contents_not_the_file(isolated):
+    path = isolated / "keras_home" / "datasets" / "mnist.npz"
+    write_mnist_npz(path)
+    first = datasets.load("mnist")
+    assert len(first.fingerprint) == len(first.test_fingerprint) == 16
+    assert datasets.load("mnist").fingerprint == first.fingerprint  # the same contents, the same fingerprint
+    arrays = dict(np.load(path))
+    arrays["y_test"] = (arrays["y_test"] + 1) % 10  # one change in the test labels, same file name
+    np.savez(path, **arrays)
+    os.utime(path, ns=(1, 1))  # even with an old timestamp the new size/mtime is seen
+    second = datasets.load("mnist")
+    assert second.test_fingerprint != first.test_fingerprint and second.fingerprint != first.fingerprint
+    np.testing.assert_array_equal(second.y_test, arrays["y_test"])  # read again, not the cached copy
+
+
+def test_every_local_copy_is_listed_in_order(isolated, monkeypatch):
+    write_mnist_npz(isolated / "keras_home" / "datasets" / "mnist.npz")
+    write_mnist_npz(isolated / "cnnlab_home" / "data" / "mnist.npz", n_test=7)
+    kinds = [source.kind for source in datasets.local_sources("mnist")]
+    assert kinds == ["keras-cache", "data-area", "bundled-sample"]
+    sample = datasets.load("mnist", source=datasets.local_sources("mnist")[-1])
+    found = datasets.load_matching("mnist", test_fingerprint=sample.test_fingerprint)
+    assert found.source.kind == "bundled-sample"  # found by its fingerprint, though it comes last
+    assert datasets.load_matching("mnist", y_test=sample.y_test).source.kind == "bundled-sample"
+    assert datasets.load_matching("mnist", test_fingerprint="0" * 16) is None

@@ -13,7 +13,9 @@ def last_json(stdout):
 
 
 def test_every_report_is_covered_and_every_experiment_builds():
-    assert len(experiments.EXPERIMENTS) >= 12
+    # the five reports' experiments, exactly: A1–A6, B1–B2, C1–C4, D1–D3, E1–E5
+    expected = [f"{report}{n}" for report, count in zip("ABCDE", (6, 2, 4, 3, 5)) for n in range(1, count + 1)]
+    assert [e.id for e in experiments.EXPERIMENTS] == expected and len(expected) == 20
     assert {e.report for e in experiments.EXPERIMENTS} == set("ABCDE")
     assert len(experiments.BY_ID) == len(experiments.EXPERIMENTS)  # ids are unique
     for e in experiments.EXPERIMENTS:
@@ -37,13 +39,21 @@ def test_settings_a_report_leaves_out_are_said():
         assert experiments.BY_ID[key].assumed, key
 
 
-def test_a_run_matches_its_experiment_whatever_its_epochs():
-    a1 = experiments.get("a1")
-    assert a1.matches(a1.config(epochs=3)) and a1.matches(a1.config())
-    assert not a1.matches(training.TrainConfig(architecture="net_1", epochs=30, batch_size=128))  # adam, not adadelta
-    assert not experiments.get("A2").matches(a1.config())
-    assert a1.suggested_epochs(gpu=False) == 30 and experiments.get("A3").suggested_epochs(gpu=False) == 30
-    assert experiments.get("A3").suggested_epochs(gpu=True) == 700
+def test_a_run_belongs_to_an_experiment_at_full_length_or_when_launched_for_it():
+    store = runs.RunStore()
+    a1, a3 = experiments.get("a1"), experiments.get("A3")
+    assert a1.suggested_epochs(gpu=False) == 30 and a3.suggested_epochs(gpu=False) == 30
+    assert a3.suggested_epochs(gpu=True) == 700
+    run, _ = store.get_or_train(a1.config(epochs=1), requested_by="A1")
+    assert run.experiments == ["A1"]
+    assert a1.matches(run) and not a3.matches(run)  # A3's settings at 1 epoch too, but A3 did not ask for it
+    assert not experiments.get("A2").matches(run)
+    again, cached = store.get_or_train(a3.config(epochs=1), requested_by="A3")  # the same settings: no training
+    assert cached and again.id == run.id and again.experiments == ["A1", "A3"]
+    assert a3.matches(again) and runs.RunStore().get(run.id).experiments == ["A1", "A3"]  # kept on disk
+    assert experiments.epochs_label(a3, again) == "shortened: 1 of 700 epochs"
+    other = store.get_or_train(training.TrainConfig(architecture="net_1", epochs=1, batch_size=128))[0]
+    assert not a1.matches(other)  # adam, not adadelta
 
 
 def test_reproduce_list_json():
@@ -51,7 +61,13 @@ def test_reproduce_list_json():
     assert out.returncode == 0, out.stderr
     listed = last_json(out.stdout)
     assert len(listed) == len(experiments.EXPERIMENTS)
-    e1 = next(item for item in listed if item["id"] == "E1")
+    assert all(item["measured"] is None for item in listed)  # nothing run yet
+    run, _ = runs.RunStore().get_or_train(experiments.get("C3").config(epochs=1), requested_by="C3")
+    listed = {item["id"]: item for item in last_json(run_cli("reproduce", "--list", "--json").stdout)}
+    assert listed["C3"]["measured"] == {"run_id": run.id, "epochs_completed": 1, "test_accuracy": run.test_accuracy,
+                                        "data_variant": "sample", "shortened": True}
+    assert listed["C4"]["measured"] is None and listed["C1"]["measured"] is None
+    e1 = listed["E1"]
     assert {k: e1[k] for k in ("report", "dataset", "architecture", "epochs", "reported_test_accuracy")} == {
         "report": "E", "dataset": "fashion_mnist", "architecture": "fashion_cnn", "epochs": 5,
         "reported_test_accuracy": 0.83}
@@ -64,11 +80,11 @@ def test_reproduce_trains_through_the_store_and_labels_a_shortened_run():
     assert result["id"] == "C3" and result["reported_test_accuracy"] == 0.9933
     assert result["shortened"] is True and result["epochs"] == 1 and result["reported_epochs"] == 10
     assert 0.8 < result["test_accuracy"] <= 1 and result["train_seconds"] > 0 and not result["cached"]
-    assert "1 of 10 epochs (shortened)" in out.stdout and "reported: 0.9933" in out.stdout
+    assert "shortened: 1 of 10 epochs" in out.stdout and "reported: 0.9933" in out.stdout
     again = last_json(run_cli("reproduce", "C3", "--epochs", "1", "--json").stdout)
     assert again["cached"] and again["run_id"] == result["run_id"]
     stored = runs.RunStore().get(result["run_id"])
-    assert experiments.get("C3").matches(stored.config)  # the app sees it as C3
+    assert experiments.get("C3").matches(stored) and stored.experiments == ["C3"]  # the app sees it as C3
 
 
 @pytest.mark.parametrize("args,message", [
@@ -111,7 +127,7 @@ def test_prepare_trains_what_it_can_and_reports_each_bad_line(tmp_path):
 @pytest.fixture
 def report_a_runs():
     store = runs.RunStore()
-    return [store.get_or_train(experiments.get(key).config(epochs=2))[0] for key in ("A1", "A2")]
+    return [store.get_or_train(experiments.get(key).config(epochs=2), requested_by=key)[0] for key in ("A1", "A2")]
 
 
 def test_answers_come_from_the_runs(report_a_runs):
@@ -126,3 +142,52 @@ def test_answers_come_from_the_runs(report_a_runs):
     assert answers["overfitting"].answered and "A1 (net_1, 2 epochs)" in answers["overfitting"].text
     assert answers["improve"].answered
     assert all(not a.answered for a in experiments.answers("E", runs.RunStore().list()))
+
+
+def fake_run(experiment, accuracy, final_loss, epochs):
+    """A run record with given numbers, to check that an answer's words follow them."""
+    record = {"status": "complete", "epochs_completed": epochs, "history": {"loss": [final_loss] * epochs},
+              "metrics": {"test_accuracy": accuracy, "test_loss": final_loss}, "params": 1_626_442,
+              "data": {"variant": "full"}, "created": "2026-12-04T00:00:00+00:00",
+              "experiments": [experiment.id]}
+    return runs.Run(f"{hash(experiment.id) & 0xffffffffffffffff:016x}", None, experiment.config(epochs), record)
+
+
+@pytest.mark.parametrize("adam, adadelta, starts, not_in", [
+    (0.62, 0.34, "Adam: with the same network on CIFAR-10, Adam reaches 62.00% and Adadelta 34.00%, 28.00 points less",
+     "Adadelta:"),
+    (0.40, 0.55, "Adadelta: with the same network on CIFAR-10, Adadelta reaches 55.00% and Adam 40.00%, 15.00 points",
+     "small steps"),
+    (0.500, 0.498, "Neither, from these runs: on CIFAR-10 Adam reaches 50.00% and Adadelta 49.80%", "small steps"),
+])
+def test_the_optimizer_answer_follows_its_numbers(adam, adadelta, starts, not_in):
+    stored = [fake_run(experiments.get("A5"), adam, 1.0, 3), fake_run(experiments.get("A6"), adadelta, 2.0, 3)]
+    answer = next(a for a in experiments.answers("A", stored) if a.question == "which_optimizer")
+    assert answer.answered and answer.text.startswith(starts), answer.text
+    assert not_in not in answer.text
+
+
+def test_unequal_lengths_are_said():
+    stored = [fake_run(experiments.get("A5"), 0.6, 1.0, 3), fake_run(experiments.get("A6"), 0.3, 2.0, 1)]
+    answer = next(a for a in experiments.answers("A", stored) if a.question == "which_optimizer")
+    assert "different lengths (A5: 3 epochs, A6: 1)" in answer.text
+
+
+def test_a_longer_training_is_never_compared_with_itself(isolated):
+    """B1 and B2 are the same settings but for epochs; shortened to the same length they are one run."""
+    from test_archives import official_members, write_archive
+    from cnnlab import archives
+
+    members, _ = official_members(n=40)  # 200 training images: enough for batch 32
+    archives.import_cifar(write_archive(isolated / "cifar-10-python.tar.gz", members))
+    store = runs.RunStore()
+    for key in ("B1", "B2"):
+        store.get_or_train(experiments.get(key).config(epochs=1), requested_by=key)
+    answer = next(a for a in experiments.answers("B", store.list()) if a.question == "longer")
+    assert not answer.answered and "+0.00" not in answer.text
+    assert answer.text.startswith("B1 and B2 resolve to the same run") and "run B2 with its own settings" in answer.text
+    overfitting = next(a for a in experiments.answers("B", store.list()) if a.question == "overfitting")
+    assert overfitting.text.startswith("B1 and B2 (cool_cnn_3, 1 epoch)")  # one run, answered once
+    longer, _ = store.get_or_train(experiments.get("B2").config(epochs=2), requested_by="B2")
+    answer = next(a for a in experiments.answers("B", store.list()) if a.question == "longer")
+    assert answer.answered and ": 2 epochs give" in answer.text and "after 1:" in answer.text

@@ -60,7 +60,7 @@ def test_a_diverging_training_is_reported_and_not_stored_as_good():
         store.get_or_train(config)
     assert store.list() == [] and store.get(config.run_id("sample")) is None
     queue = jobs.TrainingQueue(store)
-    job = queue.submit(config, allow_download=False)
+    job = queue.submit(config)
     assert queue.wait(job, timeout=120)
     assert job.status == "failed" and "diverged" in str(job.error)
     assert store.list() == []

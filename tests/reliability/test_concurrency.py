@@ -90,9 +90,9 @@ def test_thirty_sessions_open_every_page_at_once(fresh_caches):
 def test_identical_requests_from_many_sessions_train_once_and_different_ones_queue():
     store = runs.RunStore()
     queue = jobs.TrainingQueue(store)
-    same = [queue.submit(TrainConfig(**TINY), allow_download=False) for _ in range(30)]  # 30 students, same settings
+    same = [queue.submit(TrainConfig(**TINY)) for _ in range(30)]  # 30 students, same settings
     assert len({id(job) for job in same}) == 1
-    others = [queue.submit(TrainConfig(**{**TINY, "seed": seed}), allow_download=False) for seed in (1, 2, 3)]
+    others = [queue.submit(TrainConfig(**{**TINY, "seed": seed})) for seed in (1, 2, 3)]
     positions = [queue.position(job) for job in [same[0], *others]]
     assert positions[1:] == sorted(positions[1:]) and positions[-1] == 4  # in line, one after another
     running_at_once = []

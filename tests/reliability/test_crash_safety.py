@@ -55,7 +55,7 @@ def test_kill_9_of_the_server_mid_training_keeps_every_finished_run(isolated):
     script.write_text(
         "from cnnlab import jobs, runs, training\n"
         "queue = jobs.TrainingQueue(runs.RunStore())\n"
-        "job = queue.submit(training.TrainConfig(architecture='net_1', epochs=40), allow_download=False)\n"
+        "job = queue.submit(training.TrainConfig(architecture='net_1', epochs=40))\n"
         "queue.wait(job)\n")
     process = subprocess.Popen([sys.executable, str(script)], cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

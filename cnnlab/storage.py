@@ -1,0 +1,47 @@
+"""Where cnnlab keeps its files ($CNNLAB_HOME, default ~/.cache/cnnlab) and how it writes them: atomically.
+
+A reader sees a file either as it was or as it is now, never half-written: every write goes to a
+temporary file in the same folder, is flushed to disk, and then renamed over the old one.
+"""
+
+import os
+import pathlib
+import uuid
+
+
+def home():
+    """cnnlab's folder: runs/ (the run store) and data/ (datasets downloaded or imported here)."""
+    if os.environ.get("CNNLAB_HOME"):
+        return pathlib.Path(os.environ["CNNLAB_HOME"])
+    cache = os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache"
+    return pathlib.Path(cache) / "cnnlab"
+
+
+def data_area():
+    """The folder where datasets downloaded or imported through cnnlab live (same layout as Keras's cache)."""
+    return home() / "data"
+
+
+def temporary_sibling(path):
+    """A fresh name beside path, for writing before the rename (same folder, so the rename is atomic)."""
+    path = pathlib.Path(path)
+    return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
+
+
+def write_bytes(path, data):
+    """Write data to path atomically (temporary file, fsync, rename)."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_sibling(path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text(path, text):
+    write_bytes(path, text.encode("utf-8"))
