@@ -13,11 +13,22 @@ METRICS = {"accuracy": "chart.accuracy", "loss": "chart.loss"}
 
 
 def _axis(spec, **kwargs):
-    """An axis whose numbers follow the language: Vega formats with a point, Spanish swaps it for a comma."""
-    if i18n.get_language() == "es":
-        expr = f"replace(replace(replace(format(datum.value, '{spec}'), ',', ' '), '.', ','), ' ', '.')"
-        return alt.Axis(labelExpr=expr, **kwargs)
+    """An axis with a d3 number format; its separators come from the chart's locale (see _localized)."""
     return alt.Axis(format=spec, **kwargs)
+
+
+def vega_locale(lang=None):
+    """The reader's number symbols (Babel's CLDR data) as a Vega locale: axes and tooltips write 0,5 and 98 %."""
+    where = i18n.locale(lang or i18n.get_language())
+    symbols = where.number_symbols["latn"]
+    percent_sign = where.percent_formats[None].pattern.rsplit("0", 1)[-1]  # "%" in English, "\u00a0%" in Spanish
+    return {"number": {"decimal": symbols["decimal"], "thousands": symbols["group"], "grouping": [3],
+                       "currency": ["", ""], "percent": percent_sign}}
+
+
+def _localized(chart):
+    """A finished chart with the reader's number locale (Vega applies config.locale to every format)."""
+    return chart.configure(locale=vega_locale())
 
 
 def history_frame(history, label=None):
@@ -50,8 +61,8 @@ def learning_curves(history, title=None):
     ).properties(width=300, height=220)
     accuracy = base.transform_filter(alt.datum.metric == "accuracy").properties(title=t("chart.accuracy"))
     loss = base.transform_filter(alt.datum.metric == "loss").properties(title=t("chart.loss"))
-    return alt.hconcat(accuracy, loss).properties(
-        title=t("chart.learning_curves") if title is None else title, description=_curves_text(history))
+    return _localized(alt.hconcat(accuracy, loss).properties(
+        title=t("chart.learning_curves") if title is None else title, description=_curves_text(history)))
 
 
 def _curves_text(history):
@@ -69,7 +80,7 @@ def comparison_curves(labelled_histories, metric="accuracy"):
     frame = pd.concat([history_frame(h, label) for label, h in labelled_histories], ignore_index=True)
     frame = frame[frame["metric"] == metric]
     name = t(METRICS[metric])
-    return alt.Chart(frame).mark_line(point=True).encode(
+    return _localized(alt.Chart(frame).mark_line(point=True).encode(
         x=alt.X("epoch:Q", title=t("chart.epoch"), axis=_axis("d", tickMinStep=1)),
         y=alt.Y("value:Q", title=name, scale=alt.Scale(zero=False), axis=_axis("~g")),
         color=alt.Color("run:N", title=t("chart.run")),
@@ -77,7 +88,7 @@ def comparison_curves(labelled_histories, metric="accuracy"):
         tooltip=[alt.Tooltip("run:N", title=t("chart.run")), alt.Tooltip("epoch:Q", title=t("chart.epoch")),
                  alt.Tooltip("split:N", title=t("chart.data")), alt.Tooltip("shown:N", title=t("chart.value"))],
     ).properties(height=320, title=t("chart.comparison_title", metric=name),
-                 description="; ".join(f"{label}: {_curves_text(history)}" for label, history in labelled_histories))
+                 description="; ".join(f"{label}: {_curves_text(history)}" for label, history in labelled_histories)))
 
 
 def confusion_heatmap(matrix, class_names, selection_name="cell"):
@@ -105,8 +116,9 @@ def confusion_heatmap(matrix, class_names, selection_name="cell"):
         color=alt.condition(alt.datum.count > float(matrix.max()) / 2, alt.value("black"), alt.value("white")),
     )
     correct = int(np.trace(matrix))
-    return (cells + labels).properties(width=460, height=420, title=t("chart.confusion_title"),
-                                       description=t("chart.confusion_alt", correct=correct, total=int(matrix.sum())))
+    return _localized((cells + labels).properties(
+        width=460, height=420, title=t("chart.confusion_title"),
+        description=t("chart.confusion_alt", correct=correct, total=int(matrix.sum()))))
 
 
 def bars(values, labels, title, x_title, value_format=".0f", domain=None):
@@ -119,9 +131,9 @@ def bars(values, labels, title, x_title, value_format=".0f", domain=None):
         x=alt.X("value:Q", title=x_title, scale=scale, axis=_axis("~%" if value_format.endswith("%") else "~s")),
     )
     text = base.mark_text(align="left", dx=3).encode(text="shown:N")
-    return (base.mark_bar(color="#3b528b") + text).properties(
+    return _localized((base.mark_bar(color="#3b528b") + text).properties(
         title=title, height=alt.Step(22), description=f"{title}: " + ", ".join(
-            f"{label} {shown}" for label, shown in zip(frame["label"], frame["shown"])))
+            f"{label} {shown}" for label, shown in zip(frame["label"], frame["shown"]))))
 
 
 def probabilities(values, class_names, title=None):
@@ -140,6 +152,6 @@ def probabilities(values, class_names, title=None):
                         legend=None),
         tooltip=[alt.Tooltip("class:N", title=t("chart.class")), alt.Tooltip("shown:N", title=t("chart.probability"))])
     text = base.mark_text(align="left", dx=3).encode(text="shown:N")
-    return (bars_ + text).properties(title=t("chart.probabilities_title") if title is None else title,
-                                     height=alt.Step(24), description=", ".join(
-                                         f"{name} {shown}" for name, shown in zip(frame["class"], frame["shown"])))
+    return _localized((bars_ + text).properties(
+        title=t("chart.probabilities_title") if title is None else title, height=alt.Step(24),
+        description=", ".join(f"{name} {shown}" for name, shown in zip(frame["class"], frame["shown"]))))

@@ -5,18 +5,23 @@ to stderr. Any bad input ends with one line on stderr and exit code 2, never a t
 """
 
 import argparse
+import contextlib
+import gettext
+import hashlib
 import json
+import os
 import sys
 import time
 
-from cnnlab import architectures, datasets, i18n
+from cnnlab import architectures, datasets, i18n, storage
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
 
 EXIT_BAD_INPUT = 2
 
 
-# argparse's own words (its gettext message ids) -> catalogue keys; the values keep argparse's %-placeholders
+# argparse's own words (its gettext message ids) -> catalogue keys; the values keep argparse's %-placeholders.
+# They are compiled into a gettext catalogue (see _argparse_speaks), the way argparse itself is translated.
 ARGPARSE = {
     "usage: ": "argparse.usage", "positional arguments": "argparse.positional", "options": "argparse.options",
     "show this help message and exit": "argparse.help",
@@ -30,9 +35,50 @@ ARGPARSE = {
 }
 
 
-def _argparse_words(message):
-    """argparse's gettext hook: its help headings and error messages in the current language."""
-    return t(ARGPARSE[message]) if message in ARGPARSE else message
+GETTEXT_DOMAIN = "cnnlab-argparse"
+
+
+def _compiled_catalogues():
+    """A folder of gettext catalogues (<lang>/LC_MESSAGES/cnnlab-argparse.mo) holding argparse's words from
+    cnnlab's own catalogues, compiled with Babel once per catalogue version."""
+    from babel.messages.catalog import Catalog
+    from babel.messages.mofile import write_mo
+
+    words = {lang: {msgid: i18n.catalogue(lang)[key] for msgid, key in ARGPARSE.items()} for lang in i18n.LANGUAGES}
+    version = hashlib.sha256(json.dumps(words, sort_keys=True).encode()).hexdigest()[:12]
+    folder = storage.home() / "gettext" / version
+    for lang, messages in words.items():
+        path = folder / lang / "LC_MESSAGES" / f"{GETTEXT_DOMAIN}.mo"
+        if not path.is_file():
+            catalog = Catalog(locale=lang, domain=GETTEXT_DOMAIN)
+            for msgid, text in messages.items():
+                catalog.add(msgid, text)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(storage.temporary_sibling(path), "wb") as staged:  # written whole, then renamed
+                write_mo(staged, catalog)
+            os.replace(staged.name, path)
+    return folder
+
+
+@contextlib.contextmanager
+def _argparse_speaks(lang):
+    """argparse's own headings and errors in lang, through gettext, the translation mechanism argparse uses."""
+    previous_domain, previous_language = gettext.textdomain(), os.environ.get("LANGUAGE")
+    try:
+        gettext.bindtextdomain(GETTEXT_DOMAIN, str(_compiled_catalogues()))
+    except OSError:  # no writable home: argparse speaks English, everything else is still translated
+        yield
+        return
+    gettext.textdomain(GETTEXT_DOMAIN)
+    os.environ["LANGUAGE"] = lang  # gettext picks the language from here
+    try:
+        yield
+    finally:
+        gettext.textdomain(previous_domain)
+        if previous_language is None:
+            os.environ.pop("LANGUAGE", None)
+        else:
+            os.environ["LANGUAGE"] = previous_language
 
 
 class _Parser(argparse.ArgumentParser):
@@ -110,9 +156,9 @@ def _language(argv):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    i18n.set_language(_language(argv))  # before the parser: its help is translated too
-    argparse._ = _argparse_words  # argparse looks its words up through this module-level gettext name
-    args = _parser().parse_args(argv)
+    lang = i18n.set_language(_language(argv))  # before the parser: its help is translated too
+    with _argparse_speaks(lang):
+        args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
     except CnnlabError as error:

@@ -272,7 +272,9 @@ def _which_optimizer(question, done):
         key = "answer.which_optimizer_adadelta"
     parts = [Message(key, **numbers)]
     if adam.record["epochs_completed"] != adadelta.record["epochs_completed"]:
-        parts.append(Message("answer.unequal_epochs", first="A5", second="A6", **numbers))
+        parts.append(Message("answer.unequal_epochs", first="A5", second="A6",
+                             adam_epochs=Message("count.epochs", count=numbers["adam_epochs"]),
+                             adadelta_epochs=Message("count.epochs", count=numbers["adadelta_epochs"])))
     return Answer(question, tuple(parts), True)
 
 
@@ -286,8 +288,9 @@ def _longer(question, report, done):
         return _same_run(question, first, second, short)
     short_epochs, long_epochs = short.record["epochs_completed"], long_.record["epochs_completed"]
     if long_epochs <= short_epochs:
-        return Answer(question, (Message("answer.not_longer", first=first, second=second, short_epochs=short_epochs,
-                                         long_epochs=long_epochs),), False)
+        return Answer(question, (Message("answer.not_longer", first=first, second=second,
+                                         short_epochs=Message("count.epochs", count=short_epochs),
+                                         long_epochs=Message("count.epochs", count=long_epochs)),), False)
     gain = long_.test_accuracy - short.test_accuracy
     verdict = "answer.yes" if gain * 100 >= TIE_POINTS else "answer.no" if gain * 100 <= -TIE_POINTS else \
         "answer.hardly"

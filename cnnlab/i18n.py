@@ -2,7 +2,10 @@
 
 Every student-facing string lives in cnnlab/locales/<lang>.json under a dotted key ("train.title").
 `t(key, **params)` looks it up in the current language and fills in {placeholders}; numbers given
-as params follow the language (decimal comma in Spanish), whatever format spec the entry uses.
+as params are written by Babel in the language's own way (1.234,5 and 98,25 % in Spanish), whatever
+Python format spec the entry uses. An entry that depends on a count is a dict of plural forms,
+{"plural": "epochs", "one": "{epochs} epoch", "other": "{epochs} epochs"}, chosen by the language's
+plural rules (CLDR, through Babel) from the param it names.
 The current language is a context variable: each Streamlit session's script thread and the command
 line set their own, so two students can read the same server in two languages.
 
@@ -11,12 +14,17 @@ raised in the training thread are read later by a page in its own student's lang
 """
 
 import contextvars
+import decimal
 import functools
 import json
 import math
 import os
 import pathlib
+import re
 import string
+
+from babel import Locale
+from babel import numbers as babel_numbers
 
 LANGUAGES = {"en": "English", "es": "Español"}
 DEFAULT = "en"
@@ -73,22 +81,56 @@ class _Formatter(string.Formatter):
         return super().format_field(value, format_spec)
 
 
+_SPEC = re.compile(r"^(?P<sign>\+)?(?P<group>,)?(?:\.(?P<precision>\d+))?(?P<kind>[fg%])?$")
+
+
+@functools.cache
+def locale(lang):
+    """The Babel Locale of a language code."""
+    return Locale.parse(lang)
+
+
 def number(value, spec="", lang=None):
-    """A number formatted by spec (',.2f', '.1%', 'g', …) in the language's style."""
+    """A number written the language's way (Babel), following a Python format spec: ',', '.2f', '.1%', 'g',
+    '+.2f' (sign, grouping, decimals, kind). Another spec falls back to Python's own formatting."""
     lang = lang or get_language()
     if isinstance(value, float) and not math.isfinite(value):
         return format(value, "")
-    text = format(value, spec)
-    if lang == "es":
-        # swap the separators through a placeholder; Spanish puts a space before %
-        text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
-        if text.endswith("%"):
-            text = text[:-1] + "\u00a0%"
+    match = _SPEC.match(spec)
+    if match is None:
+        return format(value, spec)
+    sign, group, precision, kind = match["sign"], match["group"], match["precision"], match["kind"]
+    where = locale(lang)
+    if kind == "%":
+        pattern = babel_numbers.parse_pattern(where.percent_formats[None].pattern)
+        decimals = 6 if precision is None else int(precision)
+        pattern.frac_prec = (decimals, decimals)
+        text = pattern.apply(value, where)
+    else:
+        if kind == "f" or (kind is None and precision is not None):
+            decimals = 6 if precision is None else int(precision)
+            fraction = "." + "0" * decimals if decimals else ""
+            amount = value
+        elif kind == "g" or isinstance(value, float):
+            # Python's g: at most 6 significant digits (or the precision), written out in full (0,00001)
+            amount = decimal.Decimal(format(value, f".{precision or 6}g") if kind == "g" else repr(float(value)))
+            fraction = "." + "#" * 16
+        else:  # an int with no spec
+            amount, fraction = value, ""
+        pattern = ("#,##0" if group else "0") + fraction
+        text = babel_numbers.format_decimal(amount, format=pattern, locale=where)
+    if sign and not text.startswith(("-", "\u2212")):
+        text = where.number_symbols["latn"]["plusSign"] + text
     return text
 
 
 def percent(value, decimals=2, lang=None):
     return number(value, f".{decimals}%", lang)
+
+
+def plural_form(count, lang=None):
+    """'one', 'other', … : the CLDR plural category of count in the language."""
+    return locale(lang or get_language()).plural_form(abs(count))
 
 
 def t(key, /, **params):
@@ -100,6 +142,8 @@ def t(key, /, **params):
     value = entries[key]
     if isinstance(value, list):
         return list(value)
+    if isinstance(value, dict):  # plural forms, chosen by the count the entry names
+        value = value.get(plural_form(params[value["plural"]], lang)) or value["other"]
     if not params:
         return value
     return _Formatter(lang).format(value, **{k: _render(v) for k, v in params.items()})

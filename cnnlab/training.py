@@ -109,7 +109,7 @@ class TrainConfig:
         fields = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - fields
         if unknown:
-            raise ConfigError("error.config.unknown_settings", names=", ".join(sorted(unknown)))
+            raise ConfigError("error.config.unknown_settings", names=", ".join(sorted(unknown)), count=len(unknown))
         return cls(**data)
 
     def canonical(self, variant="full", fingerprint=None):

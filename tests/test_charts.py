@@ -42,3 +42,24 @@ def test_every_chart_carries_a_text_alternative_in_the_readers_language():
     bars = charts.probabilities([0.25, 0.75], ["gato", "perro"]).to_dict()
     assert bars["description"] == "gato 25,0\u00a0%, perro 75,0\u00a0%"
     assert charts.learning_curves(HISTORY).to_dict()["description"].startswith("Tras ")
+
+
+def test_axes_use_the_readers_number_symbols():
+    """Vega renders the chart (vl-convert, Altair's own export) with Babel's symbols: 0,5 and 1.000 in Spanish."""
+    import re
+
+    import vl_convert
+    from cnnlab import i18n
+
+    i18n.set_language("es")
+    spec = charts.bars([0.5, 0.25], ["a", "b"], "t", "x", ".1%", [0, 1]).to_dict()
+    assert spec["config"]["locale"]["number"] == {"decimal": ",", "thousands": ".", "grouping": [3],
+                                                  "currency": ["", ""], "percent": "\u00a0%"}
+    svg = vl_convert.vegalite_to_svg(charts.comparison_curves(
+        [("a", {"loss": [1.5, 0.75, 0.5], "val_loss": [1.25, 0.9, 0.8]})], "loss").to_json())
+    labels = re.findall(r"<text[^>]*>([^<]*)<", svg)
+    assert "0,5" in labels and "1,5" in labels and "0.5" not in labels, labels  # a decimal comma on the axis
+    svg = vl_convert.vegalite_to_svg(charts.bars([0.5, 0.25], ["a", "b"], "t", "x", ".1%", [0, 1]).to_json())
+    assert "50\u00a0%" in svg.replace("&#160;", "\u00a0"), svg[:300]
+    i18n.set_language("en")
+    assert charts.bars([0.5], ["a"], "t", "x").to_dict()["config"]["locale"]["number"]["decimal"] == "."

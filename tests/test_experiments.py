@@ -170,7 +170,7 @@ def test_the_optimizer_answer_follows_its_numbers(adam, adadelta, starts, not_in
 def test_unequal_lengths_are_said():
     stored = [fake_run(experiments.get("A5"), 0.6, 1.0, 3), fake_run(experiments.get("A6"), 0.3, 2.0, 1)]
     answer = next(a for a in experiments.answers("A", stored) if a.question == "which_optimizer")
-    assert "different lengths (A5: 3 epochs, A6: 1)" in answer.text
+    assert "different lengths (A5: 3 epochs, A6: 1 epoch)" in answer.text
 
 
 def test_a_longer_training_is_never_compared_with_itself(isolated):

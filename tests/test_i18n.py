@@ -46,6 +46,12 @@ def test_every_entry_keeps_its_placeholders_and_shape():
         if isinstance(english, list):
             assert len(english) == len(spanish), key
             continue
+        if isinstance(english, dict):  # plural forms: the same count, "one" and "other", the same placeholders
+            assert english["plural"] == spanish["plural"] and {"one", "other"} <= set(english) & set(spanish), key
+            forms = [text for form, text in {**english, **spanish}.items() if form != "plural"]
+            names = {frozenset(PLACEHOLDER.findall(text)) for text in forms}
+            assert len(names) == 1, key
+            continue
         assert english.strip() and spanish.strip(), key
         assert set(PLACEHOLDER.findall(english)) == set(PLACEHOLDER.findall(spanish)), key
 
@@ -62,6 +68,27 @@ def test_the_catalogue_has_no_key_that_no_code_uses():
     literals = string_literals()
     unused = sorted(key for key in EN if key not in literals)
     assert not unused, unused
+
+
+def test_numbers_and_plurals_come_from_babel():
+    from babel import numbers as babel
+
+    for lang in ("en", "es"):
+        assert i18n.number(1234.5, ",.1f", lang) == babel.format_decimal(1234.5, "#,##0.0", locale=lang)
+        assert i18n.number(1_199_882, ",", lang) == babel.format_decimal(1_199_882, locale=lang)
+    assert i18n.percent(0.9625, 2, "en") == "96.25%" and i18n.percent(0.9625, 2, "es") == "96,25\u00a0%"
+    assert i18n.number(1e-05, "g", "es") == "0,00001" and i18n.number(0.001, "g", "en") == "0.001"
+    assert i18n.number(-0.5, "+.2f", "es") == "-0,50" and i18n.number(3.2, "+.2f", "en") == "+3.20"
+    assert i18n.number(12.3456, ".3f", "es") == "12,346"
+    i18n.set_language("en")
+    assert t("experiment.epochs", done=1) == "1 epoch" and t("experiment.epochs", done=2) == "2 epochs"
+    assert t("experiment.epochs", done=1000) == "1,000 epochs"
+    i18n.set_language("es")
+    assert t("mistakes.cell", true="3", pred="5", count=1) == "Real **3**, predicha **5**: 1 imagen"
+    assert t("mistakes.cell", true="3", pred="5", count=2) == "Real **3**, predicha **5**: 2 imágenes"
+    assert t("mistakes.cell", true="3", pred="5", count=0) == "Real **3**, predicha **5**: 0 imágenes"
+    assert t("experiment.epochs", done=1_000_000) == "1.000.000 épocas"  # CLDR's "many" falls back to "other"
+    assert i18n.plural_form(1_000_000, "es") == "many"
 
 
 def test_numbers_follow_the_language():
@@ -274,3 +301,22 @@ def test_decimal_comma_on_the_pages(course_run):
     assert re.fullmatch(r"\d{1,3},\d{2}\u00a0%", accuracy), accuracy
     at = spanish_page("pages/3_Train.py", run_id=course_run.id).run()
     assert "," in at.metric[0].value and "." not in at.metric[0].value
+
+
+def test_argparse_speaks_spanish_through_gettext_without_being_patched(capsys, monkeypatch):
+    import argparse
+    import gettext
+
+    from cnnlab import cli
+
+    monkeypatch.setenv("LANGUAGE", "en")
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["train", "--epochs", "x", "--lang", "es"])
+    assert stopped.value.code == 2
+    assert "argumento --epochs: valor int no válido: 'x'" in capsys.readouterr().err
+    assert argparse._ is gettext.gettext  # argparse's own gettext, untouched: a catalogue is bound instead
+    assert gettext.textdomain() == "messages" and os.environ["LANGUAGE"] == "en"  # put back as they were
+    with pytest.raises(SystemExit):
+        cli.main(["--help", "--lang", "es"])
+    out = capsys.readouterr().out
+    assert out.startswith("uso: ") and "opciones:" in out and "show this help" not in out
