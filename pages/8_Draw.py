@@ -19,7 +19,8 @@ try:
     bundle = drawing.bundled()
     choices.append(ui.BUNDLED)
     labels[ui.BUNDLED] = t("draw.bundled", accuracy=bundle.manifest["test_accuracy"],
-                                                drawn=bundle.manifest["stroke_drawings_accuracy"])
+                           test=bundle.manifest["test_images"], drawn=bundle.manifest["stroke_drawings_accuracy"],
+                           strokes=bundle.manifest["stroke_drawings"])
 except CnnlabError as error:
     st.warning(t("draw.bundled_missing", error=error))
 for run in ui.store().list():

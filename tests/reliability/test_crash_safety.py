@@ -2,9 +2,11 @@
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from cnnlab import runs
@@ -20,22 +22,30 @@ def start_training(epochs=40):
                             stderr=subprocess.PIPE, text=True)
 
 
-def wait_for_training(process, store, timeout=120):
-    """Until the process holds the run's lock (it is training)."""
+def wait_for_epoch(process, stream, marker, timeout=180):
+    """Until the process writes a line starting with marker: proof that an epoch has finished and the next
+    one is under way (not that it is still importing TensorFlow). Returns the line."""
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in stream], daemon=True).start()
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if any(store.root.joinpath("locks").glob("*.lock")) and process.poll() is None:
-            time.sleep(3)  # well into the first epoch
-            return
-        time.sleep(0.2)
-    raise AssertionError("training did not start")
+        try:
+            line = lines.get(timeout=0.5)
+        except queue.Empty:
+            assert process.poll() is None, "the training process ended before an epoch finished"
+            continue
+        if line.startswith(marker):
+            return line
+    raise AssertionError(f"no {marker!r} line within {timeout} s")
 
 
 def test_kill_9_mid_training_leaves_nothing_partial_and_the_next_start_is_clean():
     store = runs.RunStore()
     finished, _ = store.get_or_train(TrainConfig(**TINY))  # a finished run that must survive
     process = start_training()
-    wait_for_training(process, store)
+    line = wait_for_epoch(process, process.stderr, "epoch 1/40")
+    assert process.poll() is None and "loss" in line  # mid-training: epoch 2 of 40 is running
+    assert any(store.root.joinpath("locks").glob("*.lock"))
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     fresh = runs.RunStore(store.root)
@@ -53,13 +63,18 @@ def test_kill_9_of_the_server_mid_training_keeps_every_finished_run(isolated):
     finished, _ = store.get_or_train(TrainConfig(**TINY))
     script = isolated / "server.py"
     script.write_text(
+        "import time\n"
         "from cnnlab import jobs, runs, training\n"
         "queue = jobs.TrainingQueue(runs.RunStore())\n"
         "job = queue.submit(training.TrainConfig(architecture='net_1', epochs=40))\n"
+        "while job.epochs_done < 1:\n"
+        "    time.sleep(0.05)\n"
+        "print(f'epoch {job.epochs_done} done, status {job.status}', flush=True)\n"
         "queue.wait(job)\n")
     process = subprocess.Popen([sys.executable, str(script)], cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for_training(process, store)
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    line = wait_for_epoch(process, process.stdout, "epoch 1 done")
+    assert line.strip() == "epoch 1 done, status running"  # killed while the queue's worker trains
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
     fresh = runs.RunStore(store.root)

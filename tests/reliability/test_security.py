@@ -1,6 +1,8 @@
 """Only files cnnlab wrote are loaded as models; user strings never become paths; the server stays local."""
 
+import json
 import pathlib
+import shutil
 import tomllib
 
 import pytest
@@ -23,16 +25,57 @@ def test_run_ids_from_users_never_become_paths(run_id):
     assert out.returncode == 2 and "Traceback" not in out.stderr
 
 
-def test_a_model_file_planted_in_the_store_is_never_loaded():
+def tamper(how, run, other):
+    """Change a stored run the way a careless or mischievous hand would; other is a second, valid run."""
+    record = json.loads((run.path / "run.json").read_text())
+    if how == "better_accuracy":  # a student edits the score shown on every page
+        record["metrics"]["test_accuracy"] = 0.999
+    elif how == "history":  # the learning curves say something else
+        record["history"]["val_accuracy"] = [0.99] * len(record["history"]["val_accuracy"])
+    elif how == "data":  # claims another copy of the data
+        record["data"]["test_fingerprint"] = other.record["data"]["test_fingerprint"][::-1]
+    elif how == "settings":  # another network under the same id
+        record["config"]["architecture"] = "net_1"
+    elif how == "swapped_weights":  # a valid weights file of another network of the same shape
+        shutil.copyfile(other.path / "model.weights.h5", run.path / "model.weights.h5")
+    elif how == "swapped_predictions":  # valid predictions of another run: wrong mistakes and matrix
+        shutil.copyfile(other.path / "predictions.npz", run.path / "predictions.npz")
+    if how in ("better_accuracy", "history", "data", "settings"):
+        (run.path / "run.json").write_text(json.dumps(record))
+
+
+@pytest.mark.parametrize("how", ["better_accuracy", "history", "data", "settings", "swapped_weights",
+                                 "swapped_predictions"])
+def test_a_run_changed_after_it_was_written_is_refused(how):
     store = runs.RunStore()
     run, _ = store.get_or_train(TrainConfig(**TINY))
-    weights = run.path / "model.weights.h5"
-    planted = bytearray(weights.read_bytes())
-    planted[-100:] = b"\x00" * 100  # someone swaps the weights file
-    weights.write_bytes(bytes(planted))
+    other, _ = store.get_or_train(TrainConfig(**dict(TINY, seed=1)))
+    tamper(how, run, other)
     fresh = runs.RunStore(store.root)
-    assert fresh.get(run.id) is None  # the checksum no longer matches: set aside, not loaded
-    assert any("set aside" in str(notice) or run.id in str(notice) for notice in fresh.notices)
+    assert fresh.get(run.id) is None  # never shown, never loaded
+    assert [r.id for r in fresh.list()] == [other.id]
+    notice = str(fresh.notices[0])
+    assert run.id in notice and "was damaged" in notice
+    assert any(p.name.startswith(run.id) for p in (store.root / "corrupt").iterdir())  # kept for the teacher
+
+
+def test_the_checksums_are_not_a_signature():
+    """What they do not protect against, said by a test: whoever can write the store can rewrite a run whole,
+    checksums included. Such a forgery loads, but only as weights into the network rebuilt from its settings:
+    it can make a run's numbers wrong, never run code. The store's folder must be writable by cnnlab alone."""
+    store = runs.RunStore()
+    run, _ = store.get_or_train(TrainConfig(**TINY))
+    other, _ = store.get_or_train(TrainConfig(**dict(TINY, seed=1)))
+    shutil.copyfile(other.path / "model.weights.h5", run.path / "model.weights.h5")
+    record = json.loads((run.path / "run.json").read_text())
+    record["checksums"]["model.weights.h5"] = runs._sha256(run.path / "model.weights.h5")
+    record["record_sha256"] = runs._record_checksum(record)
+    (run.path / "run.json").write_text(json.dumps(record))
+    forged = runs.RunStore(store.root).get(run.id)
+    assert forged is not None  # accepted: consistent files are indistinguishable from real ones
+    model = forged.build_model()
+    assert [layer.__class__.__name__ for layer in model.layers] == \
+        [layer.__class__.__name__ for layer in run.build_model().layers]  # its own network, nothing else
 
 
 def test_stored_runs_hold_weights_and_json_only():
