@@ -66,12 +66,42 @@ def store():
 
 
 @st.cache_resource
+def downloads():
+    """The server's downloads (one per dataset at a time), shared by every session."""
+    from cnnlab import downloads as downloading
+    return downloading.Downloads()
+
+
+def teacher_token():
+    """The token that guards a teacher's actions (CNNLAB_TEACHER_TOKEN or secrets.toml), or None when unset."""
+    import os
+    token = os.environ.get("CNNLAB_TEACHER_TOKEN")
+    if token:
+        return token
+    try:
+        return st.secrets.get("CNNLAB_TEACHER_TOKEN")
+    except (FileNotFoundError, KeyError, st.errors.StreamlitSecretNotFoundError):
+        return None
+
+
+def teacher_allowed(key):
+    """True when no teacher token is set (a home install), or when the one typed here matches it."""
+    import hmac
+    token = teacher_token()
+    if token is None:
+        return True
+    typed = st.text_input(t("common.teacher_token"), type="password", key=key)
+    return bool(typed) and hmac.compare_digest(typed.encode(), str(token).encode())
+
+
+@st.cache_resource
 def queue():
     """The server's training queue: one training at a time, shared by every session."""
     return jobs.TrainingQueue(store())
 
 
 BUNDLED = "bundled"
+IMAGE_UPLOAD_MB = 5  # a photo or scan of a digit; the server's own limit is CIFAR-10's archive (config.toml)
 
 
 @st.cache_resource(max_entries=4)

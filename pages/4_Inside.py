@@ -34,7 +34,8 @@ if source == t("inside.test_image"):
     index = st.number_input(t("inside.index"), 0, len(data.x_test) - 1, 0)
     image, label = data.x_test[index], info.class_names[data.y_test[index]]
 else:
-    upload = st.file_uploader(t("inside.upload_label"), type=["png", "jpg", "jpeg", "gif", "webp", "bmp"])
+    upload = st.file_uploader(t("inside.upload_label"), type=["png", "jpg", "jpeg", "gif", "webp", "bmp"],
+                              max_upload_size=ui.IMAGE_UPLOAD_MB)
     if upload is None:
         st.info(t("inside.upload_hint"))
         st.stop()

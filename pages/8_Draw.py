@@ -61,7 +61,8 @@ if source == t("draw.draw"):
     pixels = canvas.image_data  # (280, 280, 4) uint8, or None before the first stroke
 else:
     with left:
-        upload = st.file_uploader(t("draw.upload_label"), type=list(drawing.EXTENSIONS), key="draw_upload")
+        upload = st.file_uploader(t("draw.upload_label"), type=list(drawing.EXTENSIONS), key="draw_upload",
+                                  max_upload_size=ui.IMAGE_UPLOAD_MB)
     if upload is None:
         right.info(t("draw.upload_hint"))
         st.stop()

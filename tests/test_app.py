@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from cnnlab import runs
 from cnnlab.training import TrainConfig
 from conftest import ROOT
+from test_downloads import mirror  # noqa: F401 (a fixture: a school mirror on 127.0.0.1)
 
 PAGES = ["app.py"] + sorted(os.path.relpath(p, ROOT) for p in glob.glob(f"{ROOT}/pages/*.py"))
 TINY = dict(dataset="mnist", architecture="fast", epochs=2, batch_size=32, train_size=320, validation_split=0.25)
@@ -263,3 +264,66 @@ def test_mistakes_page_opens_a_matrix_cell_without_a_mouse(stored_run):
     at.selectbox(key="cell_predicted").set_value(said).run()
     assert not at.exception, at.exception
     assert f"True **{true}**, predicted **{said}**: {count} image(s)" in all_text(at)
+
+
+def test_data_page_imports_cifar10_from_the_folder_it_names(isolated):
+    from test_archives import official_members, write_archive
+
+    at = page("pages/1_Data.py", dataset="cifar10").run()
+    assert not at.exception and not at.error
+    text = all_text(at)
+    assert "Get the whole of CIFAR-10" in " ".join(h.value for h in at.header)
+    folder = isolated / "cnnlab_home" / "data"
+    assert f"`{folder}`" in text and "cifar-10-python.tar.gz" in text
+    assert "cannot reach the download host" in text and len(at.get("file_uploader")) == 1  # offline: no download
+    members, _ = official_members(n=4)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_archive(folder / "cifar-10-python.tar.gz", members)
+    at.run()
+    at.button(key="cifar_folder").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "Source: cnnlab's data folder" in all_text(at) and "CIFAR-10: 20 training + 4 test images" in all_text(at)
+    assert not (folder / "cifar-10-python.tar.gz").exists() and (folder / "cifar-10-batches-py").is_dir()
+    course = page("pages/9_Course.py").run()
+    assert not any("needs CIFAR-10" in w.value for w in course.warning)  # the Course page can run D1 now
+
+
+def test_data_page_refuses_a_hostile_archive_in_words(isolated):
+    from test_archives import hostile
+
+    folder = isolated / "cnnlab_home" / "data"
+    folder.mkdir(parents=True)
+    hostile("traversal", isolated).rename(folder / "cifar-10-python.tar.gz")
+    at = page("pages/1_Data.py", dataset="cifar10").run()
+    at.button(key="cifar_folder").click().run()
+    assert not at.exception
+    assert "which CIFAR-10's official archive does not: refused" in " ".join(e.value for e in at.error)
+    assert sorted(p.name for p in folder.iterdir()) == ["cifar-10-python.tar.gz"]  # nothing unpacked
+
+
+def test_data_page_asks_for_the_teacher_token_before_an_upload(monkeypatch):
+    monkeypatch.setenv("CNNLAB_TEACHER_TOKEN", "s3cret")
+    at = page("pages/1_Data.py", dataset="cifar10").run()
+    assert not at.get("file_uploader") and "for teachers" in all_text(at)
+    at.text_input(key="cifar_token").input("wrong").run()
+    assert not at.get("file_uploader")
+    at.text_input(key="cifar_token").input("s3cret").run()
+    assert len(at.get("file_uploader")) == 1
+
+
+def test_data_page_downloads_with_progress_from_a_mirror(mirror, isolated):
+    from test_datasets import write_fashion
+
+    write_fashion(mirror(), n_train=3000, n_test=500)
+    at = page("pages/1_Data.py", dataset="fashion_mnist").run()
+    assert "Source:" not in all_text(at) and "not available offline" in " ".join(w.value for w in at.warning)
+    at.button(key="download_fashion_mnist").click().run()
+    assert not at.exception, at.exception
+    deadline = time.time() + 60
+    while time.time() < deadline and "Source:" not in all_text(at):
+        time.sleep(0.5)
+        at.run()
+        assert not at.exception, at.exception
+    assert "Source: cnnlab's data folder" in all_text(at), all_text(at)
+    assert "was downloaded, checked and stored" in all_text(at)
+    assert "Fashion-MNIST: 3,000 training + 500 test images" in all_text(at)

@@ -83,7 +83,21 @@ def test_odd_but_valid_images_are_all_classified_through_predict(tmp_path):
     assert [r["label"] for r in results] == ["7"] * len(names), results
 
 
-def test_the_upload_limit_is_a_few_megabytes():
+def test_upload_limits_are_no_larger_than_what_each_upload_needs():
+    """The server accepts CIFAR-10's official archive and no more; image uploads ask for 5 MB, and what arrives
+    is checked again by the safe reader (10 MB) or the archive checker (175 MB) before it is used."""
+    from streamlit.testing.v1 import AppTest
+
+    from cnnlab import archives
+
     config = tomllib.loads(pathlib.Path(ROOT, ".streamlit", "config.toml").read_text())
-    assert 1 <= config["server"]["maxUploadSize"] <= 10
-    assert config["server"]["maxUploadSize"] * 1024 * 1024 <= drawing.MAX_FILE_BYTES
+    assert config["server"]["maxUploadSize"] * 1024 * 1024 == archives.MAX_ARCHIVE_BYTES
+    assert 170_498_071 <= archives.MAX_ARCHIVE_BYTES < 1.1 * 170_498_071  # the official archive's size, plus 3 %
+    at = AppTest.from_file(str(pathlib.Path(ROOT, "pages", "8_Draw.py")), default_timeout=60).run()
+    at.radio(key="draw_source").set_value("Upload a photo or scan").run()
+    uploader = at.get("file_uploader")[0]
+    assert uploader.proto.max_upload_size_mb == 5 and 5 * 1024 * 1024 <= drawing.MAX_FILE_BYTES
+    at = AppTest.from_file(str(pathlib.Path(ROOT, "pages", "1_Data.py")), default_timeout=60)
+    at.session_state["dataset"] = "cifar10"
+    at.run()
+    assert at.get("file_uploader")[0].proto.max_upload_size_mb == config["server"]["maxUploadSize"]
