@@ -261,6 +261,7 @@ def _train_quietly(store, config, requested_by=None):
     from cnnlab import training
 
     dataset = datasets.load(config.dataset)
+    training.preflight(config, dataset)
     print(t("cli.data_from", title=dataset.info.title, variant=dataset.variant_label,
             source=dataset.source.describe()), file=sys.stderr)
     bar = _ProgressBar(config.epochs, training.steps_per_epoch(config, len(dataset.x_train)))
@@ -376,7 +377,6 @@ def cmd_prepare(args):
         try:
             if isinstance(config, CnnlabError):
                 raise config
-            training.preflight(config)
             run, cached, seconds = _train_quietly(store, config, requested_by=_experiment_of(label))
         except CnnlabError as error:
             failed += 1

@@ -183,8 +183,8 @@ def blocker(experiment):
     from cnnlab import datasets
 
     if datasets.local_source(experiment.dataset) is None:
-        return Message("course.needs_data", title=datasets.get_info(experiment.dataset).title,
-                       id=experiment.id)
+        key = "course.needs_cifar" if experiment.dataset == "cifar10" else "course.needs_data"
+        return Message(key, title=datasets.get_info(experiment.dataset).title, id=experiment.id)
     return None
 
 

@@ -62,12 +62,13 @@ class TrainingQueue:
         self._worker = threading.Thread(target=self._work, name="cnnlab-trainer", daemon=True)
         self._worker.start()
 
-    def submit(self, config, requested_by=None):
+    def submit(self, config, dataset=None, requested_by=None):
         """The Job for these settings: an existing one when the same settings are queued or running.
 
-        The data is chosen here, once: the job's id and its training use that very copy (never a download).
+        The data is chosen once (here, unless the caller already chose it): the job's id and its training
+        use that very copy, never a download.
         """
-        dataset = datasets.load(config.dataset)
+        dataset = dataset or datasets.load(config.dataset)
         job_id = runs.run_id_for(config, dataset)
         with self._changed:
             job = self._jobs.get(job_id)

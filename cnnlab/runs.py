@@ -248,10 +248,10 @@ class RunStore:
                     runs.append(run)
         return sorted(runs, key=lambda run: run.record["created"], reverse=True)
 
-    def find(self, config):
-        """The stored run for these settings on the data that would be used now, or None."""
+    def find(self, config, dataset=None):
+        """The stored run for these settings on this dataset (by default the copy that would be used now), or None."""
         try:
-            dataset = datasets.load(config.dataset)
+            dataset = dataset or datasets.load(config.dataset)
         except DatasetUnavailable:
             return None
         return self.get(run_id_for(config, dataset))

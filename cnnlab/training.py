@@ -332,11 +332,17 @@ BATCH_REPORT_SECONDS = 0.1  # a progress bar needs no more; each report reads th
 def _progress_callback(keras, on_epoch_end, on_batch_end, should_stop, state, every=BATCH_REPORT_SECONDS):
     """A Keras callback that reports progress, stops when asked and watches for a NaN loss.
 
-    Batch-end work runs on Keras's callback thread (async_safe), so reading a batch's loss never makes
-    the training thread wait; batch progress is passed on at most every `every` seconds, in order.
+    Batch-end work runs on Keras's callback threads (async_safe), so reading a batch's loss never makes
+    the training thread wait; batch progress is passed on at most every `every` seconds, in order, and
+    each epoch's last batch is always passed on before its epoch end (Keras waits for the batch callbacks
+    there), so the last progress a student sees is complete when train() returns.
     """
     lock = threading.Lock()
-    last = {"batch": -1, "at": 0.0}
+    last = {"batch": -1, "at": -math.inf, "latest": None}  # the last batch reported; the latest one seen
+
+    def report(batch, logs):
+        last["batch"], last["at"] = batch, time.perf_counter()
+        on_batch_end(batch, logs)
 
     class Progress(keras.callbacks.Callback):
         async_safe = True
@@ -347,18 +353,23 @@ def _progress_callback(keras, on_epoch_end, on_batch_end, should_stop, state, ev
                 self.model.stop_training = True
             if on_batch_end is None:
                 return
+            logs = {k: float(v) for k, v in (logs or {}).items()}
             with lock:
-                now = time.perf_counter()
-                if batch <= last["batch"] or now - last["at"] < every:
+                if last["latest"] is None or batch > last["latest"][0]:
+                    last["latest"] = (batch, logs)
+                if batch <= last["batch"] or time.perf_counter() - last["at"] < every:
                     return  # an older batch finishing late, or too soon after the last report
-                last["batch"], last["at"] = batch, now
-                on_batch_end(batch, {k: float(v) for k, v in (logs or {}).items()})
+                report(batch, logs)
 
         def on_epoch_begin(self, epoch, logs=None):
             with lock:
-                last["batch"] = -1
+                last["batch"], last["latest"] = -1, None
 
         def on_epoch_end(self, epoch, logs=None):
+            if on_batch_end is not None:
+                with lock:  # every batch callback of this epoch has run (Keras flushed them)
+                    if last["latest"] is not None and last["latest"][0] > last["batch"]:
+                        report(*last["latest"])
             logs = {k: float(v) for k, v in (logs or {}).items()}
             if not math.isfinite(logs.get("loss", 0.0)):
                 state["diverged_epoch"] = epoch + 1
@@ -437,7 +448,7 @@ def check_layers(config):
                         error=error.message) from None
 
 
-def preflight(config):
+def preflight(config, dataset=None):
     """Every check that can fail before training starts: the network's shapes, the data, the split."""
     check_layers(config)
-    split_data(config, datasets.load(config.dataset))
+    split_data(config, dataset or datasets.load(config.dataset))

@@ -69,13 +69,15 @@ if submitted:
             dropout=None if own_dropout else dropout, validation_split=validation_split,
             train_size=None if train_size == t("train.all") else train_size, seed=int(seed),
             augment=augment)
-        training.preflight(config)
-        stored = ui.store().find(config)
+        training.check_layers(config)  # a network that cannot build is said before any data is needed
+        data = datasets.load(config.dataset)  # chosen once: the stored run looked up and the training use it
+        training.preflight(config, data)
+        stored = ui.store().find(config, data)
         if stored is not None and stored.complete:
             st.session_state["run_id"], st.session_state["job_id"] = stored.id, None
             st.session_state["shown_cached"] = True
         else:
-            job = ui.queue().submit(config)
+            job = ui.queue().submit(config, data)
             st.session_state["job_id"], st.session_state["shown_cached"] = job.id, False
     except CnnlabError as error:
         st.error(t("train.bad", error=error))

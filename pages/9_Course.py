@@ -89,14 +89,16 @@ def controls(report):
     if run_clicked and not blocked:
         config = chosen.config(epochs=int(epochs))
         try:
-            training.preflight(config)
-            existing = store.find(config)
+            training.check_layers(config)
+            data = datasets.load(config.dataset)  # chosen once, for the lookup and the training
+            training.preflight(config, data)
+            existing = store.find(config, data)
             if existing is not None and existing.complete:
                 store.tag(existing.id, chosen.id)  # now it is this experiment's run too: show it in the table
                 st.session_state["course_stored"] = chosen.id
                 st.rerun()
             else:
-                jobs[chosen.id] = queue.submit(config, requested_by=chosen.id).id
+                jobs[chosen.id] = queue.submit(config, data, requested_by=chosen.id).id
         except CnnlabError as error:
             st.error(t("course.bad", id=chosen.id, error=error))
     if view_clicked:

@@ -208,6 +208,8 @@ def rendered_text(at):
 def english_sentences():
     """Fragments of three words or more between placeholders, from every entry English and Spanish word differently."""
     def flat(value):
+        if isinstance(value, dict):  # plural forms: each form is a sentence of its own
+            return [text for form, text in sorted(value.items()) if form != "plural"]
         return [text for item in value for text in flat(item)] if isinstance(value, list) else [value]
 
     fragments = set()
@@ -225,7 +227,7 @@ def english_sentences():
 @pytest.fixture
 def course_run():
     """A stored run of an experiment (C3, one epoch), so the Course page can show its pictures and answers."""
-    run, _ = runs.RunStore().get_or_train(experiments.get("C3").config(epochs=1))
+    run, _ = runs.RunStore().get_or_train(experiments.get("C3").config(epochs=1), requested_by="C3")
     return run
 
 

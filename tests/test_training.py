@@ -111,8 +111,10 @@ def test_should_stop_ends_within_the_epoch_and_keeps_what_was_learned():
 def test_batch_reports_are_throttled(monkeypatch):
     monkeypatch.setattr(training, "BATCH_REPORT_SECONDS", 3600.0)
     batches = []
-    training.train(TrainConfig(**TINY), on_batch_end=lambda b, logs: batches.append(b))
-    assert batches == [0]  # the first batch is reported, then nothing for an hour
+    result = training.train(TrainConfig(**TINY), on_batch_end=lambda b, logs: batches.append(b))
+    steps = training.steps_per_epoch(result.config, 8000)
+    # the first batch at once, then nothing for an hour, except each epoch's last batch before its end
+    assert batches == [0, steps - 1, steps - 1], (batches, steps)
 
 
 def test_confusion_matrix_and_per_class_accuracy():
