@@ -30,6 +30,9 @@ if data is not None:
               size=t("data.size", title=info.title, train=len(data.x_train), test=len(data.x_test))))
 
 
+FOLDER_HINTS = {"mnist": "data.full_folder_mnist", "fashion_mnist": "data.full_folder_fashion"}
+
+
 def download_progress(name):
     """The server's download of this dataset, redrawn every second while it runs (no st.* in its thread)."""
     download = ui.downloads().get(name)
@@ -54,7 +57,16 @@ def get_the_data(name, data):
     running = download is not None and download.status == "running"
     if data is not None and data.variant == "full" and not running:
         return
+    if data is not None and not running:  # the sample or another copy is here: the whole one is optional
+        with st.expander(t("data.get_header", title=info.title)):
+            get_the_whole(name, running)
+        return
     st.header(t("data.get_header", title=info.title))
+    get_the_whole(name, running)
+
+
+def get_the_whole(name, running):
+    """The download (or its progress), and the ways in without a network."""
     if running:
         st.fragment(download_progress, run_every=1.0)(name)
         return
@@ -67,7 +79,7 @@ def get_the_data(name, data):
     else:
         st.caption(t("data.no_network", title=info.title))
     if name != "cifar10":
-        st.markdown(str(datasets.how_to_get(name)))
+        st.markdown(t(FOLDER_HINTS[name], folder=str(datasets.data_area())))
         return
     st.markdown(t("data.cifar_folder", folder=str(datasets.data_area())))
     found = datasets.data_area() / "cifar-10-python.tar.gz"
