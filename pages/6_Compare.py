@@ -41,7 +41,7 @@ chosen = st.multiselect(t("compare.pick"), list(by_id), default=default, format_
 if chosen:
     runs = [by_id[i] for i in chosen]
     labels = [f"{r.config.architecture_name} · {r.config.optimizer} · lr {i18n.number(r.config.learning_rate, 'g')} "
-              f"[{r.id[:4]}]" for r in runs]
+              f"· {r.variant_label} [{r.id[:4]}]" for r in runs]
     metric = st.radio(t("compare.metric"), ["accuracy", "loss"], horizontal=True,
                       format_func=lambda m: t(charts.METRICS[m]))
     st.altair_chart(charts.comparison_curves(list(zip(labels, [r.history for r in runs])), metric), width="stretch")

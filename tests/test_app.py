@@ -213,6 +213,9 @@ def test_draw_page_offers_the_bundled_model_and_waits_for_a_drawing():
     assert not at.exception
     chooser = at.selectbox(key="draw_model")
     assert chooser.value == "bundled" and "bundled MNIST model" in chooser.format_func(chooser.value)
+    # its scores say what they were measured on
+    assert "98.2% on the sample's 2,000 held-out digits, 99.5% on 200 synthetic strokes" in \
+        chooser.format_func(chooser.value)
     assert "Draw one digit large" in all_text(at)  # the canvas is empty: no prediction yet
     at.radio(key="draw_source").set_value("Upload a photo or scan").run()
     assert not at.exception and "Upload an image to have it read" in all_text(at)

@@ -33,6 +33,9 @@ def test_train_then_the_same_call_comes_from_the_store():
     assert "from the run store" in second.stdout
     listed = run_cli("runs", "--json")
     assert [r["run_id"] for r in last_json(listed.stdout)] == [result["run_id"]]
+    assert last_json(listed.stdout)[0]["data"] == "sample"
+    assert f"{result['run_id']}  mnist         sample   fast" in listed.stdout  # the variant, wherever a run is named
+    assert result["data_variant"] == "sample" and len(result["data_fingerprint"]) == 16
 
 
 def test_data_says_which_source_each_dataset_uses():

@@ -272,8 +272,8 @@ def test_spanish_pages_after_training_and_with_their_answers(course_run):
     assert "¿Hay sobreajuste?" in text and "Exactitud de prueba" in text
     at = spanish_page("pages/9_Course.py", course_view="C3").run()
     text = assert_no_english(at, "Course")
-    assert "¿Hay evidencia de sobreajuste?" in text and "C3 (model_2, 1 épocas)" in text
-    assert "Figuras de C3: Modelo 2 en MNIST (1 de 10 épocas (acortado))" in text
+    assert "¿Hay evidencia de sobreajuste?" in text and "C3 (model_2, 1 época)" in text
+    assert "Figuras de C3: Modelo 2 en MNIST (acortado: 1 de 10 épocas)" in text
     assert "siete" not in text and "Camiseta" not in text  # MNIST's classes are digits in both languages
 
 
