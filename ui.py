@@ -72,16 +72,26 @@ def downloads():
     return downloading.Downloads()
 
 
-def teacher_token():
-    """The token that guards a teacher's actions (CNNLAB_TEACHER_TOKEN or secrets.toml), or None when unset."""
+def student():
+    """This browser session's id in the queue (a plain string in session state)."""
+    import uuid
+    return st.session_state.setdefault("student", uuid.uuid4().hex)
+
+
+def secret(name):
+    """A server setting from the environment, else .streamlit/secrets.toml, else None."""
     import os
-    token = os.environ.get("CNNLAB_TEACHER_TOKEN")
-    if token:
-        return token
+    if os.environ.get(name):
+        return os.environ[name]
     try:
-        return st.secrets.get("CNNLAB_TEACHER_TOKEN")
+        return st.secrets.get(name)
     except (FileNotFoundError, KeyError, st.errors.StreamlitSecretNotFoundError):
         return None
+
+
+def teacher_token():
+    """The token that guards a teacher's actions (CNNLAB_TEACHER_TOKEN or secrets.toml), or None when unset."""
+    return secret("CNNLAB_TEACHER_TOKEN")
 
 
 def teacher_allowed(key):

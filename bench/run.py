@@ -62,19 +62,10 @@ def images_per_second(architecture, epochs, train_size, repeats):
 
 
 def flops_per_image(architecture, image_shape=(28, 28, 1), num_classes=10):
-    """Forward-pass floating-point operations for one image (a multiply-add counts 2)."""
+    """Forward-pass floating-point operations for one image of a preset (a multiply-add counts 2)."""
     from cnnlab import architectures
 
-    layers = architectures.get_preset(architecture).layers
-    rows = architectures.summarize(layers, image_shape, num_classes)
-    flops = 0
-    for row in rows:
-        if row.params == 0:
-            continue
-        units = row.output_shape[-1]
-        positions = math.prod(row.output_shape[:-1]) if len(row.output_shape) > 1 else 1
-        flops += 2 * (row.params - units) * positions  # weights (no biases) times the positions they slide over
-    return flops
+    return architectures.flops_per_image(architectures.get_preset(architecture).layers, image_shape, num_classes)
 
 
 def numpy_matmul_gflops(size=1024, repeats=5):

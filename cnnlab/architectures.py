@@ -347,6 +347,18 @@ def count_params(layers, input_shape, num_classes):
     return sum(row.params for row in summarize(layers, input_shape, num_classes))
 
 
+def flops_per_image(layers, input_shape, num_classes):
+    """Forward-pass floating-point operations for one image (a multiply-add counts 2)."""
+    flops = 0
+    for row in summarize(layers, input_shape, num_classes):
+        if row.params == 0:
+            continue
+        units = row.output_shape[-1]
+        positions = math.prod(row.output_shape[:-1]) if len(row.output_shape) > 1 else 1
+        flops += 2 * (row.params - units) * positions  # weights (no biases) times the positions they slide over
+    return flops
+
+
 def shape_key(input_shape):
     return "x".join(str(s) for s in input_shape)
 

@@ -156,7 +156,7 @@ def text(value):
 
 def _render(value):
     """Messages are worded now; a list becomes 'a, b and c' in the current language."""
-    if isinstance(value, Message):
+    if isinstance(value, (Message, Alternatives)):
         return str(value)
     if isinstance(value, list):
         return join(value)
@@ -182,10 +182,17 @@ class Message:
         return hash(self.key)
 
 
-def join(items):
-    """'a, b and c' / 'a, b y c'."""
+def join(items, word_key="common.and"):
+    """'a, b and c' / 'a, b y c' (or, with word_key="common.or", 'a, b or c' / 'a, b o c')."""
     items = [str(item) for item in items]
     if len(items) < 2:
         return "".join(items)
-    word = t("common.and")
+    word = t(word_key)
     return f"{', '.join(items[:-1])} {word} {items[-1]}"
+
+
+class Alternatives(list):
+    """Choices worded when shown: 'a, b or c' in the reader's language."""
+
+    def __str__(self):
+        return join(self, "common.or")

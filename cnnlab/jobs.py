@@ -1,8 +1,11 @@
 """The server's training queue: one training at a time, identical requests merged, progress readable.
 
-A page submits a TrainConfig and gets a Job back; a worker thread trains the jobs in order
-through the run store, so a student can leave the page, come back, or press Stop (the run
-ends at the next batch and the partial run is kept). Other students see their place in line.
+A page submits a TrainConfig for a student and gets a Job back; a worker thread trains the jobs in
+order through the run store, so a student can leave the page, come back, or press Stop. A student has
+at most one training queued or running (asking for another replaces it only when they say so).
+Identical settings from several students train once; Stop detaches only the student who pressed it,
+and a shared training ends (at its next batch, keeping the partial run) when nobody waits for it.
+Other students see their place in line and how long the trainings ahead of them should take.
 """
 
 import dataclasses
@@ -11,7 +14,7 @@ import logging
 import threading
 import time
 
-from cnnlab import datasets, runs, training
+from cnnlab import datasets, estimates, runs, training
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import Message
 
@@ -28,6 +31,8 @@ class Job:
     number: int
     dataset: object = dataclasses.field(default=None, repr=False)  # the Dataset chosen when it was asked for
     requested_by: set = dataclasses.field(default_factory=set)  # course experiments that asked for it
+    waiters: set = dataclasses.field(default_factory=set)  # students waiting for it (empty: the CLI or a test)
+    estimate_seconds: float = 0.0
     status: str = "queued"  # queued | running | done | failed
     history: dict = dataclasses.field(default_factory=dict)  # grows epoch by epoch
     batch: int = 0  # batches done in the current epoch
@@ -50,11 +55,20 @@ class Job:
         return min(1.0, (self.epochs_done + self.batch / max(self.steps, 1)) / self.config.epochs)
 
 
+class AlreadyQueued(CnnlabError):
+    """The student already has a training queued or running; `job` is that one."""
+
+    def __init__(self, job):
+        super().__init__("error.queue.one_each", name=job.config.architecture_name, epochs=job.config.epochs)
+        self.job = job
+
+
 class TrainingQueue:
     """A FIFO of Jobs served by one worker thread (one training at a time on this server)."""
 
     def __init__(self, store):
         self.store = store
+        self.speeds = estimates.Speeds(store.root)
         self._jobs = {}
         self._waiting = []
         self._numbers = itertools.count(1)
@@ -62,27 +76,76 @@ class TrainingQueue:
         self._worker = threading.Thread(target=self._work, name="cnnlab-trainer", daemon=True)
         self._worker.start()
 
-    def submit(self, config, dataset=None, requested_by=None):
+    def submit(self, config, dataset=None, requested_by=None, student=None, replace=False, limit=None):
         """The Job for these settings: an existing one when the same settings are queued or running.
 
         The data is chosen once (here, unless the caller already chose it): the job's id and its training
-        use that very copy, never a download.
+        use that very copy, never a download. A student's second, different request raises AlreadyQueued
+        unless replace is true; a request over the server's limit raises ConfigError with what would fit.
         """
         dataset = dataset or datasets.load(config.dataset)
         job_id = runs.run_id_for(config, dataset)
         with self._changed:
             job = self._jobs.get(job_id)
             if job is not None and job.status in ("queued", "running"):
-                if requested_by:
-                    job.requested_by.add(requested_by)
+                self._join(job, student, requested_by, replace)
                 return job
+        found = estimates.check(config, dataset, self.speeds, limit)  # outside the lock: it reads speeds.json
+        with self._changed:
+            job = self._jobs.get(job_id)
+            if job is not None and job.status in ("queued", "running"):
+                self._join(job, student, requested_by, replace)
+                return job
+            self._leave_others(student, job_id, replace)
             job = Job(id=job_id, config=config, number=next(self._numbers), dataset=dataset,
-                      requested_by={requested_by} if requested_by else set())
+                      requested_by={requested_by} if requested_by else set(),
+                      waiters={student} if student else set(), estimate_seconds=found.seconds)
             self._jobs[job_id] = job
             self._waiting.append(job_id)
             self._forget_old()
             self._changed.notify_all()
         return job
+
+    def _join(self, job, student, requested_by, replace):
+        """Add a student (and the experiment that asked) to a job already in line."""
+        self._leave_others(student, job.id, replace)
+        if student:
+            job.waiters.add(student)
+            job.stop_requested = False  # someone waits for it again: a stop it was given when left alone is off
+        if requested_by:
+            job.requested_by.add(requested_by)
+
+    def _leave_others(self, student, job_id, replace):
+        mine = self._job_of(student)
+        if mine is None or mine.id == job_id:
+            return
+        if not replace:
+            raise AlreadyQueued(mine)
+        self._detach(mine, student)
+
+    def job_of(self, student):
+        """The student's training queued or running, or None."""
+        with self._changed:
+            return self._job_of(student)
+
+    def _job_of(self, student):
+        if not student:
+            return None
+        return next((job for job in self._jobs.values()
+                     if student in job.waiters and job.status in ("queued", "running")), None)
+
+    def ahead(self, job):
+        """(trainings ahead of job, their estimated seconds left): what a student waits for before theirs."""
+        with self._changed:
+            if job.status != "queued" or job.id not in self._waiting:
+                return 0, 0.0
+            before = [self._jobs[i] for i in self._waiting[:self._waiting.index(job.id)]]
+            running = self._running()
+            seconds = sum(j.estimate_seconds for j in before)
+            if running is not None:
+                before.append(running)
+                seconds += running.estimate_seconds * (1 - running.fraction)
+            return len(before), seconds
 
     def get(self, job_id):
         with self._changed:
@@ -97,16 +160,30 @@ class TrainingQueue:
                 return self._waiting.index(job.id) + 1 + int(self._running() is not None)
             return None
 
-    def stop(self, job_id):
-        """Ask a running job to end at its next batch (a queued one is dropped)."""
+    def stop(self, job_id, student=None):
+        """A student leaves a job; when nobody waits for it any more (or no student is named: a teacher, the
+        CLI) it ends at its next batch, keeping the partial run (a queued one is dropped)."""
         with self._changed:
             job = self._jobs.get(job_id)
             if job is None:
                 return
-            job.stop_requested = True
-            if job.status == "queued":
-                self._waiting.remove(job_id)
-                job.status, job.error, job.finished = "failed", Message("job.stopped_before_start"), time.time()
+            if student is not None:
+                self._detach(job, student)
+            else:
+                job.waiters.clear()
+                self._end(job)
+
+    def _detach(self, job, student):
+        job.waiters.discard(student)
+        if not job.waiters:
+            self._end(job)
+
+    def _end(self, job):
+        job.stop_requested = True
+        if job.status == "queued":
+            self._waiting.remove(job.id)
+            job.status, job.error, job.finished = "failed", Message("job.stopped_before_start"), time.time()
+            self._changed.notify_all()
 
     def wait(self, job, timeout=None):
         """Block until the job has finished (for the CLI and tests); True when it did."""

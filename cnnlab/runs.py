@@ -33,7 +33,7 @@ import uuid
 import filelock
 import numpy as np
 
-from cnnlab import architectures, datasets, storage, training
+from cnnlab import architectures, datasets, estimates, storage, training
 from cnnlab.errors import CnnlabError, DatasetUnavailable
 from cnnlab.i18n import Message
 
@@ -361,6 +361,9 @@ class RunStore:
                 result = training.train(config, on_epoch_end=on_epoch_end, on_batch_end=on_batch_end,
                                         should_stop=should_stop, dataset=dataset)
                 trained = self.save(run_id, result, experiments=[requested_by] if requested_by else ())
+                # this server's speed for that network: what the next estimate is made from
+                estimates.Speeds(self.root).record(config, trained.record["data"]["train"] * result.epochs_completed,
+                                                   result.train_seconds)
         finally:
             lock.release()
         if trained is not None:

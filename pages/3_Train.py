@@ -3,7 +3,7 @@
 import streamlit as st
 
 import ui
-from cnnlab import architectures, charts, datasets, i18n, inspection, training
+from cnnlab import architectures, charts, datasets, i18n, inspection, jobs, training
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
 
@@ -59,6 +59,12 @@ def show_result(run, cached=False):
     st.markdown(t("train.next"))
 
 
+def queue_for_me(config, data, replace=False):
+    """Queue config for this student (merged with the same settings from others)."""
+    job = ui.queue().submit(config, data, student=ui.student(), replace=replace, limit=ui.secret("CNNLAB_MAX_MINUTES"))
+    st.session_state["job_id"], st.session_state["shown_cached"] = job.id, False
+
+
 if submitted:
     st.session_state["dataset"] = dataset
     spec = architecture if network == t("train.custom") else network
@@ -77,11 +83,32 @@ if submitted:
             st.session_state["run_id"], st.session_state["job_id"] = stored.id, None
             st.session_state["shown_cached"] = True
         else:
-            job = ui.queue().submit(config, data)
-            st.session_state["job_id"], st.session_state["shown_cached"] = job.id, False
+            queue_for_me(config, data)
+    except jobs.AlreadyQueued:
+        st.session_state["replace_with"] = config.to_dict()  # plain data: asked about below
     except CnnlabError as error:
         st.error(t("train.bad", error=error))
         st.stop()
+
+
+if st.session_state.get("replace_with"):  # a second training while the first is still queued or running
+    wanted = training.TrainConfig.from_dict(st.session_state["replace_with"])
+    mine = ui.queue().job_of(ui.student())
+    if mine is None:
+        st.session_state.pop("replace_with")
+    else:
+        st.warning(t("train.replace_question", name=mine.config.architecture_name, epochs=mine.config.epochs,
+                     new_name=wanted.architecture_name, new_epochs=wanted.epochs))
+        left, right = st.columns(2)
+        if left.button(t("train.replace"), key="replace_yes", type="primary"):
+            st.session_state.pop("replace_with")
+            try:
+                queue_for_me(wanted, datasets.load(wanted.dataset), replace=True)
+            except CnnlabError as error:
+                st.error(t("train.bad", error=error))
+        elif right.button(t("train.keep"), key="replace_no"):
+            st.session_state.pop("replace_with")
+            st.session_state["job_id"] = mine.id
 
 
 def job_panel():
@@ -89,7 +116,10 @@ def job_panel():
     if job is None:
         return
     if job.status == "queued":
+        ahead, seconds = ui.queue().ahead(job)
         st.info(t("train.queued", position=ui.queue().position(job)))
+        st.caption(t("train.estimate", minutes=max(job.estimate_seconds / 60, 0.1), ahead=ahead,
+                     wait=max(seconds / 60, 0.1)))
     elif job.status == "running":
         st.progress(job.fraction, text=t("train.running", epoch=min(job.epochs_done + 1, job.config.epochs),
                                                               epochs=job.config.epochs, batch=job.batch,
@@ -97,8 +127,13 @@ def job_panel():
         if job.stop_requested:
             st.warning(t("train.stopping"))
         elif st.button(t("train.stop"), key=f"stop_{job.id}"):
-            ui.queue().stop(job.id)
-            st.warning(t("train.stopping"))
+            ui.queue().stop(job.id, student=ui.student())
+            if job.stop_requested:
+                st.warning(t("train.stopping"))
+            else:  # others still wait for this same training: it goes on for them
+                st.session_state["job_id"] = None
+                st.info(t("train.left", others=len(job.waiters)))
+                return
         if job.history.get("loss"):
             st.altair_chart(charts.learning_curves(job.history, title=""), width="content")
     elif job.status == "failed":

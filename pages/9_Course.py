@@ -98,7 +98,8 @@ def controls(report):
                 st.session_state["course_stored"] = chosen.id
                 st.rerun()
             else:
-                jobs[chosen.id] = queue.submit(config, data, requested_by=chosen.id).id
+                jobs[chosen.id] = queue.submit(config, data, requested_by=chosen.id, student=ui.student(),
+                                               limit=ui.secret("CNNLAB_MAX_MINUTES")).id
         except CnnlabError as error:
             st.error(t("course.bad", id=chosen.id, error=error))
     if view_clicked:

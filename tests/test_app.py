@@ -331,3 +331,41 @@ def test_data_page_downloads_with_progress_from_a_mirror(mirror, isolated):
     assert "Source: cnnlab's data folder" in all_text(at), all_text(at)
     assert "was downloaded, checked and stored" in all_text(at)
     assert "Fashion-MNIST: 3,000 training + 500 test images" in all_text(at)
+
+
+def test_train_page_asks_before_replacing_a_students_training_and_refuses_what_is_too_long(monkeypatch):
+    from cnnlab import datasets
+    import ui
+
+    first = TrainConfig(**dict(TINY, seed=99))
+    lock = ui.store().lock(runs.run_id_for(first, datasets.load("mnist")))
+    lock.acquire()  # the server is busy with someone else's training: everything else waits in line
+    try:
+        ui.queue().submit(first, student="someone else")
+        at = page("pages/3_Train.py").run()
+        at.select_slider(key="train_size").set_value(500)
+        at.button[0].click().run()
+        assert not at.exception, at.exception
+        assert "1 training ahead of you" in all_text(at) and "min of training" in all_text(at)
+        mine = at.session_state["job_id"]
+        at.slider(key="epochs").set_value(3)
+        at.button[0].click().run()  # a second, different training from the same student
+        assert not at.exception, at.exception
+        assert any("Replace it with fast (3 epochs)?" in w.value for w in at.warning)
+        assert at.session_state["job_id"] == mine
+        at.button(key="replace_yes").click().run()
+        assert not at.exception, at.exception
+        assert at.session_state["job_id"] != mine and ui.queue().get(mine).status == "failed"
+        replaced = ui.queue().get(at.session_state["job_id"])
+        assert replaced.config.epochs == 3 and replaced.status == "queued"
+        monkeypatch.setenv("CNNLAB_MAX_MINUTES", "0.001")
+        at.slider(key="epochs").set_value(50)
+        at.button[0].click().run()
+        assert not at.exception
+        refusal = " ".join(e.value for e in at.error)
+        assert "would take about" in refusal and "limit is 0 minutes" in refusal and "What fits:" in refusal
+    finally:
+        for job in (ui.queue().get(at.session_state["job_id"]), ui.queue().job_of("someone else")):
+            if job is not None:
+                ui.queue().stop(job.id)  # nothing left to train after the test
+        lock.release()

@@ -1,5 +1,7 @@
 import time
 
+import pytest
+
 from cnnlab import jobs, runs
 from cnnlab.training import TrainConfig
 
@@ -33,3 +35,75 @@ def test_stop_keeps_the_partial_run_and_a_failure_is_reported():
     assert stored.record["status"] == "stopped" and 1 <= stored.record["epochs_completed"] < 50
     bad = queue.submit(TrainConfig(**dict(TINY, batch_size=4000)))
     assert queue.wait(bad, timeout=60) and bad.status == "failed" and "Batch size 4000" in str(bad.error)
+
+
+def blocked_queue():
+    """A queue whose worker is held on its first job (someone else holds that run's lock), so others wait."""
+    from cnnlab import datasets
+
+    store = runs.RunStore()
+    queue = jobs.TrainingQueue(store)
+    first = TrainConfig(**dict(TINY, seed=99))
+    lock = store.lock(runs.run_id_for(first, datasets.load("mnist")))
+    lock.acquire()
+    holder = queue.submit(first, student="teacher")
+    deadline = time.time() + 30
+    while holder.status != "running" and time.time() < deadline:
+        time.sleep(0.02)
+    return queue, holder, lock
+
+
+def test_a_student_has_one_training_at_a_time_and_replaces_it_only_when_asked():
+    queue, holder, lock = blocked_queue()
+    try:
+        mine = queue.submit(TrainConfig(**TINY), student="ana")
+        with pytest.raises(jobs.AlreadyQueued, match="You already have a training queued or running") as caught:
+            queue.submit(TrainConfig(**dict(TINY, seed=1)), student="ana")
+        assert caught.value.job is mine and queue.job_of("ana") is mine
+        same = queue.submit(TrainConfig(**TINY), student="ana")  # the same settings again: the same job
+        assert same is mine
+        other = queue.submit(TrainConfig(**dict(TINY, seed=1)), student="ana", replace=True)
+        assert other is not mine and queue.job_of("ana") is other
+        assert mine.status == "failed" and "before it started" in str(mine.error)  # dropped from the line
+        ben = queue.submit(TrainConfig(**dict(TINY, seed=2)), student="ben")
+        assert ben.status == "queued"  # others may
+    finally:
+        for job in (holder, queue.job_of("ana"), queue.job_of("ben")):
+            if job is not None:
+                queue.stop(job.id)  # nothing left to train after the test
+        lock.release()
+    assert queue.wait(holder, timeout=60)
+
+
+def test_stop_detaches_only_the_student_who_pressed_it():
+    queue, holder, lock = blocked_queue()
+    try:
+        shared = queue.submit(TrainConfig(**TINY), student="ana")
+        assert queue.submit(TrainConfig(**TINY), student="ben") is shared and shared.waiters == {"ana", "ben"}
+        queue.stop(shared.id, student="ana")
+        assert shared.status == "queued" and not shared.stop_requested and shared.waiters == {"ben"}
+        queue.stop(shared.id, student="ben")  # nobody waits any more: it leaves the line
+        assert shared.status == "failed" and shared.stop_requested
+        assert queue.submit(TrainConfig(**dict(TINY, seed=99)), student="carla") is holder
+        queue.stop(holder.id, student="teacher")  # carla still waits for the running one: it goes on
+        assert holder.status == "running" and not holder.stop_requested
+    finally:
+        lock.release()
+    assert queue.wait(holder, timeout=120) and holder.status == "done"
+    assert runs.RunStore().get(holder.id).complete  # trained to the end for carla
+
+
+def test_the_line_says_how_long_the_trainings_ahead_take():
+    queue, holder, lock = blocked_queue()
+    try:
+        second = queue.submit(TrainConfig(**dict(TINY, epochs=3)), student="ana")
+        third = queue.submit(TrainConfig(**dict(TINY, seed=5)), student="ben")
+        assert second.estimate_seconds > third.estimate_seconds > 0  # three epochs against one
+        count, seconds = queue.ahead(third)
+        assert count == 2 and seconds == pytest.approx(second.estimate_seconds + holder.estimate_seconds, rel=0.01)
+        assert queue.ahead(holder) == (0, 0.0)
+    finally:
+        for job in (third, second, holder):
+            queue.stop(job.id)
+        lock.release()
+    assert queue.wait(holder, timeout=60)
