@@ -89,6 +89,16 @@ class Speeds:
             data[kind]["gflops"] = _average(data[kind].get("gflops"), gflops)
             storage.write_text(self.path, json.dumps(data, indent=1))
 
+    def record_run(self, run):
+        """A finished run's steady speed: its epochs after the first (which also builds and traces the network).
+        A run of one epoch says too little about the steady speed and is not counted."""
+        steady = sorted(run.record.get("epoch_seconds", [])[1:])
+        if not steady:
+            return
+        median = steady[len(steady) // 2]
+        data = run.record["data"]
+        self.record(run.config, data["train"] + data["validation"] / TRAINING_FLOPS_PER_FORWARD, median)
+
     def images_per_second(self, config, device=None):
         """(images/s while training, measured?) for config's network on this server."""
         kind = device or device_kind()

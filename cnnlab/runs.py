@@ -304,7 +304,7 @@ class RunStore:
             "metrics": {"test_loss": result.test_loss, "test_accuracy": result.test_accuracy,
                         "confusion_matrix": matrix.tolist(),
                         "per_class_accuracy": training.per_class_accuracy(matrix).tolist()},
-            "train_seconds": result.train_seconds, "device": result.device,
+            "train_seconds": result.train_seconds, "epoch_seconds": result.epoch_seconds, "device": result.device,
             "data": {**result.data, **result.sizes},
             "notes": result.notes, "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
             "checksums": checksums,
@@ -361,9 +361,7 @@ class RunStore:
                 result = training.train(config, on_epoch_end=on_epoch_end, on_batch_end=on_batch_end,
                                         should_stop=should_stop, dataset=dataset)
                 trained = self.save(run_id, result, experiments=[requested_by] if requested_by else ())
-                # this server's speed for that network: what the next estimate is made from
-                estimates.Speeds(self.root).record(config, trained.record["data"]["train"] * result.epochs_completed,
-                                                   result.train_seconds)
+                estimates.Speeds(self.root).record_run(trained)  # what this server's next estimates are made from
         finally:
             lock.release()
         if trained is not None:

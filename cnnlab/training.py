@@ -221,6 +221,7 @@ class TrainResult:
     y_test: np.ndarray  # (n_test,) uint8
     stopped: bool
     train_seconds: float
+    epoch_seconds: list  # each epoch's wall time, its validation included (the first also builds and traces)
     device: str
     source: datasets.Source
     data: dict  # which copy of the data: Dataset.describe_data() (source, variant, fingerprints, sizes)
@@ -362,10 +363,12 @@ def _progress_callback(keras, on_epoch_end, on_batch_end, should_stop, state, ev
                 report(batch, logs)
 
         def on_epoch_begin(self, epoch, logs=None):
+            state["epoch_started"] = time.perf_counter()
             with lock:
                 last["batch"], last["latest"] = -1, None
 
         def on_epoch_end(self, epoch, logs=None):
+            state["epoch_seconds"].append(time.perf_counter() - state["epoch_started"])  # with its validation
             if on_batch_end is not None:
                 with lock:  # every batch callback of this epoch has run (Keras flushed them)
                     if last["latest"] is not None and last["latest"][0] > last["batch"]:
@@ -395,7 +398,7 @@ def train(config, on_epoch_end=None, on_batch_end=None, should_stop=None, datase
     model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     steps = steps_per_epoch(config, len(dataset.x_train))
-    state = {"stopped": False, "diverged_epoch": None}
+    state = {"stopped": False, "diverged_epoch": None, "epoch_seconds": [], "epoch_started": 0.0}
     callback = _progress_callback(keras, on_epoch_end, on_batch_end, should_stop, state, BATCH_REPORT_SECONDS)
     validation = _pipeline(tf, x_val, y_val, max(config.batch_size, 256)) if len(x_val) else None
     started = time.perf_counter()
@@ -415,6 +418,7 @@ def train(config, on_epoch_end=None, on_batch_end=None, should_stop=None, datase
         history={k: [float(v) for v in values] for k, values in history.history.items()},
         test_loss=test_loss, test_accuracy=test_accuracy, probabilities=probabilities,
         y_test=np.asarray(dataset.y_test), stopped=state["stopped"], train_seconds=train_seconds,
+        epoch_seconds=[round(s, 4) for s in state["epoch_seconds"]],
         device=device, source=dataset.source, data=dataset.describe_data(),
         sizes={"train": len(x_train), "validation": len(x_val), "test": len(x_test)}, notes=config.notes)
 
