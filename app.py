@@ -7,7 +7,7 @@ catalogues of cnnlab/locales); this file draws the sidebar above all of them.
 import streamlit as st
 
 import ui
-from cnnlab import datasets, runs, training
+from cnnlab import datasets, training
 from cnnlab.i18n import t
 
 PAGES = [  # file, navigation key, icon, address
@@ -37,11 +37,8 @@ def home():
         st.write(training.device_summary())
     with right:
         st.header(t("home.store_header"))
-        store = runs.RunStore()
-        stored = store.list()
-        st.write(t("home.store_count", count=len(stored), root=str(store.root)) if stored else t("home.store_empty"))
-        for notice in store.notices:
-            st.warning(str(notice))
+        stored = ui.store().list()
+        st.write(t("home.store_count", count=len(stored)) if stored else t("home.store_empty"))
 
     st.header(t("home.data_header"))
     rows = []

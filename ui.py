@@ -115,8 +115,9 @@ IMAGE_UPLOAD_MB = 5  # a photo or scan of a digit; the server's own limit is CIF
 
 
 @st.cache_resource(max_entries=4)
-def model(run_id):
-    """A stored run's network (or the bundled model, run_id "bundled"), rebuilt and loaded once per server."""
+def _model(run_id, version):
+    """A stored run's network (or the bundled model, run_id "bundled"), rebuilt and loaded once per server and
+    version (a run replaced under the same id is loaded again)."""
     if run_id == BUNDLED:
         from cnnlab import drawing
         return drawing.bundled().build_model()
@@ -124,22 +125,52 @@ def model(run_id):
 
 
 @st.cache_resource(max_entries=4)
-def extractor(run_id):
-    """The feature-map model of a run (every conv layer's output), built once."""
+def _extractor(run_id, version):
     from cnnlab import inspection
-    return inspection.feature_extractor(model(run_id))
+    return inspection.feature_extractor(_model(run_id, version))
 
 
 @st.cache_data(max_entries=8)
-def predictions(run_id):
+def _predictions(run_id, version):
     return store().get(run_id).predictions()
+
+
+def _version(run_id):
+    if run_id == BUNDLED:
+        return None
+    run = store().get(run_id)
+    if run is None:
+        st.warning(t("common.run_gone"))
+        st.stop()
+    return run.version
+
+
+def _guarded(load, run_id):
+    """Load from a run; a damaged run gets a sentence (it was set aside), never a traceback."""
+    try:
+        return load(run_id, _version(run_id))
+    except runs.RunDamaged as error:
+        st.warning(str(error))
+        st.stop()
+
+
+def model(run_id):
+    """A run's network, shared by the server (rebuilt once per version of the run)."""
+    return _guarded(_model, run_id)
+
+
+def extractor(run_id):
+    """The feature-map model of a run (every conv layer's output), built once."""
+    return _guarded(_extractor, run_id)
+
+
+def predictions(run_id):
+    return _guarded(_predictions, run_id)
 
 
 def pick_run(label, text_empty, dataset=None, key="run"):
     """A selectbox of stored runs (the session's last run first); None with a message when there is none."""
     available = [r for r in store().list() if dataset is None or r.config.dataset == dataset]
-    for notice in store().notices:
-        st.warning(str(notice))
     if not available:
         st.info(text_empty)
         return None

@@ -22,8 +22,10 @@ numbers wrong but cannot run code.
 
 import dataclasses
 import datetime
+import contextlib
 import hashlib
 import json
+import logging
 import os
 import pathlib
 import re
@@ -37,6 +39,7 @@ from cnnlab import architectures, datasets, estimates, storage, training
 from cnnlab.errors import CnnlabError, DatasetUnavailable
 from cnnlab.i18n import Message
 
+log = logging.getLogger("cnnlab")
 RECORD_FORMAT = 2  # 2: the record carries its data's fingerprints and a checksum of itself
 READABLE_FORMATS = (1, 2)  # runs of format 1 stay readable: nothing already trained is lost
 RUN_ID = re.compile(r"^[0-9a-f]{16}$")
@@ -47,10 +50,27 @@ def default_root():
     return storage.home()
 
 
+@contextlib.contextmanager
+def i18n_language(lang):
+    """Word messages in lang for a moment (the server's log is in English)."""
+    from cnnlab import i18n
+
+    previous = i18n.get_language()
+    i18n.set_language(lang)
+    try:
+        yield
+    finally:
+        i18n.set_language(previous)
+
+
 def _record_checksum(record):
     """SHA-256 of a record's canonical JSON, without the field that holds it."""
     body = {key: value for key, value in record.items() if key != "record_sha256"}
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+class RunDamaged(CnnlabError):
+    """A run's weights or predictions no longer match their checksum: it was set aside, and is retrained on demand."""
 
 
 class DataGone(CnnlabError):
@@ -78,12 +98,38 @@ class CorruptRun(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class Run:
-    """A stored run: read-only; its model is rebuilt from the config and its weights loaded."""
+    """A stored run: read-only; its model is rebuilt from the config and its weights loaded.
+
+    Its files' checksums are checked when they are first read (the weights when the model is built, the
+    predictions when they are asked for), not every time the store is listed.
+    """
 
     id: str
     path: pathlib.Path
     config: training.TrainConfig
     record: dict
+    store: object = dataclasses.field(default=None, compare=False, repr=False)  # sets it aside when damaged
+    _verified: set = dataclasses.field(default_factory=set, compare=False, repr=False)
+
+    def _checked(self, name):
+        """The path of one of the run's files, after its checksum was found right (once per run object)."""
+        path = self.path / name
+        if name not in self._verified:
+            try:
+                good = _sha256(path) == self.record["checksums"][name]
+            except OSError:
+                good = False
+            if not good:
+                if self.store is not None:
+                    self.store._set_aside(self.id, self.path, Message("corrupt.checksum", name=name))
+                raise RunDamaged("error.run.damaged", run_id=self.id, name=name)
+            self._verified.add(name)
+        return path
+
+    @property
+    def version(self):
+        """Changes whenever the run is replaced under the same id (a stopped run trained again)."""
+        return self.record["checksums"]["model.weights.h5"]
 
     @property
     def complete(self):
@@ -153,7 +199,7 @@ class Run:
 
     def predictions(self):
         """(probabilities (n_test, classes) float32, y_test (n_test,) uint8)."""
-        with np.load(self.path / "predictions.npz", allow_pickle=False) as f:
+        with np.load(self._checked("predictions.npz"), allow_pickle=False) as f:
             return f["probabilities"], f["y_test"]
 
     def build_model(self):
@@ -161,7 +207,7 @@ class Run:
         info = self.info
         model = architectures.build(self.config.layers, info.image_shape, info.num_classes,
                                     name=self.config.architecture_name)
-        model.load_weights(self.path / "model.weights.h5")
+        model.load_weights(self._checked("model.weights.h5"))
         return model
 
     def summary_row(self):
@@ -185,6 +231,7 @@ class RunStore:
     def __init__(self, root=None):
         self.root = pathlib.Path(root) if root else default_root()
         self.notices = []  # one-line warnings for the user (corrupt entries set aside, ...)
+        self._cache = {}  # run id -> (run.json's size and mtime, Run): listing re-reads only what changed
         for sub in ("runs", "locks", "tmp", "corrupt"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
 
@@ -202,13 +249,36 @@ class RunStore:
     def get(self, run_id):
         """The stored run, or None when there is none; a damaged entry is set aside with a notice."""
         path = self.run_path(run_id)
-        if not path.exists():
-            return None
         try:
-            return self._read(run_id, path)
+            stat = (path / "run.json").stat()
+        except OSError:
+            stat = None
+        if stat is None and not path.exists():
+            self._cache.pop(run_id, None)
+            return None
+        signature = None if stat is None else (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        cached = self._cache.get(run_id)
+        if cached is not None and signature is not None and cached[0] == signature and self._files_there(cached[1]):
+            return cached[1]
+        try:
+            run = self._read(run_id, path)
         except CorruptRun as error:
+            self._cache.pop(run_id, None)
             self._set_aside(run_id, path, error.args[0])
             return None
+        self._cache[run_id] = (signature, run)
+        return run
+
+    @staticmethod
+    def _files_there(run):
+        """Every file of a cached run still has the size it was written with (a cheap check on every read)."""
+        sizes = run.record.get("sizes")
+        if sizes is None:
+            return True
+        try:
+            return all((run.path / name).stat().st_size == size for name, size in sizes.items())
+        except OSError:
+            return False
 
     def _read(self, run_id, path):
         try:
@@ -220,23 +290,31 @@ class RunStore:
             config = training.TrainConfig.from_dict(record["config"])
             if config.run_id(record["data"]["variant"], record["data"].get("fingerprint")) != run_id:
                 raise CorruptRun(Message("corrupt.settings"))
+            sizes = record.get("sizes")
             for name in FILES:
-                if _sha256(path / name) != record["checksums"][name]:
-                    raise CorruptRun(Message("corrupt.checksum", name=name))
+                if sizes is None:  # runs written before sizes were recorded: their checksums, now
+                    if _sha256(path / name) != record["checksums"][name]:
+                        raise CorruptRun(Message("corrupt.checksum", name=name))
+                elif (path / name).stat().st_size != sizes[name]:  # truncated or missing: no need to hash
+                    raise CorruptRun(Message("corrupt.size", name=name))
         except CorruptRun:
             raise
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
             raise CorruptRun(f"{type(error).__name__}: {error}") from None
-        return Run(run_id, path, config, record)
+        return Run(run_id, path, config, record, store=self)
 
     def _set_aside(self, run_id, path, reason):
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         target = self.root / "corrupt" / f"{run_id}-{stamp}-{uuid.uuid4().hex[:6]}"
+        self._cache.pop(run_id, None)
         try:
             os.replace(path, target)
         except OSError:
             return  # another process set it aside first
-        self.notices.append(Message("notice.run_damaged", run_id=run_id, reason=reason, target=str(target)))
+        notice = Message("notice.run_damaged", run_id=run_id, reason=reason, target=str(target))
+        self.notices.append(notice)  # for the command line and the teacher; pages do not show it to students
+        with i18n_language("en"):
+            log.warning("%s", notice)
 
     def list(self):
         """Every readable run, newest first."""
@@ -272,6 +350,7 @@ class RunStore:
                      y_test=result.y_test.astype(np.uint8))
             result.model.save_weights(tmp / "model.weights.h5")
             record = self._record(run_id, result, {name: _sha256(tmp / name) for name in FILES})
+            record["sizes"] = {name: (tmp / name).stat().st_size for name in FILES}
             if experiments:
                 record["experiments"] = sorted(set(experiments))
             record["record_sha256"] = _record_checksum(record)

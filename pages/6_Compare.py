@@ -19,8 +19,6 @@ VALUES = {"data": datasets.VARIANTS,
 ui.page("compare.title", "⚖️")
 st.write(t("compare.intro"))
 stored = ui.store().list()
-for notice in ui.store().notices:
-    st.warning(str(notice))
 if not stored:
     st.info(t("compare.empty"))
     st.stop()

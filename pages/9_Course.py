@@ -20,8 +20,6 @@ st.write(t("course.intro"))
 
 store, queue = ui.store(), ui.queue()
 stored = store.list()
-for notice in store.notices:
-    st.warning(str(notice))
 if st.session_state.get("course_stored"):
     st.info(t("course.stored", id=st.session_state.pop("course_stored")))
 gpu = training.gpu_name() is not None

@@ -107,3 +107,34 @@ def test_two_processes_asking_for_the_same_settings_train_once(isolated):
     assert results[0]["run_id"] == results[1]["run_id"]
     assert results[0]["test_accuracy"] == results[1]["test_accuracy"]
     assert len(list((isolated / "cnnlab_home" / "runs").iterdir())) == 1
+
+
+def test_listing_a_store_reads_only_what_changed_and_checks_files_when_they_are_read(monkeypatch):
+    store = runs.RunStore()
+    first, _ = store.get_or_train(TrainConfig(**TINY))
+    second, _ = store.get_or_train(TrainConfig(**dict(TINY, seed=1)))
+    hashed = []
+    real = runs._sha256
+    monkeypatch.setattr(runs, "_sha256", lambda path: hashed.append(path.name) or real(path))
+    fresh = runs.RunStore(store.root)
+    assert {r.id for r in fresh.list()} == {first.id, second.id} and hashed == []  # no file hashed to list
+    reads = []
+    real_read = fresh._read
+    monkeypatch.setattr(fresh, "_read", lambda run_id, path: reads.append(run_id) or real_read(run_id, path))
+    for _ in range(3):
+        fresh.list()
+    assert reads == []  # nothing changed on disk: nothing read again
+    run = fresh.get(first.id)
+    run.predictions()
+    run.predictions()
+    run.build_model()
+    assert hashed == ["predictions.npz", "model.weights.h5"]  # each checked once, when first read
+
+
+def test_a_run_replaced_under_its_id_has_a_new_version():
+    store = runs.RunStore()
+    config = TrainConfig(**dict(TINY, epochs=2))
+    stopped, _ = store.get_or_train(config, should_stop=lambda: True)
+    full, _ = store.get_or_train(config)
+    assert full.id == stopped.id and full.version != stopped.version  # the pages' model cache is keyed by it
+    assert store.get(full.id).complete
