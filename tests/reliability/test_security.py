@@ -79,7 +79,7 @@ def test_the_checksums_are_not_a_signature():
     assert forged is not None  # accepted: consistent files are indistinguishable from real ones
     model = forged.build_model()
     assert [layer.__class__.__name__ for layer in model.layers] == \
-        [layer.__class__.__name__ for layer in run.build_model().layers]  # its own network, nothing else
+        [layer.__class__.__name__ for layer in other.build_model().layers]  # its own network, nothing else
 
 
 def test_stored_runs_hold_weights_and_json_only():
