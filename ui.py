@@ -1,5 +1,9 @@
 """Streamlit helpers shared by the pages: the language, server-wide resources and the run picker. Layout only."""
 
+import hmac
+import os
+import uuid
+
 import streamlit as st
 
 from cnnlab import i18n, jobs, runs
@@ -74,13 +78,11 @@ def downloads():
 
 def student():
     """This browser session's id in the queue (a plain string in session state)."""
-    import uuid
     return st.session_state.setdefault("student", uuid.uuid4().hex)
 
 
 def secret(name):
     """A server setting from the environment, else .streamlit/secrets.toml, else None."""
-    import os
     if os.environ.get(name):
         return os.environ[name]
     try:
@@ -96,12 +98,17 @@ def teacher_token():
 
 def teacher_allowed(key):
     """True when no teacher token is set (a home install), or when the one typed here matches it."""
-    import hmac
     token = teacher_token()
     if token is None:
         return True
     typed = st.text_input(t("common.teacher_token"), type="password", key=key)
     return bool(typed) and hmac.compare_digest(typed.encode(), str(token).encode())
+
+
+def queue_for_me(config, dataset, replace=False, requested_by=None):
+    """Queue config for this student under the server's limit (merged with the same settings from others)."""
+    return queue().submit(config, dataset, requested_by=requested_by, student=student(), replace=replace,
+                          limit=secret("CNNLAB_MAX_MINUTES"))
 
 
 @st.cache_resource

@@ -170,8 +170,8 @@ def _install(info, work, area):
     try:
         datasets.read_files(info.name, check)
     except (OSError, ValueError, KeyError, EOFError) as error:
-        raise DatasetUnavailable("error.dataset.unreadable", title=info.title, path=str(check),
-                                 error=str(error)) from None
+        raise DatasetUnavailable("error.dataset.unreadable", title=info.title, path=FILES[info.name][0].url(),
+                                 error=str(error)) from None  # what came from there, not the temporary file
     if final.exists() and final.is_dir():
         old = area / f".old-{final.name}.{uuid.uuid4().hex[:8]}"
         final.rename(old)

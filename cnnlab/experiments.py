@@ -27,10 +27,30 @@ class Experiment:
     note_key: str = ""
     assumed_keys: tuple = ()  # the settings the report leaves out, and what cnnlab picked
 
-    def __getattr__(self, name):  # e.dataset, e.epochs, e.optimizer, …: the settings' own fields
-        if name != "settings" and name in training.TrainConfig.__dataclass_fields__:
-            return getattr(self.settings, name)
-        raise AttributeError(name)
+    @property
+    def dataset(self):
+        return self.settings.dataset
+
+    @property
+    def architecture(self):
+        return self.settings.architecture
+
+    @property
+    def optimizer(self):
+        return self.settings.optimizer
+
+    @property
+    def batch_size(self):
+        return self.settings.batch_size
+
+    @property
+    def epochs(self):
+        """The report's full length."""
+        return self.settings.epochs
+
+    @property
+    def validation_split(self):
+        return self.settings.validation_split
 
     @property
     def title(self):

@@ -13,6 +13,7 @@ line set their own, so two students can read the same server in two languages.
 raised in the training thread are read later by a page in its own student's language.
 """
 
+import contextlib
 import contextvars
 import decimal
 import functools
@@ -67,6 +68,16 @@ def set_language(lang):
 
 def get_language():
     return _current.get()
+
+
+@contextlib.contextmanager
+def speaking(lang):
+    """Word messages in lang for a moment, then go back to the language before."""
+    token = _current.set(normalize(lang) or DEFAULT)
+    try:
+        yield
+    finally:
+        _current.reset(token)
 
 
 class _Formatter(string.Formatter):

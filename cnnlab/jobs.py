@@ -213,7 +213,7 @@ class TrainingQueue:
                 job.status, job.started = "running", time.time()
             self._train(job)
             with self._changed:
-                job.finished = time.time()
+                job.finished, job.dataset = time.time(), None  # finished jobs do not keep a copy of the data alive
                 self._changed.notify_all()
 
     def _train(self, job):
@@ -228,12 +228,10 @@ class TrainingQueue:
             job.batch = batch + 1
 
         try:
-            asked = sorted(job.requested_by)
             run, cached = self.store.get_or_train(job.config, on_epoch_end=on_epoch_end, on_batch_end=on_batch_end,
-                                                  should_stop=lambda: job.stop_requested, dataset=job.dataset,
-                                                  requested_by=asked[0] if asked else None)
-            for experiment_id in asked[1:] + sorted(set(job.requested_by) - set(asked)):
-                run = self.store.tag(run.id, experiment_id) or run  # others that asked while it trained
+                                                  should_stop=lambda: job.stop_requested, dataset=job.dataset)
+            for experiment_id in sorted(job.requested_by):  # every experiment that asked, also while it trained
+                run = self.store.tag(run.id, experiment_id) or run
             job.history, job.cached, job.status = run.history, cached, "done"
         except CnnlabError as error:
             job.error, job.status = error.message, "failed"

@@ -22,7 +22,6 @@ numbers wrong but cannot run code.
 
 import dataclasses
 import datetime
-import contextlib
 import hashlib
 import json
 import logging
@@ -35,7 +34,7 @@ import uuid
 import filelock
 import numpy as np
 
-from cnnlab import architectures, datasets, estimates, storage, training
+from cnnlab import architectures, datasets, estimates, i18n, storage, training
 from cnnlab.errors import CnnlabError, DatasetUnavailable
 from cnnlab.i18n import Message
 
@@ -48,19 +47,6 @@ FILES = ("predictions.npz", "model.weights.h5")
 
 def default_root():
     return storage.home()
-
-
-@contextlib.contextmanager
-def i18n_language(lang):
-    """Word messages in lang for a moment (the server's log is in English)."""
-    from cnnlab import i18n
-
-    previous = i18n.get_language()
-    i18n.set_language(lang)
-    try:
-        yield
-    finally:
-        i18n.set_language(previous)
 
 
 def _record_checksum(record):
@@ -313,7 +299,7 @@ class RunStore:
             return  # another process set it aside first
         notice = Message("notice.run_damaged", run_id=run_id, reason=reason, target=str(target))
         self.notices.append(notice)  # for the command line and the teacher; pages do not show it to students
-        with i18n_language("en"):
+        with i18n.speaking("en"):  # the server's log is in English
             log.warning("%s", notice)
 
     def list(self):

@@ -59,9 +59,9 @@ def show_result(run, cached=False):
     st.markdown(t("train.next"))
 
 
-def queue_for_me(config, data, replace=False):
+def train_in_line(config, data, replace=False):
     """Queue config for this student (merged with the same settings from others)."""
-    job = ui.queue().submit(config, data, student=ui.student(), replace=replace, limit=ui.secret("CNNLAB_MAX_MINUTES"))
+    job = ui.queue_for_me(config, data, replace=replace)
     st.session_state["job_id"], st.session_state["shown_cached"] = job.id, False
 
 
@@ -83,7 +83,7 @@ if submitted:
             st.session_state["run_id"], st.session_state["job_id"] = stored.id, None
             st.session_state["shown_cached"] = True
         else:
-            queue_for_me(config, data)
+            train_in_line(config, data)
     except jobs.AlreadyQueued:
         st.session_state["replace_with"] = config.to_dict()  # plain data: asked about below
     except CnnlabError as error:
@@ -103,7 +103,7 @@ if st.session_state.get("replace_with"):  # a second training while the first is
         if left.button(t("train.replace"), key="replace_yes", type="primary"):
             st.session_state.pop("replace_with")
             try:
-                queue_for_me(wanted, datasets.load(wanted.dataset), replace=True)
+                train_in_line(wanted, datasets.load(wanted.dataset), replace=True)
             except CnnlabError as error:
                 st.error(t("train.bad", error=error))
         elif right.button(t("train.keep"), key="replace_no"):

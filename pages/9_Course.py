@@ -96,8 +96,7 @@ def controls(report):
                 st.session_state["course_stored"] = chosen.id
                 st.rerun()
             else:
-                jobs[chosen.id] = queue.submit(config, data, requested_by=chosen.id, student=ui.student(),
-                                               limit=ui.secret("CNNLAB_MAX_MINUTES")).id
+                jobs[chosen.id] = ui.queue_for_me(config, data, requested_by=chosen.id).id
         except CnnlabError as error:
             st.error(t("course.bad", id=chosen.id, error=error))
     if view_clicked:
