@@ -17,6 +17,15 @@ class CnnlabError(ValueError):
     def __str__(self):
         return str(self.message)
 
+    def __reduce__(self):  # whole across processes (a Ray task's error reaches the app with its params)
+        return _rebuild, (type(self), self.message.key, self.message.params)
+
+
+def _rebuild(cls, key, params):
+    error = cls.__new__(cls)
+    CnnlabError.__init__(error, key, **params)
+    return error
+
 
 class DatasetUnavailable(CnnlabError):
     """No source of the dataset is available; the message says how to get one."""

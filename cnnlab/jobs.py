@@ -1,7 +1,8 @@
-"""The server's training queue: one training at a time, identical requests merged, progress readable.
+"""The server's training queue: identical requests merged, fair to every student, progress readable.
 
-A page submits a TrainConfig for a student and gets a Job back; a worker thread trains the jobs in
-order through the run store, so a student can leave the page, come back, or press Stop. A student has
+A page submits a TrainConfig for a student and gets a Job back; worker threads train the jobs in
+order through the run store, so a student can leave the page, come back, or press Stop. In this
+process one training runs at a time; on a Ray cluster (cnnlab.executors) as many as it has room for. A student has
 at most one training queued or running (asking for another replaces it only when they say so).
 Identical settings from several students train once; Stop detaches only the student who pressed it,
 and a shared training ends (at its next batch, keeping the partial run) when nobody waits for it.
@@ -14,7 +15,7 @@ import logging
 import threading
 import time
 
-from cnnlab import datasets, estimates, runs, training
+from cnnlab import datasets, estimates, executors, runs, training
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import Message
 
@@ -42,6 +43,7 @@ class Job:
     stop_requested: bool = False
     started: float | None = None
     finished: float | None = None
+    trained_on: dict | None = None  # where it trained (cnnlab.executors), once done
 
     @property
     def epochs_done(self):
@@ -64,17 +66,20 @@ class AlreadyQueued(CnnlabError):
 
 
 class TrainingQueue:
-    """A FIFO of Jobs served by one worker thread (one training at a time on this server)."""
+    """A FIFO of Jobs served by worker threads: as many trainings at once as the executor has room for."""
 
-    def __init__(self, store):
+    CAPACITY_SECONDS = 10.0  # how long the cluster's size is trusted before it is asked again
+
+    def __init__(self, store, executor=None):
         self.store = store
+        self.executor = executor or executors.LocalExecutor()
         self.speeds = estimates.Speeds(store.root)
         self._jobs = {}
         self._waiting = []
         self._numbers = itertools.count(1)
         self._changed = threading.Condition()
-        self._worker = threading.Thread(target=self._work, name="cnnlab-trainer", daemon=True)
-        self._worker.start()
+        self._workers = []
+        self._capacity_read = (-float("inf"), 1)  # (when, trainings at once)
 
     def submit(self, config, dataset=None, requested_by=None, student=None, replace=False, limit=None):
         """The Job for these settings: an existing one when the same settings are queued or running.
@@ -91,6 +96,7 @@ class TrainingQueue:
                 self._join(job, student, requested_by, replace)
                 return job
         found = estimates.check(config, dataset, self.speeds, limit)  # outside the lock: it reads speeds.json
+        self.capacity()  # outside the lock too: the first time, it may start or join a Ray cluster
         with self._changed:
             job = self._jobs.get(job_id)
             if job is not None and job.status in ("queued", "running"):
@@ -103,8 +109,40 @@ class TrainingQueue:
             self._jobs[job_id] = job
             self._waiting.append(job_id)
             self._forget_old()
+            self._start_workers()
             self._changed.notify_all()
         return job
+
+    def capacity(self):
+        """Trainings at once: 1 in this process; on Ray, what its nodes have room for (re-read every 10 s)."""
+        when, slots = self._capacity_read
+        if time.monotonic() - when > self.CAPACITY_SECONDS:
+            try:
+                slots = self.executor.capacity()
+            except CnnlabError:  # an unreachable cluster: its jobs fail with that message, one at a time
+                slots = 1
+            self._capacity_read = (time.monotonic(), slots)
+        return slots
+
+    def _start_workers(self):
+        wanted = min(self.capacity(), len(self._waiting) + len(self._running()))
+        while len(self._workers) < wanted:
+            worker = threading.Thread(target=self._work, name=f"cnnlab-trainer-{len(self._workers) + 1}", daemon=True)
+            self._workers.append(worker)
+            worker.start()
+
+    def jobs(self):
+        """Every job queued or running, in the order they will train (for the teacher)."""
+        with self._changed:
+            return self._running() + [self._jobs[i] for i in self._waiting]
+
+    def move_to_front(self, job_id):
+        """A teacher puts a queued job first in line."""
+        with self._changed:
+            if job_id in self._waiting:
+                self._waiting.remove(job_id)
+                self._waiting.insert(0, job_id)
+                self._changed.notify_all()
 
     def _join(self, job, student, requested_by, replace):
         """Add a student (and the experiment that asked) to a job already in line."""
@@ -142,10 +180,8 @@ class TrainingQueue:
             before = [self._jobs[i] for i in self._waiting[:self._waiting.index(job.id)]]
             running = self._running()
             seconds = sum(j.estimate_seconds for j in before)
-            if running is not None:
-                before.append(running)
-                seconds += running.estimate_seconds * (1 - running.fraction)
-            return len(before), seconds
+            seconds += sum(j.estimate_seconds * (1 - j.fraction) for j in running)
+            return len(before) + len(running), seconds / max(1, min(self.capacity(), len(before) + len(running)))
 
     def get(self, job_id):
         with self._changed:
@@ -157,7 +193,7 @@ class TrainingQueue:
             if job.status == "running":
                 return 0
             if job.id in self._waiting:
-                return self._waiting.index(job.id) + 1 + int(self._running() is not None)
+                return self._waiting.index(job.id) + 1 + len(self._running())
             return None
 
     def stop(self, job_id, student=None):
@@ -197,7 +233,7 @@ class TrainingQueue:
         return True
 
     def _running(self):
-        return next((j for j in self._jobs.values() if j.status == "running"), None)
+        return sorted((j for j in self._jobs.values() if j.status == "running"), key=lambda j: j.number)
 
     def _forget_old(self):
         finished = sorted((j for j in self._jobs.values() if j.status in ("done", "failed")), key=lambda j: j.number)
@@ -207,8 +243,8 @@ class TrainingQueue:
     def _work(self):
         while True:
             with self._changed:
-                while not self._waiting:
-                    self._changed.wait()
+                while not self._waiting or len(self._running()) >= self.capacity():
+                    self._changed.wait(self.CAPACITY_SECONDS)
                 job = self._jobs[self._waiting.pop(0)]
                 job.status, job.started = "running", time.time()
             self._train(job)
@@ -229,7 +265,9 @@ class TrainingQueue:
 
         try:
             run, cached = self.store.get_or_train(job.config, on_epoch_end=on_epoch_end, on_batch_end=on_batch_end,
-                                                  should_stop=lambda: job.stop_requested, dataset=job.dataset)
+                                                  should_stop=lambda: job.stop_requested, dataset=job.dataset,
+                                                  executor=self.executor)
+            job.trained_on = run.record.get("trained_on")
             for experiment_id in sorted(job.requested_by):  # every experiment that asked, also while it trained
                 run = self.store.tag(run.id, experiment_id) or run
             job.history, job.cached, job.status = run.history, cached, "done"

@@ -34,7 +34,7 @@ import uuid
 import filelock
 import numpy as np
 
-from cnnlab import architectures, datasets, estimates, i18n, storage, training
+from cnnlab import architectures, datasets, estimates, executors, i18n, storage, training
 from cnnlab.errors import CnnlabError, DatasetUnavailable
 from cnnlab.i18n import Message
 
@@ -334,7 +334,7 @@ class RunStore:
         try:
             np.savez(tmp / "predictions.npz", probabilities=result.probabilities.astype(np.float32),
                      y_test=result.y_test.astype(np.uint8))
-            result.model.save_weights(tmp / "model.weights.h5")
+            result.save_weights(tmp / "model.weights.h5")
             record = self._record(run_id, result, {name: _sha256(tmp / name) for name in FILES})
             record["sizes"] = {name: (tmp / name).stat().st_size for name in FILES}
             if experiments:
@@ -356,9 +356,6 @@ class RunStore:
         config, info = result.config, datasets.get_info(result.config.dataset)
         predicted = np.argmax(result.probabilities, axis=1)
         matrix = training.confusion_matrix(result.y_test, predicted, info.num_classes)
-        import keras
-        import tensorflow as tf
-
         return {
             "format": RECORD_FORMAT, "id": run_id,
             "status": "stopped" if result.stopped else "complete",
@@ -370,8 +367,9 @@ class RunStore:
                         "confusion_matrix": matrix.tolist(),
                         "per_class_accuracy": training.per_class_accuracy(matrix).tolist()},
             "train_seconds": result.train_seconds, "epoch_seconds": result.epoch_seconds, "device": result.device,
+            "trained_on": result.trained_on,
             "data": {**result.data, **result.sizes},
-            "notes": result.notes, "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
+            "notes": result.notes, "versions": result.versions,
             "checksums": checksums,
         }
 
@@ -398,11 +396,12 @@ class RunStore:
     # ------------------------------------------------------------ the one entry point for pages and CLI
 
     def get_or_train(self, config, on_epoch_end=None, on_batch_end=None, should_stop=None, on_wait=None,
-                     dataset=None, requested_by=None):
+                     dataset=None, requested_by=None, executor=None):
         """(run, cached): the stored run for config, or a new one trained once however many ask at once.
 
         The data is chosen once, here (or by the caller, who passes the Dataset): the run's id and the
         training both use that very copy. requested_by names a course experiment that asked for the run.
+        executor (cnnlab.executors) says where it trains: by default in this process.
         """
         training.check_layers(config)
         dataset = dataset or datasets.load(config.dataset)
@@ -423,8 +422,8 @@ class RunStore:
                 trained = None
             else:
                 self.clean_tmp()
-                result = training.train(config, on_epoch_end=on_epoch_end, on_batch_end=on_batch_end,
-                                        should_stop=should_stop, dataset=dataset)
+                result = (executor or executors.LocalExecutor()).train(config, dataset, on_epoch_end=on_epoch_end, on_batch_end=on_batch_end,
+                                        should_stop=should_stop)
                 trained = self.save(run_id, result, experiments=[requested_by] if requested_by else ())
                 estimates.Speeds(self.root).record_run(trained)  # what this server's next estimates are made from
         finally:

@@ -9,8 +9,11 @@ import hashlib
 import json
 import math
 import os
+import pathlib
 import shutil
+import socket
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -213,7 +216,7 @@ class TrainResult:
     """What a finished (or stopped) training produced; the run store saves it."""
 
     config: TrainConfig
-    model: object  # keras.Model
+    model: object  # keras.Model; None once the weights travelled as bytes (a Ray task's result)
     history: dict  # {"loss": [...], "accuracy": [...], "val_loss": [...], "val_accuracy": [...]}
     test_loss: float
     test_accuracy: float
@@ -227,10 +230,28 @@ class TrainResult:
     data: dict  # which copy of the data: Dataset.describe_data() (source, variant, fingerprints, sizes)
     sizes: dict  # {"train": n, "validation": n, "test": n}
     notes: list
+    trained_on: dict = dataclasses.field(default_factory=dict)  # {"executor", "node", "pid", ...}
+    versions: dict = dataclasses.field(default_factory=dict)  # TensorFlow's and Keras's, where it trained
+    weights: bytes | None = None  # the .weights.h5 file's bytes, when the model itself stayed on a Ray worker
 
     @property
     def epochs_completed(self):
         return len(self.history.get("loss", []))
+
+    def save_weights(self, path):
+        """Write the weights file (.weights.h5) to path, from the model or from the bytes it travelled as."""
+        if self.model is not None:
+            self.model.save_weights(path)
+        else:
+            pathlib.Path(path).write_bytes(self.weights)
+
+    def detach_model(self):
+        """Keep the weights as bytes and drop the Keras model: what a Ray task sends back to the app."""
+        with tempfile.TemporaryDirectory() as folder:
+            path = pathlib.Path(folder) / "model.weights.h5"
+            self.model.save_weights(path)
+            self.weights, self.model = path.read_bytes(), None
+        return self
 
 
 def confusion_matrix(y_true, y_pred, num_classes):
@@ -420,7 +441,13 @@ def train(config, on_epoch_end=None, on_batch_end=None, should_stop=None, datase
         y_test=np.asarray(dataset.y_test), stopped=state["stopped"], train_seconds=train_seconds,
         epoch_seconds=[round(s, 4) for s in state["epoch_seconds"]],
         device=device, source=dataset.source, data=dataset.describe_data(),
-        sizes={"train": len(x_train), "validation": len(x_val), "test": len(x_test)}, notes=config.notes)
+        sizes={"train": len(x_train), "validation": len(x_val), "test": len(x_test)}, notes=config.notes,
+        trained_on=here(), versions={"tensorflow": tf.__version__, "keras": keras.__version__})
+
+
+def here():
+    """Where this process trains: {"executor": "local", "node": host name, "pid": process id}."""
+    return {"executor": "local", "node": socket.gethostname(), "pid": os.getpid()}
 
 
 def predict(model, images, batch_size=1024):

@@ -1,0 +1,363 @@
+"""Where a training runs: in this process (the default), or as a task on a Ray cluster.
+
+CNNLAB_RAY_ADDRESS (or `--ray ADDRESS` on the command line) chooses:
+    unset       train in this process, one training at a time (TensorFlow already uses every core)
+    local       a private Ray instance on this machine; every port it opens is on 127.0.0.1
+    HOST:PORT   a cluster: `ray start --head` on the GPU box, `ray start --address=HOST:PORT` on each lab PC
+
+On Ray a training is a task. The dataset goes into Ray's object store once per dataset, so a lab PC
+needs no data of its own; the task sends back the run's files (weights, probabilities, history) and
+the app writes them into its own store, atomically, like a training of its own: no shared disk.
+Progress and Stop travel through one small actor per training, named by the run's id, so app servers
+attached to one cluster that ask for the same settings share one training. A GPU node takes a
+training on its GPU (one per GPU; the task's process ends with it, which frees TensorFlow's GPU
+memory); CPU nodes take the rest, CPUS_PER_TRAINING cores each. A node that dies mid-training fails
+that training with a clear message and nothing partial is stored.
+"""
+
+import functools
+import os
+import re
+import socket
+import threading
+import time
+import uuid
+
+from cnnlab import training
+from cnnlab.errors import CnnlabError, ConfigError
+
+ADDRESS_VARIABLE = "CNNLAB_RAY_ADDRESS"
+CPUS_VARIABLE = "CNNLAB_RAY_CPUS_PER_TRAINING"
+CPUS_PER_TRAINING = 2  # a CPU training's share of a node; TensorFlow gets little from more on small networks
+NAMESPACE = "cnnlab"
+POLL_SECONDS = 0.2  # how often the app reads a Ray training's progress, and a task reads its Stop
+KEEP_FINISHED_SECONDS = 60  # a finished training's actor lingers, so other servers can still pick up its result
+ADDRESS = re.compile(r"^(local|\[?[A-Za-z0-9_.:-]+\]?:\d{1,5})$")
+
+
+class RayUnavailable(CnnlabError):
+    """The Ray cluster named by CNNLAB_RAY_ADDRESS or --ray cannot be reached (or Ray is not installed)."""
+
+
+class TrainingLost(CnnlabError):
+    """The node or process that ran a training died; nothing of it was stored."""
+
+
+class LocalExecutor:
+    """Trains in this process: one training at a time, as a single server always did."""
+
+    kind = "local"
+    address = None
+
+    def capacity(self):
+        return 1
+
+    def workers(self):
+        """This server as the one worker: [{"node", "host", "cpus", "gpus", "alive"}]."""
+        return [{"node": socket.gethostname(), "host": socket.gethostname(), "address": "127.0.0.1",
+                 "cpus": os.cpu_count(), "gpus": 1 if training.gpu_name() else 0, "alive": True}]
+
+    def train(self, config, dataset, on_epoch_end=None, on_batch_end=None, should_stop=None):
+        return training.train(config, on_epoch_end=on_epoch_end, on_batch_end=on_batch_end,
+                              should_stop=should_stop, dataset=dataset)
+
+
+def cpus_per_training():
+    value = os.environ.get(CPUS_VARIABLE) or CPUS_PER_TRAINING
+    try:
+        cpus = float(value)
+    except ValueError:
+        cpus = 0
+    if not 0 < cpus <= 1024:
+        raise ConfigError("error.ray.bad_cpus", value=str(value), name=CPUS_VARIABLE)
+    return cpus
+
+
+class RayExecutor:
+    """Trains on a Ray cluster: several trainings at once, one per GPU and per CPU_PER_TRAINING cores."""
+
+    kind = "ray"
+
+    def __init__(self, address):
+        if not ADDRESS.match(str(address)):
+            raise RayUnavailable("error.ray.bad_address", address=str(address))
+        self.address = address
+        self._lock = threading.Lock()
+        self._data = {}  # dataset fingerprint -> ObjectRef of the Dataset, put in the object store once
+        self._server = uuid.uuid4().hex[:12]  # this app server, among those attached to the cluster
+        self._where = {}  # run id -> the node training it (for the Teacher page)
+        self._connected = False
+
+    # ------------------------------------------------------------ the cluster
+
+    def connect(self):
+        """Start or join Ray once per process; RayUnavailable with the reason when it cannot."""
+        with self._lock:
+            if self._connected:
+                return
+            if self.address == "local":
+                # read by Ray when it is imported: the private instance's node and every port it opens stay on
+                # 127.0.0.1, never on the school's network (stack notes); checked below
+                os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+            ray = _ray()
+            if not ray.is_initialized():
+                options = dict(namespace=NAMESPACE, log_to_driver=False, configure_logging=False,
+                               runtime_env={"py_modules": [_package_folder()]})
+                try:
+                    if self.address == "local":
+                        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, **options)
+                    else:
+                        ray.init(address=self.address, **options)
+                except Exception as error:  # ConnectionError, an authentication error, a timeout: say which
+                    raise RayUnavailable("error.ray.unreachable", address=self.address,
+                                         reason=_first_line(error)) from None
+            if self.address == "local":
+                addresses = {node.get("NodeManagerAddress") for node in ray.nodes()}
+                if addresses != {"127.0.0.1"}:
+                    ray.shutdown()
+                    raise RayUnavailable("error.ray.not_private", addresses=", ".join(sorted(map(str, addresses))))
+            self._connected = True
+
+    def _nodes(self):
+        self.connect()
+        return [node for node in _ray().nodes() if node.get("Alive")]
+
+    def capacity(self):
+        """How many trainings the cluster runs at once: one per GPU, one per CPUS_PER_TRAINING other cores."""
+        per = cpus_per_training()
+        slots = 0
+        for node in self._nodes():
+            resources = node.get("Resources", {})
+            gpus = int(resources.get("GPU", 0))
+            slots += gpus + int(max(0.0, resources.get("CPU", 0) - gpus) // per)
+        return max(1, slots)
+
+    def workers(self):
+        """Every node: [{"node", "host", "address", "cpus", "gpus", "alive", "training"}]."""
+        training_on = {}
+        for run_id, node in list(self._where.items()):
+            training_on.setdefault(node, []).append(run_id)
+        rows = []
+        for node in _ray().nodes() if self._connected else []:
+            resources = node.get("Resources", {})
+            rows.append({"node": node["NodeID"], "host": node.get("NodeManagerHostname", ""),
+                         "address": node.get("NodeManagerAddress", ""), "cpus": int(resources.get("CPU", 0)),
+                         "gpus": int(resources.get("GPU", 0)), "alive": bool(node.get("Alive")),
+                         "training": training_on.get(node["NodeID"], [])})
+        return rows
+
+    def _resources(self):
+        """A GPU when one is free; else a CPU training's share, no more than the largest node has."""
+        ray = _ray()
+        if ray.available_resources().get("GPU", 0) >= 1:
+            return {"num_gpus": 1, "num_cpus": 1}
+        largest = max((node.get("Resources", {}).get("CPU", 0) for node in self._nodes()), default=1)
+        return {"num_cpus": max(1.0, min(cpus_per_training(), largest))}
+
+    def _put(self, dataset):
+        """The dataset's ObjectRef: put once per dataset (a few stay, the oldest is dropped)."""
+        with self._lock:
+            ref = self._data.get(dataset.fingerprint)
+            if ref is None:
+                ref = self._data[dataset.fingerprint] = _ray().put(dataset)
+                while len(self._data) > 3:
+                    self._data.pop(next(iter(self._data)))
+            return ref
+
+    # ------------------------------------------------------------ one training
+
+    def train(self, config, dataset, on_epoch_end=None, on_batch_end=None, should_stop=None):
+        """A TrainResult trained on the cluster (or by another server's identical request already there)."""
+        self.connect()
+        ray = _ray()
+        run_id = config.run_id(dataset.variant, dataset.fingerprint)
+        try:
+            progress = _progress_class().options(
+                name=f"train-{run_id}", namespace=NAMESPACE, get_if_exists=True, num_cpus=0,
+                scheduling_strategy=_here(ray)).remote()
+            owner = ray.get(progress.claim.remote(self._server))
+            if owner:
+                task = _task_function().options(max_retries=0, name=f"cnnlab {config.architecture_name} {run_id}",
+                                                **self._resources())
+                result = task.remote(config.to_dict(), self._put(dataset), progress)
+                progress.set_result.remote([result])
+            return self._follow(ray, run_id, progress, owner, on_epoch_end, on_batch_end, should_stop)
+        except ray.exceptions.RayTaskError as error:
+            cause = getattr(error, "cause", None)
+            if isinstance(cause, CnnlabError):
+                raise cause from None
+            raise CnnlabError("error.training.failed", kind=type(cause or error).__name__,
+                              error=_first_line(cause or error)) from None
+        except ray.exceptions.RayError as error:  # a node, a worker or the owner of the result died
+            raise TrainingLost("error.ray.lost", reason=_first_line(error)) from None
+        finally:
+            self._where.pop(run_id, None)
+
+    def _follow(self, ray, run_id, progress, owner, on_epoch_end, on_batch_end, should_stop):
+        """Pass the training's progress on to the callbacks until its result is in; Stop leaves it."""
+        seen = {"epochs": 0, "batch": (-1, -1)}
+        left, result, trained = False, None, None
+
+        def passed_on(state):
+            if state["where"]:
+                self._where[run_id] = state["where"]["node"]
+            for epoch, logs in state["epochs"]:
+                seen["epochs"] += 1
+                if on_epoch_end is not None:
+                    on_epoch_end(epoch, logs)
+            batch = state["batch"]
+            if (batch is not None and on_batch_end is not None and batch[0] == seen["epochs"]
+                    and (batch[0], batch[1]) > seen["batch"]):
+                seen["batch"] = (batch[0], batch[1])
+                on_batch_end(batch[1], batch[2])
+            return state
+
+        try:
+            while True:
+                if not left and should_stop is not None and should_stop():
+                    progress.leave.remote(self._server)  # it ends when no server waits for it any more
+                    left = True
+                state = passed_on(ray.get(progress.state.remote(seen["epochs"])))
+                if result is None and state["result"] is not None:
+                    result = state["result"][0]
+                if result is None:
+                    time.sleep(POLL_SECONDS)
+                elif ray.wait([result], timeout=POLL_SECONDS)[0]:
+                    break
+            trained = ray.get(result)  # raises what the task raised, or why its node or process died
+            deadline = time.monotonic() + 5
+            while not state["finished"] and time.monotonic() < deadline:  # the last reports, in order
+                state = passed_on(ray.get(progress.state.remote(seen["epochs"])))
+            passed_on(state)
+            return trained
+        finally:
+            if owner:  # it lingers a little for servers that asked for it too, unless nothing is worth sharing
+                keep = KEEP_FINISHED_SECONDS if trained is not None and not trained.stopped else 0
+                timer = threading.Timer(keep, _kill_quietly, args=(ray, progress))
+                timer.daemon = True
+                timer.start()
+
+
+def _kill_quietly(ray, actor):
+    try:
+        ray.kill(actor)
+    except Exception:  # already gone with its node or its owner
+        pass
+
+
+@functools.cache
+def executor(address=None):
+    """The executor for an address (None: CNNLAB_RAY_ADDRESS, unset: this process); one per address and process."""
+    address = address if address is not None else os.environ.get(ADDRESS_VARIABLE, "")
+    address = address.strip()
+    return RayExecutor(address) if address else LocalExecutor()
+
+
+# ---------------------------------------------------------------- Ray's side (imported only when used)
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise RayUnavailable("error.ray.not_installed") from None
+    return ray
+
+
+def _package_folder():
+    """cnnlab itself travels to the workers (runtime_env py_modules): every node runs the app's own code."""
+    return os.path.dirname(os.path.abspath(__file__))
+
+
+def _first_line(error):
+    text = str(error).strip().splitlines()
+    return (text[0] if text else type(error).__name__)[:300]
+
+
+def _here(ray):
+    """Keep the progress actor on the app's own node when it is one (it then survives a lab PC that dies)."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    return NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=True)
+
+
+class Progress:
+    """A training's progress, its result and the servers waiting for it (a Ray actor)."""
+
+    def __init__(self):
+        self.owner, self.servers, self.stop = None, set(), False
+        self.epochs, self.batch, self.where = [], None, None  # [(epoch, logs)], (epoch index, batch, logs)
+        self.result, self.finished = None, False
+
+    def claim(self, server):
+        """Wait for this training; True for the first server, which starts it."""
+        self.servers.add(server)
+        self.stop = False  # somebody waits again: a stop it got when left alone is off
+        if self.owner is None:
+            self.owner = server
+            return True
+        return False
+
+    def leave(self, server):
+        self.servers.discard(server)
+        self.stop = self.stop or not self.servers
+
+    def set_result(self, refs):
+        self.result = refs  # [ObjectRef] (in a list, so that it is passed on, not waited for)
+
+    def started(self, where):
+        self.where = where
+
+    def report_epoch(self, epoch, logs):
+        self.epochs.append((epoch, logs))
+
+    def report_batch(self, batch, logs):
+        self.batch = (len(self.epochs), batch, logs)
+
+    def end(self):
+        self.finished = True
+
+    def should_stop(self):
+        return self.stop
+
+    def state(self, epochs_seen):
+        return {"epochs": self.epochs[epochs_seen:], "batch": self.batch, "where": self.where,
+                "result": self.result, "finished": self.finished}
+
+
+@functools.cache
+def _progress_class():
+    return _ray().remote(Progress)
+
+
+@functools.cache
+def _task_function():
+    return _ray().remote(train_task)
+
+
+def train_task(config_dict, dataset, progress):
+    """A Ray task: train on this node, report to the progress actor, send the run's files back."""
+    import ray
+
+    config = training.TrainConfig.from_dict(config_dict)
+    context = ray.get_runtime_context()
+    where = {"executor": "ray", "node": context.get_node_id(), "host": socket.gethostname(),
+             "address": ray.util.get_node_ip_address(), "pid": os.getpid(),
+             "gpus": [str(gpu) for gpu in context.get_accelerator_ids().get("GPU", [])]}
+    progress.started.remote(where)
+    stop, done = threading.Event(), threading.Event()
+
+    def watch():  # Stop, read off the actor a few times a second (not on every batch)
+        while not done.wait(POLL_SECONDS):
+            if ray.get(progress.should_stop.remote()):
+                stop.set()
+
+    threading.Thread(target=watch, name="cnnlab-stop", daemon=True).start()
+    try:
+        result = training.train(config, on_epoch_end=lambda epoch, logs: progress.report_epoch.remote(epoch, logs),
+                                on_batch_end=lambda batch, logs: progress.report_batch.remote(batch, logs),
+                                should_stop=stop.is_set, dataset=dataset)
+    finally:
+        done.set()
+        progress.end.remote()
+    result.trained_on = where
+    return result.detach_model()
