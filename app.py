@@ -20,6 +20,7 @@ PAGES = [  # file, navigation key, icon, address
     ("pages/7_Convolution.py", "nav.convolution", "🧮", "Convolution"),
     ("pages/8_Draw.py", "nav.draw", "✏️", "Draw"),
     ("pages/9_Course.py", "nav.course", "📚", "Course"),
+    ("pages/10_Teacher.py", "nav.teacher", "🎓", "Teacher"),
 ]
 
 

@@ -6,7 +6,7 @@ import uuid
 
 import streamlit as st
 
-from cnnlab import i18n, jobs, runs
+from cnnlab import executors, i18n, jobs, runs
 from cnnlab.i18n import t
 
 LANGUAGE = "language"  # session-state key of the student's language
@@ -113,8 +113,9 @@ def queue_for_me(config, dataset, replace=False, requested_by=None):
 
 @st.cache_resource
 def queue():
-    """The server's training queue: one training at a time, shared by every session."""
-    return jobs.TrainingQueue(store())
+    """The server's training queue, shared by every session: it trains in this process, or on the Ray cluster
+    named by CNNLAB_RAY_ADDRESS (environment or secrets.toml)."""
+    return jobs.TrainingQueue(store(), executors.executor(secret("CNNLAB_RAY_ADDRESS") or ""))
 
 
 BUNDLED = "bundled"

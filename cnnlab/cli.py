@@ -114,6 +114,7 @@ def _parser():
     p.add_argument("--augment", action="store_true",
                    help=t("cli.help.augment"))
     p.add_argument("--offline", action="store_true", help=argparse.SUPPRESS)  # training never downloads now
+    _ray_option(p)
     p.add_argument("--json", action="store_true", help=t("cli.help.json"))
 
     p = command("predict", help=t("cli.help.predict"))
@@ -127,11 +128,13 @@ def _parser():
     p.add_argument("--list", action="store_true", help=t("cli.help.list"))
     p.add_argument("--epochs", type=int, default=None, help=t("cli.help.epochs"))
     p.add_argument("--offline", action="store_true", help=argparse.SUPPRESS)  # training never downloads now
+    _ray_option(p)
     p.add_argument("--json", action="store_true", help=t("cli.help.json"))
 
     p = command("prepare", help=t("cli.help.prepare"))
     p.add_argument("file", help=t("cli.help.file"))
     p.add_argument("--offline", action="store_true", help=argparse.SUPPRESS)  # training never downloads now
+    _ray_option(p)
     p.add_argument("--json", action="store_true", help=t("cli.help.json"))
 
     p = command("runs", help=t("cli.help.runs"))
@@ -142,6 +145,10 @@ def _parser():
     p.add_argument("--import", dest="import_archive", metavar="ARCHIVE", default=None, help=t("cli.help.import"))
     p.add_argument("--json", action="store_true", help=t("cli.help.json"))
     return parser
+
+
+def _ray_option(parser):
+    parser.add_argument("--ray", metavar="ADDRESS", default=None, help=t("cli.help.ray"))
 
 
 def _language(argv):
@@ -238,7 +245,7 @@ def cmd_train(args):
     for note in config.notes:
         print(t("cli.note", text=i18n.text(note)), file=sys.stderr)
     store = runs.RunStore()
-    run, cached, seconds = _train_quietly(store, config)
+    run, cached, seconds = _train_quietly(store, config, ray=args.ray)
     for notice in store.notices:
         print(t("cli.warning", text=notice), file=sys.stderr)
     how = t("cli.from_store") if cached else t("cli.trained_in", seconds=run.train_seconds)
@@ -250,15 +257,16 @@ def cmd_train(args):
             "status": run.record["status"], "epochs_completed": run.record["epochs_completed"],
             "data_source": run.record["data"]["source"], "data_variant": run.variant,
             "data_fingerprint": run.record["data"].get("fingerprint"),
-            "params": run.record["params"], "store": str(store.root)}
+            "params": run.record["params"], "store": str(store.root), "trained_on": run.record.get("trained_on")}
     return _emit(args, [line], data)
 
 
-def _train_quietly(store, config, requested_by=None):
+def _train_quietly(store, config, requested_by=None, ray=None):
     """Train (or fetch) one config with a terminal progress bar on stderr; (run, cached, seconds).
 
-    The data is chosen once, here: the local copy in use now (training never downloads)."""
-    from cnnlab import training
+    The data is chosen once, here: the local copy in use now (training never downloads). ray is --ray's
+    address (None: CNNLAB_RAY_ADDRESS, else this process)."""
+    from cnnlab import executors, training
 
     dataset = datasets.load(config.dataset)
     training.preflight(config, dataset)
@@ -269,7 +277,7 @@ def _train_quietly(store, config, requested_by=None):
     run, cached = store.get_or_train(
         config, on_epoch_end=bar.epoch_end, on_batch_end=bar.batch if bar.live else None,
         on_wait=lambda run_id: print(t("cli.waiting", id=run_id), file=sys.stderr),
-        dataset=dataset, requested_by=requested_by)
+        dataset=dataset, requested_by=requested_by, executor=executors.executor(ray))
     return run, cached, time.perf_counter() - started
 
 
@@ -305,7 +313,7 @@ def cmd_reproduce(args):
     for item in experiment.assumed:
         print(t("cli.note", text=item), file=sys.stderr)
     store = runs.RunStore()
-    run, cached, seconds = _train_quietly(store, experiment.config(epochs), requested_by=experiment.id)
+    run, cached, seconds = _train_quietly(store, experiment.config(epochs), requested_by=experiment.id, ray=args.ray)
     reported = experiment.reported_test_accuracy
     shortened = run.record["epochs_completed"] < experiment.epochs
     label = experiments.epochs_label(experiment, run)
@@ -320,13 +328,13 @@ def cmd_reproduce(args):
             "reported_test_loss": experiment.reported_test_loss, "train_seconds": run.train_seconds,
             "epochs": run.record["epochs_completed"], "reported_epochs": experiment.epochs, "shortened": shortened,
             "cached": cached, "data_source": run.record["data"]["source"],
-            "data_variant": run.variant, "seconds": seconds}
+            "data_variant": run.variant, "seconds": seconds, "trained_on": run.record.get("trained_on")}
     return _emit(args, lines, data)
 
 
 def _prepare_items(path):
-    """(line number, TrainConfig, label) for each line of a prepare file; CnnlabError for a line that is wrong."""
-    from cnnlab import experiments, training
+    """(line number, TrainConfig or CnnlabError, label) for each line of a prepare file."""
+    from cnnlab import experiments
 
     try:
         text = open(path, encoding="utf-8").read()
@@ -334,29 +342,7 @@ def _prepare_items(path):
         raise CnnlabError("error.cli.cannot_read", path=str(path), reason=str(error.strerror or error)) from None
     except UnicodeDecodeError:
         raise CnnlabError("error.cli.not_text", path=str(path)) from None
-    for number, line in enumerate(text.splitlines(), start=1):
-        line = line.split("#", 1)[0].strip() if not line.lstrip().startswith("{") else line.strip()
-        if not line:
-            continue
-        try:
-            if line.startswith("{"):
-                try:
-                    config = training.TrainConfig.from_dict(json.loads(line))
-                except (ValueError, TypeError) as error:
-                    raise CnnlabError("error.cli.bad_json", error=str(error)) from None
-                yield number, config, config.architecture_name
-                continue
-            words = line.split()
-            experiment = experiments.get(words[0])
-            epochs = None
-            for word in words[1:]:
-                key, _, value = word.partition("=")
-                if key != "epochs" or not value.isdigit() or not 1 <= int(value) <= experiment.epochs:
-                    raise CnnlabError("error.cli.bad_word", word=word, id=experiment.id, epochs=experiment.epochs)
-                epochs = int(value)
-            yield number, experiment.config(epochs), experiment.id
-        except CnnlabError as error:
-            yield number, error, line
+    return experiments.parse_list(text)
 
 
 def _experiment_of(label):
@@ -377,7 +363,7 @@ def cmd_prepare(args):
         try:
             if isinstance(config, CnnlabError):
                 raise config
-            run, cached, seconds = _train_quietly(store, config, requested_by=_experiment_of(label))
+            run, cached, seconds = _train_quietly(store, config, requested_by=_experiment_of(label), ray=args.ray)
         except CnnlabError as error:
             failed += 1
             print(f"cnnlab: {args.file}:{number} ({label}): {error}", file=sys.stderr)

@@ -30,6 +30,7 @@ ADDRESS_VARIABLE = "CNNLAB_RAY_ADDRESS"
 CPUS_VARIABLE = "CNNLAB_RAY_CPUS_PER_TRAINING"
 CPUS_PER_TRAINING = 2  # a CPU training's share of a node; TensorFlow gets little from more on small networks
 NAMESPACE = "cnnlab"
+CONNECT_SECONDS = 5.0  # how long a cluster's head may take to answer at all
 POLL_SECONDS = 0.2  # how often the app reads a Ray training's progress, and a task reads its Stop
 KEEP_FINISHED_SECONDS = 60  # a finished training's actor lingers, so other servers can still pick up its result
 ADDRESS = re.compile(r"^(local|\[?[A-Za-z0-9_.:-]+\]?:\d{1,5})$")
@@ -79,8 +80,6 @@ class RayExecutor:
     kind = "ray"
 
     def __init__(self, address):
-        if not ADDRESS.match(str(address)):
-            raise RayUnavailable("error.ray.bad_address", address=str(address))
         self.address = address
         self._lock = threading.Lock()
         self._data = {}  # dataset fingerprint -> ObjectRef of the Dataset, put in the object store once
@@ -95,6 +94,8 @@ class RayExecutor:
         with self._lock:
             if self._connected:
                 return
+            if not ADDRESS.match(str(self.address)):
+                raise RayUnavailable("error.ray.bad_address", address=str(self.address))
             if self.address == "local":
                 # read by Ray when it is imported: the private instance's node and every port it opens stay on
                 # 127.0.0.1, never on the school's network (stack notes); checked below
@@ -107,6 +108,7 @@ class RayExecutor:
                     if self.address == "local":
                         ray.init(num_cpus=os.cpu_count(), include_dashboard=False, **options)
                     else:
+                        _answers(self.address)  # Ray itself would wait minutes for a head that is not there
                         ray.init(address=self.address, **options)
                 except Exception as error:  # ConnectionError, an authentication error, a timeout: say which
                     raise RayUnavailable("error.ray.unreachable", address=self.address,
@@ -212,23 +214,34 @@ class RayExecutor:
                 on_batch_end(batch[1], batch[2])
             return state
 
+        def read():
+            """The actor's state, or None once the actor is gone (its node died): the training itself goes on."""
+            if seen.get("lost"):
+                return None
+            try:
+                return passed_on(ray.get(progress.state.remote(seen["epochs"]), timeout=30))
+            except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
+                seen["lost"] = True
+                return None
+
         try:
             while True:
-                if not left and should_stop is not None and should_stop():
+                if not left and should_stop is not None and should_stop() and not seen.get("lost"):
                     progress.leave.remote(self._server)  # it ends when no server waits for it any more
                     left = True
-                state = passed_on(ray.get(progress.state.remote(seen["epochs"])))
-                if result is None and state["result"] is not None:
+                state = read()
+                if result is None and state is not None and state["result"] is not None:
                     result = state["result"][0]
+                if result is None and state is None:
+                    raise TrainingLost("error.ray.lost", reason="the training's progress actor is gone")
                 if result is None:
                     time.sleep(POLL_SECONDS)
                 elif ray.wait([result], timeout=POLL_SECONDS)[0]:
                     break
             trained = ray.get(result)  # raises what the task raised, or why its node or process died
             deadline = time.monotonic() + 5
-            while not state["finished"] and time.monotonic() < deadline:  # the last reports, in order
-                state = passed_on(ray.get(progress.state.remote(seen["epochs"])))
-            passed_on(state)
+            while state is not None and not state["finished"] and time.monotonic() < deadline:
+                state = read()  # the last reports, in order
             return trained
         finally:
             if owner:  # it lingers a little for servers that asked for it too, unless nothing is worth sharing
@@ -266,6 +279,13 @@ def _ray():
 def _package_folder():
     """cnnlab itself travels to the workers (runtime_env py_modules): every node runs the app's own code."""
     return os.path.dirname(os.path.abspath(__file__))
+
+
+def _answers(address, timeout=CONNECT_SECONDS):
+    """Raise OSError (within timeout seconds) unless something listens at HOST:PORT."""
+    host, _, port = address.rpartition(":")
+    with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+        pass
 
 
 def _first_line(error):
@@ -348,8 +368,11 @@ def train_task(config_dict, dataset, progress):
 
     def watch():  # Stop, read off the actor a few times a second (not on every batch)
         while not done.wait(POLL_SECONDS):
-            if ray.get(progress.should_stop.remote()):
-                stop.set()
+            try:
+                if ray.get(progress.should_stop.remote(), timeout=30):
+                    stop.set()
+            except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
+                return  # the actor's node died: nobody can press Stop any more, the training goes on
 
     threading.Thread(target=watch, name="cnnlab-stop", daemon=True).start()
     try:

@@ -6,8 +6,10 @@ report's questions from the stored runs, with the numbers behind each answer.
 """
 
 import dataclasses
+import json
 
 from cnnlab import inspection, training
+from cnnlab.errors import CnnlabError
 from cnnlab.i18n import Message, t
 
 CPU_EPOCHS = 30  # long experiments (hundreds of epochs) are offered at this length on a CPU, labelled as such
@@ -164,8 +166,6 @@ BY_ID = {experiment.id: experiment for experiment in EXPERIMENTS}
 
 
 def get(experiment_id):
-    from cnnlab.errors import CnnlabError
-
     key = str(experiment_id).strip().upper()
     if key not in BY_ID:
         raise CnnlabError("error.experiment.unknown", id=str(experiment_id), choices=", ".join(BY_ID))
@@ -174,6 +174,36 @@ def get(experiment_id):
 
 def of_report(report):
     return [experiment for experiment in EXPERIMENTS if experiment.report == report]
+
+
+def parse_list(text):
+    """A list of trainings to prepare before class, one a line: an experiment id (`C3`, `B2 epochs=5`) or a
+    TrainConfig as JSON; `#` starts a comment. [(line number, TrainConfig or CnnlabError, label)]."""
+    items = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.split("#", 1)[0].strip() if not line.lstrip().startswith("{") else line.strip()
+        if not line:
+            continue
+        try:
+            if line.startswith("{"):
+                try:
+                    config = training.TrainConfig.from_dict(json.loads(line))
+                except (ValueError, TypeError) as error:
+                    raise CnnlabError("error.cli.bad_json", error=str(error)) from None
+                items.append((number, config, config.architecture_name))
+                continue
+            words = line.split()
+            experiment = get(words[0])
+            epochs = None
+            for word in words[1:]:
+                key, _, value = word.partition("=")
+                if key != "epochs" or not value.isdigit() or not 1 <= int(value) <= experiment.epochs:
+                    raise CnnlabError("error.cli.bad_word", word=word, id=experiment.id, epochs=experiment.epochs)
+                epochs = int(value)
+            items.append((number, experiment.config(epochs), experiment.id))
+        except CnnlabError as error:
+            items.append((number, error, line))
+    return items
 
 
 def runs_of(experiment, stored_runs):

@@ -43,6 +43,7 @@ RECORD_FORMAT = 2  # 2: the record carries its data's fingerprints and a checksu
 READABLE_FORMATS = (1, 2)  # runs of format 1 stay readable: nothing already trained is lost
 RUN_ID = re.compile(r"^[0-9a-f]{16}$")
 FILES = ("predictions.npz", "model.weights.h5")
+SET_ASIDE = "set_aside.json"  # written into a damaged run's folder under corrupt/: which run, and why
 
 
 def default_root():
@@ -297,6 +298,8 @@ class RunStore:
             os.replace(path, target)
         except OSError:
             return  # another process set it aside first
+        why = reason if isinstance(reason, Message) else Message("corrupt.other", error=str(reason))
+        storage.write_text(target / SET_ASIDE, json.dumps({"run_id": run_id, "key": why.key, "params": why.params}))
         notice = Message("notice.run_damaged", run_id=run_id, reason=reason, target=str(target))
         self.notices.append(notice)  # for the command line and the teacher; pages do not show it to students
         with i18n.speaking("en"):  # the server's log is in English
@@ -311,6 +314,46 @@ class RunStore:
                 if run is not None:
                     runs.append(run)
         return sorted(runs, key=lambda run: run.record["created"], reverse=True)
+
+    def set_aside(self):
+        """The damaged entries set aside, newest first: [{"name", "run_id", "reason": Message, "bytes"}]."""
+        rows = []
+        for path in (self.root / "corrupt").iterdir():
+            try:
+                note = json.loads((path / SET_ASIDE).read_text())
+                reason = Message(note["key"], **note["params"])
+            except (OSError, ValueError, KeyError, TypeError):
+                note, reason = {"run_id": path.name[:16]}, Message("corrupt.unknown")
+            rows.append({"name": path.name, "run_id": note.get("run_id"), "reason": reason, "bytes": _size(path),
+                         "when": path.stat().st_mtime})
+        return sorted(rows, key=lambda row: row["when"], reverse=True)
+
+    def size(self):
+        """(runs, bytes) of the store's runs/ folder."""
+        folders = [path for path in (self.root / "runs").iterdir() if RUN_ID.match(path.name)]
+        return len(folders), sum(_size(path) for path in folders)
+
+    def delete(self, run_id):
+        """Remove a run (a teacher's action): renamed out of runs/ under its lock, then erased. True when it was there."""
+        path = self.run_path(run_id)
+        with self.lock(run_id):
+            if not path.exists():
+                return False
+            gone = self.root / "tmp" / f"{run_id}.deleted.{uuid.uuid4().hex[:8]}"
+            os.replace(path, gone)
+            self._cache.pop(run_id, None)
+        shutil.rmtree(gone, ignore_errors=True)
+        return True
+
+    def empty_set_aside(self):
+        """Erase every damaged entry set aside (a teacher's action); how many there were."""
+        entries = list((self.root / "corrupt").iterdir())
+        for path in entries:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        return len(entries)
 
     def find(self, config, dataset=None):
         """The stored run for these settings on this dataset (by default the copy that would be used now), or None."""
@@ -444,6 +487,16 @@ class RunStore:
 def run_id_for(config, dataset):
     """The id of config's run on this very dataset (its variant and content fingerprint)."""
     return config.run_id(dataset.variant, dataset.fingerprint)
+
+
+def _size(folder):
+    total = 0
+    for path in pathlib.Path(folder).rglob("*"):
+        try:
+            total += path.stat().st_size if path.is_file() else 0
+        except OSError:
+            pass
+    return total
 
 
 def _alive(pid):

@@ -43,9 +43,9 @@ def all_text(at):
 
 
 def test_every_page_is_in_the_navigation():
-    names = [os.path.basename(p) for p in PAGES[1:]]
+    names = sorted((os.path.basename(p) for p in PAGES[1:]), key=lambda name: int(name.split("_")[0]))
     assert names == ["1_Data.py", "2_Model.py", "3_Train.py", "4_Inside.py", "5_Mistakes.py", "6_Compare.py",
-                     "7_Convolution.py", "8_Draw.py", "9_Course.py"]
+                     "7_Convolution.py", "8_Draw.py", "9_Course.py", "10_Teacher.py"]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -369,3 +369,68 @@ def test_train_page_asks_before_replacing_a_students_training_and_refuses_what_i
             if job is not None:
                 ui.queue().stop(job.id)  # nothing left to train after the test
         lock.release()
+
+
+def test_the_teacher_page_needs_a_token_and_shows_nothing_without_one(monkeypatch):
+    monkeypatch.delenv("CNNLAB_TEACHER_TOKEN", raising=False)
+    at = page("pages/10_Teacher.py").run()
+    assert not at.exception and "CNNLAB_TEACHER_TOKEN" in all_text(at)
+    assert [h.value for h in at.header] == [] and not at.get("text_input") and not at.button
+    monkeypatch.setenv("CNNLAB_TEACHER_TOKEN", "s3cret")
+    at = page("pages/10_Teacher.py").run()
+    at.text_input(key="teacher_page_token").input("wrong").run()
+    assert [h.value for h in at.header] == []
+    at.text_input(key="teacher_page_token").input("s3cret").run()
+    assert not at.exception and [h.value for h in at.header] == [
+        "Trainings in line", "Workers", "Run store", "Prepare before class"]
+
+
+def test_the_teacher_prepares_a_list_watches_the_queue_and_stops_a_job(monkeypatch, stored_run):
+    import ui
+
+    monkeypatch.setenv("CNNLAB_TEACHER_TOKEN", "s3cret")
+    at = page("pages/10_Teacher.py").run()
+    at.text_input(key="teacher_page_token").input("s3cret").run()
+    assert "1 run, " in all_text(at)  # the store's size
+    long = '{"dataset": "mnist", "architecture": "fast", "epochs": 300, "train_size": 2000}'
+    at.text_area(key="prepare_text").input(f"ZZ9\n{long}\nA1 epochs=1")
+    at.button[-1].click().run()
+    assert not at.exception, at.exception
+    assert "Line 1 (ZZ9)" in " ".join(e.value for e in at.error)
+    queue = ui.queue()
+    assert [job.config.epochs for job in queue.jobs()][:2] == [300, 1]  # in the order of the list
+    first, second = queue.jobs()[:2]
+    deadline = time.time() + 60
+    while first.status != "running" and time.time() < deadline:
+        time.sleep(0.1)
+    at.run()
+    at.button(key=f"front_{second.id}").click().run()  # it is first in line already: the button keeps it there
+    assert queue.position(second) == 2
+    assert not at.exception, at.exception
+    text = all_text(at)
+    assert "fast on MNIST: 300 epochs" in text and "0 students wait" in text
+    at.button(key=f"stop_{first.id}").click().run()
+    assert queue.wait(first, timeout=120) and first.status == "done"
+    assert runs.RunStore().get(first.id).record["status"] == "stopped"  # the partial run is kept
+    assert queue.wait(second, timeout=120) and second.status == "done"
+
+
+def test_the_teacher_sees_workers_damaged_runs_and_deletes_a_run(monkeypatch, stored_run):
+    monkeypatch.setenv("CNNLAB_TEACHER_TOKEN", "s3cret")
+    store = runs.RunStore()
+    other, _ = store.get_or_train(TrainConfig(**dict(TINY, seed=4)))
+    with open(other.path / "predictions.npz", "r+b") as f:  # damaged on disk: found when its files are read
+        f.truncate(100)
+    assert store.get(other.id) is None  # set aside, with its reason
+    at = page("pages/10_Teacher.py").run()
+    at.text_input(key="teacher_page_token").input("s3cret").run()
+    assert not at.exception, at.exception
+    workers, damaged = at.dataframe[0].value, at.dataframe[1].value
+    assert len(workers) == 1 and workers.iloc[0]["CPUs"] == os.cpu_count()
+    assert damaged.iloc[0]["run"] == other.id and "another size" in damaged.iloc[0]["why"]
+    at.button(key="empty_damaged").click().run()
+    assert "1 damaged run erased." in all_text(at) and not store.set_aside()
+    at.selectbox(key="delete_run").select(stored_run.id).run()
+    at.button(key="delete_button").click().run()
+    assert f"Run {stored_run.id[:6]} deleted." in all_text(at)
+    assert store.get(stored_run.id) is None and store.size()[0] == 0

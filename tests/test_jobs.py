@@ -107,3 +107,20 @@ def test_the_line_says_how_long_the_trainings_ahead_take():
             queue.stop(job.id)
         lock.release()
     assert queue.wait(holder, timeout=60)
+
+
+def test_a_teacher_moves_a_job_to_the_front_and_sees_the_whole_line():
+    queue, holder, lock = blocked_queue()
+    try:
+        a = queue.submit(TrainConfig(**dict(TINY, seed=1)), student="ana")
+        b = queue.submit(TrainConfig(**dict(TINY, seed=2)), student="ben")
+        c = queue.submit(TrainConfig(**dict(TINY, seed=3)))  # prepared by the teacher: nobody waits for it
+        assert [job.id for job in queue.jobs()] == [holder.id, a.id, b.id, c.id]
+        queue.move_to_front(c.id)
+        assert [job.id for job in queue.jobs()] == [holder.id, c.id, a.id, b.id]
+        assert queue.position(c) == 2 and queue.position(a) == 3
+        assert queue.ahead(a)[0] == 2  # the running one and c
+    finally:
+        lock.release()
+    for job in (holder, a, b, c):
+        assert queue.wait(job, timeout=180) and job.status == "done"

@@ -1,0 +1,307 @@
+"""Training on Ray, for real: a private local instance in this process, and a head with a second node on loopback.
+
+The private instance ("local") is started once for the module; the two-node cluster runs inside a
+network namespace that has only loopback (stack notes: Ray would otherwise put its nodes on the
+machine's outward address), with drivers run there as `python -m cnnlab … --ray 127.0.0.1:PORT`.
+"""
+
+import json
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+from cnnlab import executors, jobs, runs
+from cnnlab.training import TrainConfig
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+TINY = dict(dataset="mnist", architecture="fast", epochs=2, batch_size=32, train_size=640, validation_split=0.25)
+
+
+def outward_listeners():
+    """Listening TCP sockets not on loopback: {(address:port, process)} from ss."""
+    out = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True).stdout
+    found = set()
+    for line in out.splitlines():
+        parts = line.split()
+        local = parts[3]
+        if not local.startswith(("127.", "[::1]", "[::ffff:127.")):
+            found.add((local.rsplit(":", 1)[0], parts[-1].split('"')[1] if '"' in parts[-1] else ""))
+    return found
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """One private Ray instance for the module's in-process tests; stopped at the end."""
+    if shutil.which("ss") is None:
+        pytest.skip("ss (iproute2) is needed to see which addresses Ray listens on")
+    before = outward_listeners()
+    executor = executors.executor("local")
+    executor.connect()
+    yield executor, before
+    import ray
+    ray.shutdown()
+    executors.executor.cache_clear()
+
+
+def wait_for(condition, seconds):
+    deadline = time.time() + seconds
+    while not condition() and time.time() < deadline:
+        time.sleep(0.05)
+    return condition()
+
+
+def test_a_local_ray_instance_trains_into_the_apps_store_and_listens_on_loopback_only(local_ray):
+    executor, before = local_ray
+    assert {"address": "127.0.0.1"}.items() <= executor.workers()[0].items()
+    new = {entry for entry in outward_listeners() - before if entry[1].startswith(("ray", "raylet", "gcs", "python"))}
+    assert not new, f"Ray listens beyond loopback: {new}"
+
+    store = runs.RunStore()
+    queue = jobs.TrainingQueue(store, executor)
+    seen = []
+    job = queue.submit(TrainConfig(**dict(TINY, epochs=3)), student="ana")
+    while job.status in ("queued", "running"):
+        seen.append((job.epochs_done, job.batch))
+        time.sleep(0.02)
+    assert job.status == "done", job.error
+    run = store.get(job.id)
+    assert run.complete and run.record["epochs_completed"] == 3
+    where = run.record["trained_on"]
+    assert where["executor"] == "ray" and where["address"] == "127.0.0.1" and where["pid"] != os.getpid()
+    assert job.trained_on == where
+    assert [done for done, _ in seen if done > 0], "no epoch's progress reached the app while it trained"
+    # the files came back whole: the rebuilt network gives the stored predictions
+    model, (probabilities, y_test) = run.build_model(), run.predictions()
+    import numpy as np
+    from cnnlab import training
+    again = training.predict(model, run.data().x_test[:200])
+    assert np.argmax(again, 1).tolist() == np.argmax(probabilities[:200], 1).tolist()
+    assert len(executor._data) == 1  # the dataset went into the object store once
+    queue.wait(queue.submit(TrainConfig(**dict(TINY, seed=3))), timeout=120)
+    assert len(executor._data) == 1  # and was used again, not put again
+
+
+def test_stop_on_ray_ends_at_the_next_batch_and_keeps_the_partial_run(local_ray):
+    executor, _ = local_ray
+    store = runs.RunStore()
+    queue = jobs.TrainingQueue(store, executor)
+    job = queue.submit(TrainConfig(**dict(TINY, epochs=200, train_size=2000)), student="ana")
+    assert wait_for(lambda: job.epochs_done >= 1, 120), job.error
+    asked = time.time()
+    queue.stop(job.id, student="ana")
+    assert queue.wait(job, timeout=120) and job.status == "done", job.error
+    assert time.time() - asked < 10
+    stored = store.get(job.id)
+    assert stored.record["status"] == "stopped" and 1 <= stored.record["epochs_completed"] < 200
+    assert not list((store.root / "tmp").iterdir())
+
+
+def test_a_shared_training_on_ray_goes_on_when_one_student_stops(local_ray):
+    executor, _ = local_ray
+    store = runs.RunStore()
+    queue = jobs.TrainingQueue(store, executor)
+    config = TrainConfig(**dict(TINY, epochs=6, seed=11))
+    job = queue.submit(config, student="ana")
+    assert queue.submit(config, student="ben") is job
+    assert wait_for(lambda: job.epochs_done >= 1, 120), job.error
+    queue.stop(job.id, student="ana")
+    assert queue.wait(job, timeout=120) and job.status == "done"
+    assert store.get(job.id).record["status"] == "complete" and job.epochs_done == 6
+
+
+def test_an_error_inside_a_ray_task_reaches_the_page_in_words(local_ray):
+    executor, _ = local_ray
+    queue = jobs.TrainingQueue(runs.RunStore(), executor)
+    job = queue.submit(TrainConfig(**dict(TINY, batch_size=4000)))
+    assert queue.wait(job, timeout=120) and job.status == "failed"
+    assert "Batch size 4000" in str(job.error)  # the message's own parameters travelled back
+
+
+def test_a_cluster_that_does_not_answer_fails_in_one_line(tmp_path):
+    from tests.conftest import run_cli
+
+    started = time.time()
+    done = run_cli("train", "--epochs", "1", "--ray", "127.0.0.1:9", timeout=120)
+    assert done.returncode == 2 and time.time() - started < 60
+    assert "The Ray cluster at 127.0.0.1:9 cannot be reached" in done.stderr and "Traceback" not in done.stderr
+    bad = run_cli("train", "--epochs", "1", "--ray", "not an address")
+    assert bad.returncode == 2 and "is not one cnnlab understands" in bad.stderr.strip().splitlines()[-1]
+
+
+# ---------------------------------------------------------------- a head and a second node, on loopback only
+
+def _can_make_namespaces():
+    return shutil.which("unshare") and shutil.which("nsenter") and subprocess.run(
+        ["unshare", "-n", "true"], capture_output=True).returncode == 0
+
+
+class Cluster:
+    """A Ray head (2 CPUs) and a second node (2 CPUs) in a private network namespace that has only loopback."""
+
+    PORT = 6391
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.home = folder / "home"
+        self.home.mkdir()
+        self.holder = subprocess.Popen(["unshare", "-n", "sh", "-c", "ip link set lo up && exec sleep 3600"])
+        time.sleep(0.3)
+        self.env = {**os.environ, "HOME": str(self.home), "RAY_AUTH_MODE": "token", "LANG": "C.UTF-8",
+                    "PYTHONPATH": str(ROOT), "CNNLAB_RAY_CPUS_PER_TRAINING": "2"}
+        for name in ("CNNLAB_HOME", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"):  # the latter: set here by the local tests
+            self.env.pop(name, None)
+        self.temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
+
+    def start(self):
+        self.inside(["ray", "get-auth-token", "--generate"], check=True)  # the cluster's token, in HOME/.ray
+        self.inside(["ray", "start", "--head", "--node-ip-address=127.0.0.1", f"--port={self.PORT}", "--num-cpus=2",
+                     "--include-dashboard=false", f"--temp-dir={self.temp}", "--disable-usage-stats"], check=True)
+        self.inside(["ray", "start", f"--address=127.0.0.1:{self.PORT}", "--node-ip-address=127.0.0.1",
+                     "--num-cpus=2", "--disable-usage-stats"], check=True)
+
+    @property
+    def address(self):
+        return f"127.0.0.1:{self.PORT}"
+
+    def command(self, words):
+        return ["nsenter", f"--net=/proc/{self.holder.pid}/ns/net", *words]
+
+    def inside(self, words, check=False):
+        done = subprocess.run(self.command(words), env=self.env, capture_output=True, text=True, timeout=120)
+        if check and done.returncode != 0:
+            raise RuntimeError(f"{' '.join(words[:3])} failed: {done.stderr[-2000:]}")
+        return done
+
+    def train(self, home, *words):
+        """A driver (`python -m cnnlab train --ray …`) in the namespace, with its own run store."""
+        env = {**self.env, "CNNLAB_HOME": str(self.folder / home), "CNNLAB_OFFLINE": "1"}
+        return subprocess.Popen(self.command([sys.executable, "-m", "cnnlab", "train", "--ray", self.address,
+                                              "--json", *words]),
+                                env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def raylets(self):
+        """{pid: command line} of the raylets in the namespace (the head's socket is 'raylet', the node's 'raylet.1')."""
+        found = {}
+        for pid in self.processes():
+            try:
+                words = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+            except OSError:
+                continue
+            if words and words[0].endswith("/raylet"):
+                found[pid] = " ".join(words)
+        return found
+
+    def processes(self):
+        namespace = os.readlink(f"/proc/{self.holder.pid}/ns/net")
+        pids = []
+        for entry in pathlib.Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if os.readlink(entry / "ns" / "net") == namespace:
+                        pids.append(int(entry.name))
+                except OSError:
+                    pass
+        return pids
+
+    def kill_node(self, pid):
+        """SIGKILL a raylet and every worker it started: the node dies as a lab PC switched off would."""
+        children = [int(p.name) for p in pathlib.Path("/proc").iterdir() if p.name.isdigit()
+                    and _parent(p) == pid]
+        for victim in [pid, *children]:
+            try:
+                os.kill(victim, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def stop(self):
+        """Kill everything in the namespace (never `ray stop`, which would stop every Ray on the machine)."""
+        for pid in self.processes():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.holder.wait(timeout=30)
+        shutil.rmtree(self.temp, ignore_errors=True)
+
+
+def _parent(proc):
+    try:
+        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    if not _can_make_namespaces():
+        pytest.skip("needs unshare -n and nsenter (root, as CI runs) to keep a two-node Ray on loopback")
+    made = Cluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        made.start()
+        yield made
+    finally:
+        made.stop()
+
+
+def finished(process, timeout=300):
+    out, err = process.communicate(timeout=timeout)
+    return process.returncode, (json.loads(out.strip().splitlines()[-1]) if process.returncode == 0 else None), err
+
+
+def test_two_trainings_run_at_once_on_the_two_nodes(cluster):
+    status = cluster.inside([sys.executable, "-c", "import ray; ray.init(address='%s'); "
+                             "print(sum(n['Alive'] for n in ray.nodes()))" % cluster.address])
+    assert status.stdout.strip().endswith("2"), status.stderr
+    settings = ["--architecture", "fast", "--epochs", "3", "--train-size", "2000"]
+    first = cluster.train("a", *settings, "--seed", "1")
+    second = cluster.train("b", *settings, "--seed", "2")
+    (code_a, a, err_a), (code_b, b, err_b) = finished(first), finished(second)
+    assert code_a == 0 and code_b == 0, err_a + err_b
+    assert a["trained_on"]["executor"] == b["trained_on"]["executor"] == "ray"
+    assert a["trained_on"]["node"] != b["trained_on"]["node"]  # 2 CPUs each: one training per node
+    assert a["run_id"] != b["run_id"] and not a["cached"] and not b["cached"]
+
+
+def test_identical_settings_from_two_app_servers_train_once(cluster):
+    settings = ["--architecture", "fast", "--epochs", "3", "--train-size", "2000", "--seed", "7"]
+    first, second = cluster.train("server1", *settings), cluster.train("server2", *settings)
+    (code_a, a, err_a), (code_b, b, err_b) = finished(first), finished(second)
+    assert code_a == 0 and code_b == 0, err_a + err_b
+    assert a["run_id"] == b["run_id"]
+    assert a["trained_on"] == b["trained_on"]  # one task, one process: both stores got its files
+    assert a["test_accuracy"] == b["test_accuracy"]
+    for home in ("server1", "server2"):
+        assert (cluster.folder / home / "runs" / a["run_id"] / "model.weights.h5").is_file()
+
+
+def test_a_node_that_dies_mid_training_leaves_a_clear_failure_and_no_run(cluster):
+    settings = ["--architecture", "fast", "--epochs", "60", "--train-size", "3000"]
+    drivers = {"x": cluster.train("x", *settings, "--seed", "21"), "y": cluster.train("y", *settings, "--seed", "22")}
+    lines = {name: [] for name in drivers}
+    deadline = time.time() + 180
+    while time.time() < deadline and not all(any("epoch 1/" in line for line in lines[n]) for n in drivers):
+        for name, process in drivers.items():  # both train, one on each node; wait for an epoch of each
+            if not any("epoch 1/" in line for line in lines[name]):
+                lines[name].append(process.stderr.readline())
+    victim = next(pid for pid, words in cluster.raylets().items() if "sockets/raylet.1" in words)
+    cluster.kill_node(victim)
+    results = {}
+    for name, process in drivers.items():
+        out, err = process.communicate(timeout=240)
+        results[name] = (process.returncode, out, "".join(lines[name]) + err)
+    failed = [name for name, (code, _, _) in results.items() if code != 0]
+    assert len(failed) == 1, results
+    code, out, err = results[failed[0]]
+    assert code == 2 and "The Ray worker training this network stopped before it finished" in err
+    assert "Traceback" not in err
+    store = cluster.folder / failed[0]
+    assert not list((store / "runs").iterdir()) and not list((store / "tmp").iterdir())  # nothing partial
+    survivor = next(name for name in drivers if name not in failed)
+    assert json.loads(results[survivor][1].strip().splitlines()[-1])["status"] == "complete"
