@@ -113,9 +113,9 @@ def queue_for_me(config, dataset, replace=False, requested_by=None):
 
 @st.cache_resource
 def queue():
-    """The server's training queue, shared by every session: it trains in this process, or on the Ray cluster
-    named by CNNLAB_RAY_ADDRESS (environment or secrets.toml)."""
-    return jobs.TrainingQueue(store(), executors.executor(secret("CNNLAB_RAY_ADDRESS") or ""))
+    """The server's training queue, shared by every session: it trains in a worker process of this machine, or
+    on the Ray cluster named by CNNLAB_RAY_ADDRESS (environment or secrets.toml)."""
+    return jobs.TrainingQueue(store(), executors.executor(secret("CNNLAB_RAY_ADDRESS") or "", server=True))
 
 
 BUNDLED = "bundled"

@@ -352,7 +352,7 @@ def _experiment_of(label):
 
 
 def cmd_prepare(args):
-    from cnnlab import runs, training
+    from cnnlab import runs
 
     store = runs.RunStore()
     lines, data, failed = [], [], 0

@@ -63,6 +63,104 @@ class LocalExecutor:
                               should_stop=should_stop, dataset=dataset)
 
 
+class ProcessExecutor(LocalExecutor):
+    """Trains on this machine in one worker process, so that the web server's pages stay responsive meanwhile.
+
+    In the server's own process a training holds Python's lock for much of every batch, and pages wait for
+    it (bench/classroom.py measured p95 1.0 s against 0.27 s idle, however few threads TensorFlow had).
+    The worker starts with the first training (TensorFlow is imported there once), keeps the datasets it
+    was sent, and ends after IDLE_SECONDS without a training, giving its memory back.
+    """
+
+    IDLE_SECONDS = 300.0
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._pool = self._channel = self._timer = None
+        self._sent = set()  # fingerprints of the datasets the worker holds
+
+    def _start(self):
+        """The worker process and its (progress queue, stop event); started when there is none."""
+        import concurrent.futures
+        import multiprocessing
+
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._pool is None:
+            context = multiprocessing.get_context("spawn")  # never fork a process that may hold TensorFlow
+            self._channel = (context.Queue(), context.Event())
+            self._pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=context, initializer=_worker_ready,
+                                                                initargs=self._channel)
+            self._sent = set()
+        return self._pool, self._channel
+
+    def _stop_when_idle(self):
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+
+    def train(self, config, dataset, on_epoch_end=None, on_batch_end=None, should_stop=None):
+        import concurrent.futures.process
+        import queue
+
+        with self._lock:  # one training at a time
+            pool, (progress, stop) = self._start()
+            stop.clear()
+            while not progress.empty():  # nothing left over from a training whose reports were cut off
+                progress.get_nowait()
+            known = dataset.fingerprint in self._sent
+            try:
+                future = pool.submit(_train_in_worker, config.to_dict(), dataset.fingerprint,
+                                     None if known else dataset)
+                self._sent.add(dataset.fingerprint)
+                ended = False
+                while not ended:
+                    if should_stop is not None and should_stop():
+                        stop.set()
+                    try:
+                        kind, index, logs = progress.get(timeout=POLL_SECONDS)
+                    except queue.Empty:
+                        if future.done() and future.exception() is not None:
+                            break
+                        continue
+                    if kind == "epoch" and on_epoch_end is not None:
+                        on_epoch_end(index, logs)
+                    elif kind == "batch" and on_batch_end is not None:
+                        on_batch_end(index, logs)
+                    ended = kind == "end"
+                return future.result()
+            except concurrent.futures.process.BrokenProcessPool:  # the worker died (killed, out of memory)
+                self._pool = None
+                raise TrainingLost("error.worker.lost") from None
+            finally:
+                self._timer = threading.Timer(self.IDLE_SECONDS, self._stop_when_idle)
+                self._timer.daemon = True
+                self._timer.start()
+
+
+_worker = {"datasets": {}}  # in the worker process: the progress queue, the stop event, datasets by fingerprint
+
+
+def _worker_ready(progress, stop):
+    _worker.update(progress=progress, stop=stop)
+
+
+def _train_in_worker(config_dict, fingerprint, dataset):
+    """In the worker process: train, report every epoch and throttled batches, then an end mark; the weights as bytes."""
+    if dataset is not None:
+        _worker["datasets"][fingerprint] = dataset
+    progress, stop = _worker["progress"], _worker["stop"]
+    try:
+        result = training.train(training.TrainConfig.from_dict(config_dict),
+                                on_epoch_end=lambda epoch, logs: progress.put(("epoch", epoch, logs)),
+                                on_batch_end=lambda batch, logs: progress.put(("batch", batch, logs)),
+                                should_stop=stop.is_set, dataset=_worker["datasets"][fingerprint])
+    finally:
+        progress.put(("end", None, None))  # after every report: the app reads up to here, in order
+    return result.detach_model()
+
+
 def cpus_per_training():
     value = os.environ.get(CPUS_VARIABLE) or CPUS_PER_TRAINING
     try:
@@ -259,11 +357,17 @@ def _kill_quietly(ray, actor):
 
 
 @functools.cache
-def executor(address=None):
-    """The executor for an address (None: CNNLAB_RAY_ADDRESS, unset: this process); one per address and process."""
+def executor(address=None, server=False):
+    """The executor for an address (None: CNNLAB_RAY_ADDRESS); one per address and process.
+
+    Unset, a training runs in this process (the command line, tests), or for a web server (server=True) in
+    a worker process of this machine, so that its pages stay responsive while it trains.
+    """
     address = address if address is not None else os.environ.get(ADDRESS_VARIABLE, "")
     address = address.strip()
-    return RayExecutor(address) if address else LocalExecutor()
+    if address:
+        return RayExecutor(address)
+    return ProcessExecutor() if server else LocalExecutor()
 
 
 # ---------------------------------------------------------------- Ray's side (imported only when used)

@@ -14,7 +14,7 @@ if ROOT not in sys.path:
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
     """Offline; CNNLAB_HOME, KERAS_HOME and HOME in tmp_path; no data dir; caches cleared."""
-    from cnnlab import datasets, i18n
+    from cnnlab import datasets, executors, i18n
 
     i18n.set_language("en")  # a test that switches language does not leak it into the next one
     monkeypatch.setenv("CNNLAB_OFFLINE", "1")
@@ -25,6 +25,8 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setattr(datasets, "DEBIAN_FASHION_DIR", tmp_path / "no_debian")
     datasets._load_cached.cache_clear()
     datasets._probe.cache_clear()
+    # a page's training worker process ends soon after its test (each test has a fresh server-wide queue)
+    monkeypatch.setattr(executors.ProcessExecutor, "IDLE_SECONDS", 3.0)
     yield tmp_path
     datasets._load_cached.cache_clear()
     i18n.set_language("en")

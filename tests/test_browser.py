@@ -15,7 +15,7 @@ from conftest import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
 OUTPUT = pathlib.Path(ROOT) / "test-output" / "screenshots"
-PAGES = ["Data", "Model", "Train", "Inside", "Mistakes", "Compare", "Convolution", "Draw", "Course"]
+PAGES = ["Data", "Model", "Train", "Inside", "Mistakes", "Compare", "Convolution", "Draw", "Course", "Teacher"]
 READY = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")
@@ -99,7 +99,8 @@ def test_walk_every_page_and_train_from_the_train_page(server, browser_page):
     assert "overfitting" in page.content()
     expected = {"Data": "Images per class", "Model": "Total params", "Train": "Learning rate",
                 "Inside": "Feature maps", "Mistakes": "Confusion matrix", "Compare": "All stored runs",
-                "Convolution": "Max pooling", "Draw": "Draw one digit large", "Course": "Report E"}
+                "Convolution": "Max pooling", "Draw": "Draw one digit large", "Course": "Report E",
+                "Teacher": "for the class's teacher"}
     for number, name in enumerate(PAGES, start=1):
         timings[name] = open_page(page, f"{server}/{name}", f"{number}_{name}")
         assert expected[name] in page.content(), name

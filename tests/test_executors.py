@@ -9,16 +9,15 @@ import json
 import os
 import pathlib
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 import pytest
 
 from cnnlab import executors, jobs, runs
 from cnnlab.training import TrainConfig
+from ray_cluster import LoopbackCluster, can_make_namespaces
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TINY = dict(dataset="mnist", architecture="fast", epochs=2, batch_size=32, train_size=640, validation_split=0.25)
@@ -78,7 +77,7 @@ def test_a_local_ray_instance_trains_into_the_apps_store_and_listens_on_loopback
     assert job.trained_on == where
     assert [done for done, _ in seen if done > 0], "no epoch's progress reached the app while it trained"
     # the files came back whole: the rebuilt network gives the stored predictions
-    model, (probabilities, y_test) = run.build_model(), run.predictions()
+    model, (probabilities, _) = run.build_model(), run.predictions()
     import numpy as np
     from cnnlab import training
     again = training.predict(model, run.data().x_test[:200])
@@ -135,114 +134,45 @@ def test_a_cluster_that_does_not_answer_fails_in_one_line(tmp_path):
     assert bad.returncode == 2 and "is not one cnnlab understands" in bad.stderr.strip().splitlines()[-1]
 
 
+def test_a_web_servers_trainings_run_in_a_worker_process_with_progress_stop_and_a_clear_death():
+    executor = executors.ProcessExecutor()
+    store = runs.RunStore()
+    queue = jobs.TrainingQueue(store, executor)
+    job = queue.submit(TrainConfig(**dict(TINY, epochs=3)), student="ana")
+    batches = []
+    while job.status in ("queued", "running"):
+        batches.append(job.batch)
+        time.sleep(0.01)
+    assert job.status == "done", job.error
+    where = store.get(job.id).record["trained_on"]
+    assert where["executor"] == "local" and where["pid"] != os.getpid() and job.epochs_done == 3
+    # Stop, at the next batch, keeping the partial run
+    job = queue.submit(TrainConfig(**dict(TINY, epochs=200, train_size=2000)), student="ana")
+    assert wait_for(lambda: job.epochs_done >= 1, 120), job.error
+    queue.stop(job.id, student="ana")
+    assert queue.wait(job, timeout=60) and store.get(job.id).record["status"] == "stopped"
+    # an error inside the worker comes back in words; the worker goes on serving
+    bad = queue.submit(TrainConfig(**dict(TINY, batch_size=4000)))
+    assert queue.wait(bad, timeout=60) and "Batch size 4000" in str(bad.error)
+    # the worker killed mid-training: a clear failure, nothing stored, and the next training gets a new worker
+    job = queue.submit(TrainConfig(**dict(TINY, epochs=200, train_size=2000, seed=5)), student="ben")
+    assert wait_for(lambda: job.epochs_done >= 1, 120), job.error
+    worker = next(iter(executor._pool._processes))
+    os.kill(worker, 9)
+    assert queue.wait(job, timeout=60) and job.status == "failed"
+    assert "The process training this network stopped before it finished" in str(job.error)
+    assert store.get(job.id) is None and not list((store.root / "tmp").iterdir())
+    again = queue.submit(TrainConfig(**dict(TINY, seed=6)))
+    assert queue.wait(again, timeout=120) and again.status == "done", again.error
+
+
 # ---------------------------------------------------------------- a head and a second node, on loopback only
-
-def _can_make_namespaces():
-    return shutil.which("unshare") and shutil.which("nsenter") and subprocess.run(
-        ["unshare", "-n", "true"], capture_output=True).returncode == 0
-
-
-class Cluster:
-    """A Ray head (2 CPUs) and a second node (2 CPUs) in a private network namespace that has only loopback."""
-
-    PORT = 6391
-
-    def __init__(self, folder):
-        self.folder = folder
-        self.home = folder / "home"
-        self.home.mkdir()
-        self.holder = subprocess.Popen(["unshare", "-n", "sh", "-c", "ip link set lo up && exec sleep 3600"])
-        time.sleep(0.3)
-        self.env = {**os.environ, "HOME": str(self.home), "RAY_AUTH_MODE": "token", "LANG": "C.UTF-8",
-                    "PYTHONPATH": str(ROOT), "CNNLAB_RAY_CPUS_PER_TRAINING": "2"}
-        for name in ("CNNLAB_HOME", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"):  # the latter: set here by the local tests
-            self.env.pop(name, None)
-        self.temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
-
-    def start(self):
-        self.inside(["ray", "get-auth-token", "--generate"], check=True)  # the cluster's token, in HOME/.ray
-        self.inside(["ray", "start", "--head", "--node-ip-address=127.0.0.1", f"--port={self.PORT}", "--num-cpus=2",
-                     "--include-dashboard=false", f"--temp-dir={self.temp}", "--disable-usage-stats"], check=True)
-        self.inside(["ray", "start", f"--address=127.0.0.1:{self.PORT}", "--node-ip-address=127.0.0.1",
-                     "--num-cpus=2", "--disable-usage-stats"], check=True)
-
-    @property
-    def address(self):
-        return f"127.0.0.1:{self.PORT}"
-
-    def command(self, words):
-        return ["nsenter", f"--net=/proc/{self.holder.pid}/ns/net", *words]
-
-    def inside(self, words, check=False):
-        done = subprocess.run(self.command(words), env=self.env, capture_output=True, text=True, timeout=120)
-        if check and done.returncode != 0:
-            raise RuntimeError(f"{' '.join(words[:3])} failed: {done.stderr[-2000:]}")
-        return done
-
-    def train(self, home, *words):
-        """A driver (`python -m cnnlab train --ray …`) in the namespace, with its own run store."""
-        env = {**self.env, "CNNLAB_HOME": str(self.folder / home), "CNNLAB_OFFLINE": "1"}
-        return subprocess.Popen(self.command([sys.executable, "-m", "cnnlab", "train", "--ray", self.address,
-                                              "--json", *words]),
-                                env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-    def raylets(self):
-        """{pid: command line} of the raylets in the namespace (the head's socket is 'raylet', the node's 'raylet.1')."""
-        found = {}
-        for pid in self.processes():
-            try:
-                words = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
-            except OSError:
-                continue
-            if words and words[0].endswith("/raylet"):
-                found[pid] = " ".join(words)
-        return found
-
-    def processes(self):
-        namespace = os.readlink(f"/proc/{self.holder.pid}/ns/net")
-        pids = []
-        for entry in pathlib.Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    if os.readlink(entry / "ns" / "net") == namespace:
-                        pids.append(int(entry.name))
-                except OSError:
-                    pass
-        return pids
-
-    def kill_node(self, pid):
-        """SIGKILL a raylet and every worker it started: the node dies as a lab PC switched off would."""
-        children = [int(p.name) for p in pathlib.Path("/proc").iterdir() if p.name.isdigit()
-                    and _parent(p) == pid]
-        for victim in [pid, *children]:
-            try:
-                os.kill(victim, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
-    def stop(self):
-        """Kill everything in the namespace (never `ray stop`, which would stop every Ray on the machine)."""
-        for pid in self.processes():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self.holder.wait(timeout=30)
-        shutil.rmtree(self.temp, ignore_errors=True)
-
-
-def _parent(proc):
-    try:
-        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return None
-
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    if not _can_make_namespaces():
+    if not can_make_namespaces():
         pytest.skip("needs unshare -n and nsenter (root, as CI runs) to keep a two-node Ray on loopback")
-    made = Cluster(tmp_path_factory.mktemp("cluster"))
+    made = LoopbackCluster(tmp_path_factory.mktemp("cluster"))
     try:
         made.start()
         yield made
