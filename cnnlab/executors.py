@@ -173,7 +173,7 @@ def cpus_per_training():
 
 
 class RayExecutor:
-    """Trains on a Ray cluster: several trainings at once, one per GPU and per CPU_PER_TRAINING cores."""
+    """Trains on a Ray cluster: several trainings at once, one per GPU and per CPUS_PER_TRAINING cores."""
 
     kind = "ray"
 

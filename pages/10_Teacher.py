@@ -12,7 +12,7 @@ ui.page("teacher.title", "🎓")
 if ui.teacher_token() is None:  # this page shows nothing to anyone until the server has a token
     st.info(t("teacher.no_token"))
     st.code('CNNLAB_TEACHER_TOKEN="…" streamlit run app.py\n# or, in .streamlit/secrets.toml:\nCNNLAB_TEACHER_TOKEN = "…"',
-            language="bash")
+            language=None)  # plain: the highlighter's grey comments are below WCAG's contrast
     st.stop()
 if not ui.teacher_allowed("teacher_page_token"):
     st.caption(t("teacher.type_token"))
