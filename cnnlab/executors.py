@@ -8,8 +8,8 @@ CNNLAB_RAY_ADDRESS (or `--ray ADDRESS` on the command line) chooses:
 On Ray a training is a task. The dataset goes into Ray's object store once per dataset, so a lab PC
 needs no data of its own; the task sends back the run's files (weights, probabilities, history) and
 the app writes them into its own store, atomically, like a training of its own: no shared disk.
-Progress and Stop travel through one small actor per training, named by the run's id, so app servers
-attached to one cluster that ask for the same settings share one training. A GPU node takes a
+Progress and Stop travel through one small actor of the cluster (the hub), which knows every training
+by its run's id, so app servers attached to one cluster that ask for the same settings share one training. A GPU node takes a
 training on its GPU (one per GPU; the task's process ends with it, which frees TensorFlow's GPU
 memory); CPU nodes take the rest, CPUS_PER_TRAINING cores each. A node that dies mid-training fails
 that training with a clear message and nothing partial is stored.
@@ -254,6 +254,16 @@ class RayExecutor:
         largest = max((node.get("Resources", {}).get("CPU", 0) for node in self._nodes()), default=1)
         return {"num_cpus": max(1.0, min(cpus_per_training(), largest))}
 
+    def _hub(self, ray):
+        """The cluster's hub actor, found by its name (started by the first app server that needs it)."""
+        with self._lock:
+            hub = getattr(self, "_hub_handle", None)
+            if hub is None:
+                hub = self._hub_handle = _hub_class().options(
+                    name="hub", namespace=NAMESPACE, get_if_exists=True, lifetime="detached", num_cpus=0,
+                    scheduling_strategy=_here(ray)).remote()
+            return hub
+
     def _put(self, dataset):
         """The dataset's ObjectRef: put once per dataset (a few stay, the oldest is dropped)."""
         with self._lock:
@@ -272,9 +282,7 @@ class RayExecutor:
         ray = _ray()
         run_id = config.run_id(dataset.variant, dataset.fingerprint)
         try:
-            progress = _progress_class().options(
-                name=f"train-{run_id}", namespace=NAMESPACE, get_if_exists=True, num_cpus=0,
-                scheduling_strategy=_here(ray)).remote()
+            progress = _Training(self._hub(ray), run_id)
             owner = ray.get(progress.claim.remote(self._server))
             if owner:
                 task = _task_function().options(max_retries=0, name=f"cnnlab {config.architecture_name} {run_id}",
@@ -289,6 +297,8 @@ class RayExecutor:
             raise CnnlabError("error.training.failed", kind=type(cause or error).__name__,
                               error=_first_line(cause or error)) from None
         except ray.exceptions.RayError as error:  # a node, a worker or the owner of the result died
+            if isinstance(error, ray.exceptions.RayActorError):
+                self._hub_handle = None  # the hub died with its node: the next training starts a new one
             raise TrainingLost("error.ray.lost", reason=_first_line(error)) from None
         finally:
             self._where.pop(run_id, None)
@@ -317,10 +327,13 @@ class RayExecutor:
             if seen.get("lost"):
                 return None
             try:
-                return passed_on(ray.get(progress.state.remote(seen["epochs"]), timeout=30))
+                state = ray.get(progress.state.remote(seen["epochs"]), timeout=30)
             except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
+                state = None
+            if state is None:  # the hub went with its node, or forgot a training that failed elsewhere
                 seen["lost"] = True
                 return None
+            return passed_on(state)
 
         try:
             while True:
@@ -331,7 +344,7 @@ class RayExecutor:
                 if result is None and state is not None and state["result"] is not None:
                     result = state["result"][0]
                 if result is None and state is None:
-                    raise TrainingLost("error.ray.lost", reason="the training's progress actor is gone")
+                    raise TrainingLost("error.ray.lost", reason="the cluster's hub actor is gone")
                 if result is None:
                     time.sleep(POLL_SECONDS)
                 elif ray.wait([result], timeout=POLL_SECONDS)[0]:
@@ -342,17 +355,19 @@ class RayExecutor:
                 state = read()  # the last reports, in order
             return trained
         finally:
-            if owner:  # it lingers a little for servers that asked for it too, unless nothing is worth sharing
-                keep = KEEP_FINISHED_SECONDS if trained is not None and not trained.stopped else 0
-                timer = threading.Timer(keep, _kill_quietly, args=(ray, progress))
+            # a finished training lingers a little for servers that asked for it too; a stopped, failed or lost
+            # one is forgotten at once, so that the same settings asked again train afresh
+            shared = trained is not None and not trained.stopped
+            if owner or not shared:
+                timer = threading.Timer(KEEP_FINISHED_SECONDS if shared else 0, _forget_quietly, args=(progress,))
                 timer.daemon = True
                 timer.start()
 
 
-def _kill_quietly(ray, actor):
+def _forget_quietly(progress):
     try:
-        ray.kill(actor)
-    except Exception:  # already gone with its node or its owner
+        progress.forget.remote()
+    except Exception:  # the hub went with its node
         pass
 
 
@@ -398,59 +413,90 @@ def _first_line(error):
 
 
 def _here(ray):
-    """Keep the progress actor on the app's own node when it is one (it then survives a lab PC that dies)."""
+    """Keep the hub actor on the app's own node when it is one (it then survives a lab PC that dies)."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     return NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=True)
 
 
-class Progress:
-    """A training's progress, its result and the servers waiting for it (a Ray actor)."""
+class Hub:
+    """Every training on the cluster: its progress, its result and the servers waiting for it (one Ray actor).
+
+    One long-lived actor rather than one per training: starting an actor starts a process, about 0.9 s on
+    two cores for every training.
+    """
 
     def __init__(self):
-        self.owner, self.servers, self.stop = None, set(), False
-        self.epochs, self.batch, self.where = [], None, None  # [(epoch, logs)], (epoch index, batch, logs)
-        self.result, self.finished = None, False
+        self.trainings = {}  # run id -> its state (see claim)
 
-    def claim(self, server):
+    def claim(self, run_id, server):
         """Wait for this training; True for the first server, which starts it."""
-        self.servers.add(server)
-        self.stop = False  # somebody waits again: a stop it got when left alone is off
-        if self.owner is None:
-            self.owner = server
-            return True
-        return False
+        training = self.trainings.setdefault(run_id, {
+            "owner": server, "servers": set(), "stop": False, "epochs": [], "batch": None, "where": None,
+            "result": None, "finished": False})
+        training["servers"].add(server)
+        training["stop"] = False  # somebody waits again: a stop it got when left alone is off
+        return training["owner"] == server and training["result"] is None
 
-    def leave(self, server):
-        self.servers.discard(server)
-        self.stop = self.stop or not self.servers
+    def leave(self, run_id, server):
+        training = self.trainings.get(run_id)
+        if training is not None:
+            training["servers"].discard(server)
+            training["stop"] = training["stop"] or not training["servers"]
 
-    def set_result(self, refs):
-        self.result = refs  # [ObjectRef] (in a list, so that it is passed on, not waited for)
+    def set_result(self, run_id, refs):
+        self.trainings[run_id]["result"] = refs  # [ObjectRef] (in a list, so that it is passed on, not waited for)
 
-    def started(self, where):
-        self.where = where
+    def started(self, run_id, where):
+        self.trainings[run_id]["where"] = where
 
-    def report_epoch(self, epoch, logs):
-        self.epochs.append((epoch, logs))
+    def report_epoch(self, run_id, epoch, logs):
+        self.trainings[run_id]["epochs"].append((epoch, logs))
 
-    def report_batch(self, batch, logs):
-        self.batch = (len(self.epochs), batch, logs)
+    def report_batch(self, run_id, batch, logs):
+        training = self.trainings[run_id]
+        training["batch"] = (len(training["epochs"]), batch, logs)
 
-    def end(self):
-        self.finished = True
+    def end(self, run_id):
+        self.trainings[run_id]["finished"] = True
 
-    def should_stop(self):
-        return self.stop
+    def should_stop(self, run_id):
+        training = self.trainings.get(run_id)
+        return training is None or training["stop"]
 
-    def state(self, epochs_seen):
-        return {"epochs": self.epochs[epochs_seen:], "batch": self.batch, "where": self.where,
-                "result": self.result, "finished": self.finished}
+    def state(self, run_id, epochs_seen):
+        training = self.trainings.get(run_id)
+        if training is None:
+            return None
+        return {"epochs": training["epochs"][epochs_seen:], "batch": training["batch"], "where": training["where"],
+                "result": training["result"], "finished": training["finished"]}
+
+    def forget(self, run_id):
+        self.trainings.pop(run_id, None)
+
+
+class _Training:
+    """One training's view of the hub: `training.report_epoch.remote(e, logs)` is `hub.report_epoch.remote(run_id, e, logs)`."""
+
+    def __init__(self, hub, run_id):
+        self.hub, self.run_id = hub, run_id
+
+    def __getattr__(self, name):
+        if name.startswith("_") or "hub" not in self.__dict__:
+            raise AttributeError(name)
+        method, run_id = getattr(self.hub, name), self.run_id
+
+        class Bound:
+            @staticmethod
+            def remote(*args):
+                return method.remote(run_id, *args)
+
+        return Bound
 
 
 @functools.cache
-def _progress_class():
-    return _ray().remote(Progress)
+def _hub_class():
+    return _ray().remote(Hub)
 
 
 @functools.cache
@@ -459,7 +505,7 @@ def _task_function():
 
 
 def train_task(config_dict, dataset, progress):
-    """A Ray task: train on this node, report to the progress actor, send the run's files back."""
+    """A Ray task: train on this node, report to the hub, send the run's files back."""
     import ray
 
     config = training.TrainConfig.from_dict(config_dict)
