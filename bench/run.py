@@ -221,6 +221,48 @@ def home_import_seconds():
     return float(seconds), tensorflow == "True"
 
 
+def app_path_figures(epochs=5):
+    """`fast`, 5 epochs, batch 64, on the MNIST sample, trained as the Train page does and as the command line does.
+
+    The page's path: the server's queue (its worker process, already started, as on a server in use) with the
+    page's fragment polling the job and drawing its curves every second. Returns wall_to_train_ratio_fast (from
+    Train to the stored run, over epochs × the steady epoch), first_epoch_to_steady_ratio_fast (from Train to
+    the first epoch's point reaching the page, over a steady epoch) and app_to_cli_train_ratio_fast (the run's
+    train_seconds through the page's path over the command line's).
+    """
+    import statistics
+
+    from cnnlab import charts, executors, jobs, runs, training
+
+    settings = dict(architecture="fast", epochs=epochs, batch_size=64, seed=0)
+    out = subprocess.run([sys.executable, "-m", "cnnlab", "train", "--architecture", "fast", "--epochs", str(epochs),
+                          "--batch-size", "64", "--json"], cwd=ROOT, capture_output=True, text=True, check=True,
+                         env=dict(os.environ, CNNLAB_HOME=tempfile.mkdtemp(prefix="cnnlab-bench-"),
+                                  PYTHONPATH=str(ROOT)))
+    cli = json.loads(out.stdout.strip().splitlines()[-1])
+    store = runs.RunStore(tempfile.mkdtemp(prefix="cnnlab-bench-"))
+    queue = jobs.TrainingQueue(store, executors.ProcessExecutor())
+    queue.wait(queue.submit(training.TrainConfig(**dict(settings, epochs=1, seed=1))))  # the worker is up
+    asked, first_epoch, drawn = time.perf_counter(), None, 0.0
+    job = queue.submit(training.TrainConfig(**settings), student="bench")
+    while job.status in ("queued", "running"):
+        now = time.perf_counter()
+        if first_epoch is None and job.epochs_done >= 1:
+            first_epoch = now - asked
+        if job.history.get("loss") and now - drawn >= 1.0:  # what the Train page's fragment does each second
+            charts.learning_curves(job.history, title="").to_dict()
+            drawn = now
+        time.sleep(0.02)
+    wall = time.perf_counter() - asked
+    run = store.get(job.id)
+    steady = statistics.median(run.record["epoch_seconds"][1:])
+    return {"wall_to_train_ratio_fast": round(wall / (epochs * steady), 3),
+            "first_epoch_to_steady_ratio_fast": round(first_epoch / steady, 3),
+            "app_to_cli_train_ratio_fast": round(run.train_seconds / cli["train_seconds"], 3),
+            "app_train_seconds_fast": round(run.train_seconds, 2), "cli_train_seconds_fast": round(cli["train_seconds"], 2),
+            "steady_epoch_s_fast": round(steady, 3), "wall_from_train_to_run_s_fast": round(wall, 2)}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller runs (a minute or two on 2 cores)")
@@ -240,6 +282,7 @@ def main():
         figures[f"train_gflops_{architecture}"] = round(3 * flops * ours / 1e9, 1)
         figures[f"train_fraction_of_matmul_{architecture}"] = round(
             figures[f"train_gflops_{architecture}"] / figures["numpy_matmul_gflops"], 3)
+    figures.update(app_path_figures())
     figures["cache_hit_s"], run = cache_hit_seconds()
     figures["feature_maps_ms"] = feature_maps_ms(run)
     figures["predict_drawing_ms"] = predict_drawing_ms()

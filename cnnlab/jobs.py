@@ -1,9 +1,10 @@
 """The server's training queue: identical requests merged, fair to every student, progress readable.
 
 A page submits a TrainConfig for a student and gets a Job back; worker threads train the jobs in
-order through the run store, so a student can leave the page, come back, or press Stop. In this
-process one training runs at a time; on a Ray cluster (cnnlab.executors) as many as it has room for. A student has
-at most one training queued or running (asking for another replaces it only when they say so).
+order through the run store and an executor (cnnlab.executors), so a student can leave the page, come
+back, or press Stop. On one machine one training runs at a time; on a Ray cluster, as many as it has
+room for. A student has at most one training queued or running (asking for another replaces it only
+when they say so).
 Identical settings from several students train once; Stop detaches only the student who pressed it,
 and a shared training ends (at its next batch, keeping the partial run) when nobody waits for it.
 Other students see their place in line and how long the trainings ahead of them should take.
