@@ -144,6 +144,14 @@ _worker = {"datasets": {}}  # in the worker process: the progress queue, the sto
 
 def _worker_ready(progress, stop):
     _worker.update(progress=progress, stop=stop)
+    parent = os.getppid()
+
+    def orphaned():  # the server was killed: stop training for nobody, at once
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=orphaned, name="cnnlab-parent-watch", daemon=True).start()
 
 
 def _train_in_worker(config_dict, fingerprint, dataset):

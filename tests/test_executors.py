@@ -166,6 +166,36 @@ def test_a_web_servers_trainings_run_in_a_worker_process_with_progress_stop_and_
     assert queue.wait(again, timeout=120) and again.status == "done", again.error
 
 
+def test_a_killed_server_leaves_no_worker_training_for_nobody(tmp_path):
+    script = tmp_path / "server.py"
+    script.write_text(f"""
+import sys, time
+sys.path.insert(0, {str(ROOT)!r})
+from cnnlab import executors, jobs, runs
+from cnnlab.training import TrainConfig
+if __name__ == "__main__":
+    queue = jobs.TrainingQueue(runs.RunStore(), executors.ProcessExecutor())
+    job = queue.submit(TrainConfig(architecture="fast", epochs=500, train_size=2000))
+    while job.epochs_done < 1:
+        time.sleep(0.05)
+    print(*queue.executor._pool._processes, flush=True)
+    time.sleep(600)
+""")
+    server = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "CNNLAB_HOME": str(tmp_path / "home")})
+    worker = int(server.stdout.readline())
+    server.kill()  # SIGKILL: no atexit, no shutdown of the pool
+    server.wait()
+
+    def gone():
+        try:
+            return "zombie" in pathlib.Path(f"/proc/{worker}/status").read_text().lower()
+        except OSError:
+            return True
+
+    assert wait_for(gone, 15)  # the worker noticed its server was gone and ended its training
+
+
 # ---------------------------------------------------------------- a head and a second node, on loopback only
 
 @pytest.fixture(scope="module")
