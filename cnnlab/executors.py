@@ -245,8 +245,9 @@ class RayExecutor:
         training_on = {}
         for run_id, node in list(self._where.items()):
             training_on.setdefault(node, []).append(run_id)
+        self.connect()  # a teacher sees the cluster before its first training, or why it cannot be reached
         rows = []
-        for node in _ray().nodes() if self._connected else []:
+        for node in _ray().nodes():
             resources = node.get("Resources", {})
             rows.append({"node": node["NodeID"], "host": node.get("NodeManagerHostname", ""),
                          "address": node.get("NodeManagerAddress", ""), "cpus": int(resources.get("CPU", 0)),

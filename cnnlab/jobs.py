@@ -137,6 +137,15 @@ class TrainingQueue:
         with self._changed:
             return self._running() + [self._jobs[i] for i in self._waiting]
 
+    def workers(self):
+        """The executor's workers, each with the networks it trains now: [{"host", "cpus", "gpus", …, "training"}]."""
+        rows = self.executor.workers()
+        running = {job.id: job for job in self.jobs() if job.status == "running"}
+        for row in rows:  # on one machine its one worker trains whatever runs
+            ids = row.get("training", []) if self.executor.kind == "ray" else list(running)
+            row["training"] = [running[i].config.architecture_name for i in ids if i in running]
+        return rows
+
     def move_to_front(self, job_id):
         """A teacher puts a queued job first in line."""
         with self._changed:

@@ -56,23 +56,18 @@ def job_row(job):
 waiting_line()
 st.header(t("teacher.workers"))
 try:
-    workers = queue.executor.workers()
+    workers = queue.workers()
 except CnnlabError as error:  # an unreachable Ray cluster: say so, the rest of the page still works
     st.error(str(error))
     workers = []
-running = {job.id: job for job in queue.jobs() if job.status == "running"}
-where = t("teacher.where_ray", address=queue.executor.address) if queue.executor.kind == "ray" else t("teacher.where_here")
-st.caption(where)
+st.caption(t("teacher.where_ray", address=queue.executor.address) if queue.executor.kind == "ray"
+           else t("teacher.where_here"))
 if workers:
-    names = {node.get("node"): [running[i].config.architecture_name for i in node.get("training", []) if i in running]
-             for node in workers}
-    if queue.executor.kind == "local":  # this server trains whatever runs
-        names = {workers[0]["node"]: [job.config.architecture_name for job in running.values()]}
     st.dataframe(pd.DataFrame([{
         t("teacher.col_host"): node["host"], t("teacher.col_address"): node["address"],
         t("teacher.col_cpus"): node["cpus"], t("teacher.col_gpus"): node["gpus"],
         t("teacher.col_alive"): t("teacher.yes") if node["alive"] else t("teacher.no"),
-        t("teacher.col_training"): ", ".join(names.get(node["node"], [])) or "—"} for node in workers]),
+        t("teacher.col_training"): ", ".join(node["training"]) or "—"} for node in workers]),
         hide_index=True, width="stretch")
     st.caption(t("teacher.capacity", count=queue.capacity()))
 

@@ -93,6 +93,7 @@ def test_stop_on_ray_ends_at_the_next_batch_and_keeps_the_partial_run(local_ray)
     queue = jobs.TrainingQueue(store, executor)
     job = queue.submit(TrainConfig(**dict(TINY, epochs=200, train_size=2000)), student="ana")
     assert wait_for(lambda: job.epochs_done >= 1, 120), job.error
+    assert [node["training"] for node in queue.workers()] == [["fast"]]  # what the Teacher page shows
     asked = time.time()
     queue.stop(job.id, student="ana")
     assert queue.wait(job, timeout=120) and job.status == "done", job.error
