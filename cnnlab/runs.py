@@ -465,8 +465,8 @@ class RunStore:
                 trained = None
             else:
                 self.clean_tmp()
-                result = (executor or executors.LocalExecutor()).train(config, dataset, on_epoch_end=on_epoch_end, on_batch_end=on_batch_end,
-                                        should_stop=should_stop)
+                result = (executor or executors.LocalExecutor()).train(
+                    config, dataset, on_epoch_end=on_epoch_end, on_batch_end=on_batch_end, should_stop=should_stop)
                 trained = self.save(run_id, result, experiments=[requested_by] if requested_by else ())
                 estimates.Speeds(self.root).record_run(trained)  # what this server's next estimates are made from
         finally:

@@ -216,7 +216,7 @@ class TrainResult:
     """What a finished (or stopped) training produced; the run store saves it."""
 
     config: TrainConfig
-    model: object  # keras.Model; None once the weights travelled as bytes (a Ray task's result)
+    model: object  # keras.Model; None once the weights travelled as bytes (from a worker process or a Ray task)
     history: dict  # {"loss": [...], "accuracy": [...], "val_loss": [...], "val_accuracy": [...]}
     test_loss: float
     test_accuracy: float
@@ -232,7 +232,7 @@ class TrainResult:
     notes: list
     trained_on: dict = dataclasses.field(default_factory=dict)  # {"executor", "node", "pid", ...}
     versions: dict = dataclasses.field(default_factory=dict)  # TensorFlow's and Keras's, where it trained
-    weights: bytes | None = None  # the .weights.h5 file's bytes, when the model itself stayed on a Ray worker
+    weights: bytes | None = None  # the .weights.h5 file's bytes, when the model itself stayed in a worker
 
     @property
     def epochs_completed(self):
