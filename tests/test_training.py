@@ -87,11 +87,68 @@ def test_train_reports_progress_and_returns_every_result(monkeypatch):
     assert result.test_loss == pytest.approx(keras_loss, rel=1e-4)
 
 
-def test_training_is_seeded():
-    a = training.train(TrainConfig(**dict(TINY, epochs=1)))
-    b = training.train(TrainConfig(**dict(TINY, epochs=1)))
+@pytest.mark.parametrize("augment", [False, True])
+def test_training_is_seeded(augment):
+    a = training.train(TrainConfig(**dict(TINY, epochs=1, augment=augment)))
+    b = training.train(TrainConfig(**dict(TINY, epochs=1, augment=augment)))
     np.testing.assert_allclose(a.history["loss"], b.history["loss"], rtol=1e-5)
     assert a.test_accuracy == pytest.approx(b.test_accuracy, abs=2e-3)
+
+
+@pytest.mark.parametrize("settings", [
+    dict(architecture="model_2", optimizer="adagrad"),  # dropout seeds; an optimizer whose state starts at 0.1
+    dict(architecture="fast", optimizer="adam", dropout=0.3),
+])
+def test_a_kept_network_trains_exactly_as_a_new_one(settings):
+    warm = training.WarmNetworks()
+    first = training.TrainConfig(**dict(TINY, **settings, seed=1, epochs=1))
+    # a run stopped half-way leaves its network in the middle of an epoch, with trained weights and state
+    asked = []
+    stopped = training.train(first, warm=warm, should_stop=lambda: asked.append(1) or len(asked) > 4)
+    assert stopped.stopped
+    traced = stopped.model.train_function
+    stopped.detach_model(warm)
+    assert len(warm) == 1 and stopped.model is None
+    config = training.TrainConfig(**dict(TINY, **settings, seed=2, learning_rate=0.02, batch_size=64))
+    again = training.train(config, warm=warm)
+    assert len(warm) == 0 and again.model.train_function is traced  # the kept network, not traced again
+    new = training.train(config)  # oracle: a network built and compiled for this run
+    assert new.model.train_function is not traced
+    np.testing.assert_allclose(again.history["loss"], new.history["loss"], rtol=1e-6)
+    np.testing.assert_allclose(again.history["val_accuracy"], new.history["val_accuracy"], rtol=1e-6)
+    np.testing.assert_allclose(again.probabilities, new.probabilities, atol=1e-6)
+    assert float(again.model.optimizer.learning_rate) == pytest.approx(0.02)
+
+
+def test_a_network_warmed_up_on_blank_images_trains_as_a_new_one():
+    warm = training.WarmNetworks()
+    config = TrainConfig(**dict(TINY, epochs=1, augment=True))
+    assert training.warm_up(config, warm) and not training.warm_up(config, warm)  # once
+    kept = warm.take(config)
+    traced = kept.train_function, kept.test_function
+    warm.keep(config, kept)
+    again = training.train(config, warm=warm)
+    assert (again.model.train_function, again.model.test_function) == traced  # neither step traced again
+    new = training.train(config)
+    assert again.trained_on["network"] == "kept" and new.trained_on["network"] == "new"
+    np.testing.assert_allclose(again.history["loss"], new.history["loss"], rtol=1e-6)
+    np.testing.assert_allclose(again.probabilities, new.probabilities, atol=1e-6)
+
+
+def test_kept_networks_are_keyed_by_what_their_traced_steps_depend_on():
+    warm = training.WarmNetworks(size=2)
+    adam = training.train(TrainConfig(**dict(TINY, epochs=1)))
+    adam.detach_model(warm)
+    assert warm.take(TrainConfig(**dict(TINY, optimizer="sgd"))) is None
+    assert warm.take(TrainConfig(**dict(TINY, dropout=0.5))) is None
+    assert warm.take(TrainConfig(**dict(TINY, dataset="cifar10"))) is None  # another image shape
+    other = TrainConfig(**dict(TINY, dataset="fashion_mnist", epochs=7, seed=3, batch_size=16, learning_rate=0.1,
+                               train_size=320))
+    model = warm.take(other)  # same shapes: the data, epochs, seed, batch, rate and size are not part of a trace
+    assert model is not None and len(warm) == 0
+    for name in ("net_1", "net_2", "fast"):  # the least recently kept goes first
+        warm.keep(TrainConfig(**dict(TINY, architecture=name)), model)
+    assert len(warm) == 2 and warm.take(TrainConfig(**dict(TINY, architecture="net_1"))) is None
 
 
 def test_should_stop_ends_within_the_epoch_and_keeps_what_was_learned():
