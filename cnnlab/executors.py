@@ -62,6 +62,10 @@ class LocalExecutor:
         return training.train(config, on_epoch_end=on_epoch_end, on_batch_end=on_batch_end,
                               should_stop=should_stop, dataset=dataset)
 
+    def prepare(self, config):
+        """Get config's network ready before it is asked for; here (one training per process) nothing to do."""
+        return False
+
 
 class ProcessExecutor(LocalExecutor):
     """Trains on this machine in one worker process, so that the web server's pages stay responsive meanwhile.
@@ -69,7 +73,8 @@ class ProcessExecutor(LocalExecutor):
     In the server's own process a training holds Python's lock for much of every batch, and pages wait for
     it (bench/classroom.py measured p95 1.0 s against 0.27 s idle, however few threads TensorFlow had).
     The worker starts with the first training (TensorFlow is imported there once), keeps the datasets it
-    was sent, and ends after IDLE_SECONDS without a training, giving its memory back.
+    was sent and the networks it compiled (training.WARM: training one again skips tracing), and ends after
+    IDLE_SECONDS without a training, giving its memory back.
     """
 
     IDLE_SECONDS = 300.0
@@ -78,6 +83,7 @@ class ProcessExecutor(LocalExecutor):
         self._lock = threading.Lock()
         self._pool = self._channel = self._timer = None
         self._sent = set()  # fingerprints of the datasets the worker holds
+        self._prepared = set()  # training.network_signature of the networks the worker was asked to warm up
 
     def _start(self):
         """The worker process and its (progress queue, stop event); started when there is none."""
@@ -91,8 +97,46 @@ class ProcessExecutor(LocalExecutor):
             self._channel = (context.Queue(), context.Event())
             self._pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=context, initializer=_worker_ready,
                                                                 initargs=self._channel)
-            self._sent = set()
+            self._sent, self._prepared = set(), set()
         return self._pool, self._channel
+
+    def _count_idle(self):
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = threading.Timer(self.IDLE_SECONDS, self._stop_when_idle)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def prepare(self, config):
+        """Start the worker and have it compile and trace config's network while the student still chooses.
+
+        Returns at once; True when the worker was asked. Nothing is asked while a training runs (the worker is
+        busy, and whatever it trains stays warm there) or for a network asked for before.
+        """
+        import concurrent.futures.process
+
+        signature = training.network_signature(config)
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            if signature in self._prepared and self._pool is not None:
+                return False
+            pool, _ = self._start()
+            _submit(pool, _warm_up_in_worker, config.to_dict())
+            self._prepared.add(signature)
+            self._count_idle()
+            return True
+        except concurrent.futures.process.BrokenProcessPool:  # the worker died: the next training starts another
+            self._pool = None
+            return False
+        finally:
+            self._lock.release()
+
+    def close(self):
+        """End the worker now (a later training starts another)."""
+        if self._timer is not None:
+            self._timer.cancel()
+        self._stop_when_idle()
 
     def _stop_when_idle(self):
         with self._lock:
@@ -111,8 +155,8 @@ class ProcessExecutor(LocalExecutor):
                 progress.get_nowait()
             known = dataset.fingerprint in self._sent
             try:
-                future = pool.submit(_train_in_worker, config.to_dict(), dataset.fingerprint,
-                                     None if known else dataset)
+                future = _submit(pool, _train_in_worker, config.to_dict(), dataset.fingerprint,
+                                 None if known else dataset)
                 self._sent.add(dataset.fingerprint)
                 ended = False
                 while not ended:
@@ -134,9 +178,30 @@ class ProcessExecutor(LocalExecutor):
                 self._pool = None
                 raise TrainingLost("error.worker.lost") from None
             finally:
-                self._timer = threading.Timer(self.IDLE_SECONDS, self._stop_when_idle)
-                self._timer.daemon = True
-                self._timer.start()
+                self._count_idle()
+
+
+_MAIN_LOCK = threading.Lock()
+
+
+def _submit(pool, function, *args):
+    """pool.submit, starting the worker (if it must) without the parent's __main__.
+
+    A spawned process runs the parent's __main__ module again before anything else, and in a Streamlit server
+    that is the page being run: the worker would lay out the page (and open it again, and ask for another
+    worker). What the worker runs lives in cnnlab, so it is started as if from a bare interpreter.
+    """
+    import sys
+    import types
+
+    with _MAIN_LOCK:
+        main = sys.modules.get("__main__")
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            return pool.submit(function, *args)
+        finally:
+            if main is not None:
+                sys.modules["__main__"] = main
 
 
 _worker = {"datasets": {}}  # in the worker process: the progress queue, the stop event, datasets by fingerprint
@@ -154,6 +219,13 @@ def _worker_ready(progress, stop):
     threading.Thread(target=orphaned, name="cnnlab-parent-watch", daemon=True).start()
 
 
+def _warm_up_in_worker(config_dict):
+    try:
+        training.warm_up(training.TrainConfig.from_dict(config_dict), training.WARM)
+    except Exception:  # noqa: BLE001 -- a warm-up is a favour: the training itself will say what is wrong
+        pass
+
+
 def _train_in_worker(config_dict, fingerprint, dataset):
     """In the worker process: train, report every epoch and throttled batches, then an end mark; the weights as bytes."""
     if dataset is not None:
@@ -163,10 +235,11 @@ def _train_in_worker(config_dict, fingerprint, dataset):
         result = training.train(training.TrainConfig.from_dict(config_dict),
                                 on_epoch_end=lambda epoch, logs: progress.put(("epoch", epoch, logs)),
                                 on_batch_end=lambda batch, logs: progress.put(("batch", batch, logs)),
-                                should_stop=stop.is_set, dataset=_worker["datasets"][fingerprint])
+                                should_stop=stop.is_set, dataset=_worker["datasets"][fingerprint],
+                                warm=training.WARM)
     finally:
         progress.put(("end", None, None))  # after every report: the app reads up to here, in order
-    return result.detach_model()
+    return result.detach_model(training.WARM)
 
 
 def cpus_per_training():
@@ -192,6 +265,10 @@ class RayExecutor:
         self._server = uuid.uuid4().hex[:12]  # this app server, among those attached to the cluster
         self._where = {}  # run id -> the node training it (for the Teacher page)
         self._connected = False
+
+    def prepare(self, config):
+        """Nothing asked ahead on a cluster: its workers keep the networks they trained (training.WARM)."""
+        return False
 
     # ------------------------------------------------------------ the cluster
 
@@ -537,9 +614,9 @@ def train_task(config_dict, dataset, progress):
     try:
         result = training.train(config, on_epoch_end=lambda epoch, logs: progress.report_epoch.remote(epoch, logs),
                                 on_batch_end=lambda batch, logs: progress.report_batch.remote(batch, logs),
-                                should_stop=stop.is_set, dataset=dataset)
+                                should_stop=stop.is_set, dataset=dataset, warm=training.WARM)
     finally:
         done.set()
         progress.end.remote()
-    result.trained_on = where
-    return result.detach_model()
+    result.trained_on = dict(where, network=result.trained_on.get("network"))
+    return result.detach_model(training.WARM)

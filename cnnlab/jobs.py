@@ -114,6 +114,10 @@ class TrainingQueue:
             self._changed.notify_all()
         return job
 
+    def prepare(self, config):
+        """Have the executor get config's network ready (compiled and traced) before anyone asks; returns at once."""
+        return self.executor.prepare(config)
+
     def capacity(self):
         """Trainings at once: 1 in this process; on Ray, what its nodes have room for (re-read every 10 s)."""
         when, slots = self._capacity_read

@@ -37,6 +37,15 @@ with st.form("settings"):
     submitted = st.form_submit_button(t("train.train"), type="primary")
 
 
+def likely_settings():
+    """The settings the form shows now, for a network the server can get ready while the student chooses."""
+    try:
+        return training.TrainConfig(dataset=dataset, architecture=architecture if network == t("train.custom")
+                                    else network, optimizer=optimizer, dropout=None if own_dropout else dropout)
+    except CnnlabError:
+        return None
+
+
 def show_result(run, cached=False):
     """Metrics, curves and the overfitting answer of a finished (or stopped) run."""
     if cached:
@@ -89,6 +98,11 @@ if submitted:
     except CnnlabError as error:
         st.error(t("train.bad", error=error))
         st.stop()
+
+
+likely = likely_settings()
+if likely is not None:
+    ui.queue().prepare(likely)  # compiled and traced in the worker: the first epoch comes as fast as the next
 
 
 if st.session_state.get("replace_with"):  # a second training while the first is still queued or running

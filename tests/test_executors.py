@@ -12,10 +12,12 @@ import shutil
 import subprocess
 import sys
 import time
+import types
 
+import numpy as np
 import pytest
 
-from cnnlab import executors, jobs, runs
+from cnnlab import executors, jobs, runs, training
 from cnnlab.training import TrainConfig
 from ray_cluster import LoopbackCluster, can_make_namespaces
 
@@ -167,12 +169,34 @@ def test_a_web_servers_trainings_run_in_a_worker_process_with_progress_stop_and_
     assert queue.wait(again, timeout=120) and again.status == "done", again.error
 
 
+def test_the_worker_gets_a_network_ready_while_the_student_chooses(tmp_path, monkeypatch):
+    page = tmp_path / "page.py"  # as in a Streamlit server, __main__ is the page being run: the worker must not run it
+    page.write_text(f"open({str(tmp_path / 'ran')!r}, 'w').close()\n")
+    main = types.ModuleType("__main__")
+    main.__file__ = str(page)
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    store = runs.RunStore()
+    queue = jobs.TrainingQueue(store, executors.ProcessExecutor())
+    config = TrainConfig(**dict(TINY, architecture="net_2", optimizer="rmsprop"))
+    assert queue.prepare(config) and not queue.prepare(config)  # asked once, answered at once
+    job = queue.submit(config)
+    assert queue.wait(job, timeout=120) and job.status == "done", job.error
+    assert store.get(job.id).record["trained_on"]["network"] == "kept"  # compiled and traced before it was asked
+    other = queue.submit(TrainConfig(**dict(TINY, architecture="net_2", optimizer="sgd")))
+    assert queue.wait(other, timeout=120) and store.get(other.id).record["trained_on"]["network"] == "new"
+    here = training.train(config)  # oracle: a new network in this process
+    np.testing.assert_allclose(store.get(job.id).history["loss"], here.history["loss"], rtol=1e-4)
+    assert store.get(job.id).test_accuracy == pytest.approx(here.test_accuracy, abs=2e-3)
+    assert not (tmp_path / "ran").exists()
+    queue.executor.close()
+
+
 def test_a_killed_server_leaves_no_worker_training_for_nobody(tmp_path):
     script = tmp_path / "server.py"
     script.write_text(f"""
 import sys, time
 sys.path.insert(0, {str(ROOT)!r})
-from cnnlab import executors, jobs, runs
+from cnnlab import executors, jobs, runs, training
 from cnnlab.training import TrainConfig
 if __name__ == "__main__":
     queue = jobs.TrainingQueue(runs.RunStore(), executors.ProcessExecutor())
@@ -265,4 +289,4 @@ def test_a_node_that_dies_mid_training_leaves_a_clear_failure_and_no_run(cluster
     store = cluster.folder / failed[0]
     assert not list((store / "runs").iterdir()) and not list((store / "tmp").iterdir())  # nothing partial
     survivor = next(name for name in drivers if name not in failed)
-    assert json.loads(results[survivor][1].strip().splitlines()[-1])["status"] == "complete"
+    assert json.loads(results[survivor][1].strip().splitlines()[-1])["status"] == "complete", results[survivor]
