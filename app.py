@@ -10,18 +10,6 @@ import ui
 from cnnlab import datasets, training
 from cnnlab.i18n import t
 
-PAGES = [  # file, navigation key, icon, address
-    ("pages/1_Data.py", "nav.data", "📊", "Data"),
-    ("pages/2_Model.py", "nav.model", "🧱", "Model"),
-    ("pages/3_Train.py", "nav.train", "🏋️", "Train"),
-    ("pages/4_Inside.py", "nav.inside", "🔬", "Inside"),
-    ("pages/5_Mistakes.py", "nav.mistakes", "❌", "Mistakes"),
-    ("pages/6_Compare.py", "nav.compare", "⚖️", "Compare"),
-    ("pages/7_Convolution.py", "nav.convolution", "🧮", "Convolution"),
-    ("pages/8_Draw.py", "nav.draw", "✏️", "Draw"),
-    ("pages/9_Course.py", "nav.course", "📚", "Course"),
-    ("pages/10_Teacher.py", "nav.teacher", "🎓", "Teacher"),
-]
 
 
 def home():
@@ -61,5 +49,5 @@ st.session_state[ui.ROUTER] = True
 ui.language_selector()
 navigation = st.navigation(
     [st.Page(home, title=t("nav.home"), icon="🧠", default=True)]
-    + [st.Page(path, title=t(key), icon=icon, url_path=address) for path, key, icon, address in PAGES])
+    + [st.Page(path, title=t(key), icon=icon, url_path=address) for path, key, icon, address in ui.PAGES])
 navigation.run()

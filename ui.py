@@ -7,10 +7,24 @@ import uuid
 import streamlit as st
 
 from cnnlab import executors, i18n, jobs, runs
+from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
 
 LANGUAGE = "language"  # session-state key of the student's language
 ROUTER = "_cnnlab_router"  # set by app.py, which draws the language selector above every page
+LINKED_RUN = "_linked_run"  # the ?run= of the address, once followed
+PAGES = [  # file, navigation key, icon, address (app.py's navigation)
+    ("pages/1_Data.py", "nav.data", "📊", "Data"),
+    ("pages/2_Model.py", "nav.model", "🧱", "Model"),
+    ("pages/3_Train.py", "nav.train", "🏋️", "Train"),
+    ("pages/4_Inside.py", "nav.inside", "🔬", "Inside"),
+    ("pages/5_Mistakes.py", "nav.mistakes", "❌", "Mistakes"),
+    ("pages/6_Compare.py", "nav.compare", "⚖️", "Compare"),
+    ("pages/7_Convolution.py", "nav.convolution", "🧮", "Convolution"),
+    ("pages/8_Draw.py", "nav.draw", "✏️", "Draw"),
+    ("pages/9_Course.py", "nav.course", "📚", "Course"),
+    ("pages/10_Teacher.py", "nav.teacher", "🎓", "Teacher"),
+]
 
 
 def language():
@@ -61,6 +75,34 @@ def page(title_key, icon):
         language_selector()
     st.set_page_config(page_title=f"cnnlab · {t(title_key).split(' ', 1)[-1]}", page_icon=icon, layout="wide")
     st.title(t(title_key))
+    follow_run_link()
+
+
+def follow_run_link():
+    """A ?run=<id or unique start> link makes that run the session's run, on whichever page it opens."""
+    from cnnlab import exports
+
+    wanted = st.query_params.get("run")
+    if not wanted or wanted == st.session_state.get(LINKED_RUN):
+        return
+    st.session_state[LINKED_RUN] = wanted
+    try:
+        run = exports.find_run(store(), wanted)
+    except CnnlabError as error:
+        st.warning(t("link.bad_run", error=error))
+        return
+    st.session_state["run_id"] = run.id
+
+
+def app_url(address=None):
+    """The app's address in the reader's browser (None in tests), or one page's, from st.context.url."""
+    url = getattr(st.context, "url", None)
+    if not url:
+        return None
+    base = url.rstrip("/")
+    if base.rsplit("/", 1)[-1] in {page[3] for page in PAGES}:
+        base = base.rsplit("/", 1)[0]
+    return f"{base}/{address}" if address else base
 
 
 @st.cache_resource
@@ -184,10 +226,13 @@ def pick_run(label, text_empty, dataset=None, key="run"):
         return None
     ids = [r.id for r in available]
     last = st.session_state.get("run_id")
-    index = ids.index(last) if last in ids else 0
+    if st.session_state.get(key) not in ids or (last in ids and st.session_state.get(f"_{key}_followed") != last):
+        st.session_state[key] = last if last in ids else ids[0]  # the session's run (a link, another page)
+    st.session_state[f"_{key}_followed"] = st.session_state[key]
     by_id = {r.id: r for r in available}
-    chosen = st.selectbox(label, ids, index=index, key=key, format_func=lambda i: describe(by_id[i]))
-    st.session_state["run_id"] = chosen
+    chosen = st.selectbox(label, ids, key=key, format_func=lambda i: describe(by_id[i]))
+    st.session_state["run_id"] = st.session_state[f"_{key}_followed"] = chosen
+    st.query_params["run"] = st.session_state[LINKED_RUN] = chosen  # the address names the run shown: share it
     return by_id[chosen]
 
 
@@ -205,3 +250,79 @@ def run_data(run):
     except runs.DataGone as error:
         st.warning(str(error))
         return None
+
+
+def settings_from_link():
+    """The TrainConfig a shared settings link names (?dataset=…&network=…), once per link; else None.
+
+    A link whose settings cannot be used says why, and the form keeps its own settings.
+    """
+    from cnnlab import exports
+
+    query = {name: st.query_params.get(name) for name in exports.LINK_SETTINGS if st.query_params.get(name)}
+    if not query or st.session_state.get("_settings_link") == query:
+        return None
+    st.session_state["_settings_link"] = query
+    try:
+        return exports.config_from_query(query)
+    except CnnlabError as error:
+        st.warning(t("link.bad_settings", error=error))
+        return None
+
+
+EXPORTS = [  # format, label, help, MIME type
+    ("keras", "take.keras", "take.keras_help", "application/octet-stream"),
+    ("weights", "take.weights", "take.weights_help", "application/octet-stream"),
+    ("script", "take.script", "take.script_help", "text/x-python"),
+    ("notebook", "take.notebook", "take.notebook_help", "application/x-ipynb+json"),
+    ("report", "take.report", "take.report_help", "text/html"),
+    ("markdown", "take.markdown", "take.markdown_help", "application/zip")]
+
+
+def _made_on_click(function, lang, *args):
+    """A download's bytes, made when it is clicked (Streamlit runs it on a thread of its own: no st.* in it)."""
+    def make():
+        with i18n.speaking(lang):
+            return function(*args)
+    return make
+
+
+def take_home(run, key="take_home"):
+    """A run's "Take it home" section: its model, weights, code, notebook and lab report, and links to it."""
+    with st.expander(t("take.title"), icon="📦"):
+        _take_home(run, key)
+
+
+def _take_home(run, key):
+    from cnnlab import exports
+
+    st.caption(t("take.intro"))
+    lang = i18n.get_language()
+    columns = st.columns(3)
+    for i, (fmt, label, explained, mime) in enumerate(EXPORTS):
+        columns[i % 3].download_button(t(label), _made_on_click(exports.render, lang, run, fmt),
+                                       file_name=exports.default_name(run, fmt), mime=mime, help=t(explained),
+                                       key=f"{key}_{fmt}", on_click="ignore", width="stretch")
+    if run.variant == "sample" and exports.sample_file() is not None:
+        st.download_button(t("take.sample"), _made_on_click(exports.sample_file().read_bytes, lang),
+                           file_name=exports.sample_file().name, mime="application/octet-stream",
+                           help=t("take.sample_help"), key=f"{key}_sample", on_click="ignore")
+    st.markdown(t("take.run_link"))
+    st.code(exports.link(app_url() or "", run=run.id, lang=lang), language=None)
+    st.markdown(t("take.settings_link"))
+    st.code(exports.link(app_url("Train") or "Train", lang=lang, **exports.settings_query(run.config)), language=None)
+
+
+def report_download(label, runs_, file_stem, key, course=None):
+    """Download buttons for the lab report of several runs (or of a course report): HTML and Markdown + figures."""
+    from cnnlab import reports
+
+    lang = i18n.get_language()
+    stored = store().list() if course else None
+    left, right = st.columns(2)
+    left.download_button(label, _made_on_click(reports.report_html, lang, runs_, course, stored),
+                         file_name=f"{file_stem}.html", mime="text/html", key=f"{key}_html", on_click="ignore",
+                         help=t("take.report_help"))
+    right.download_button(t("take.markdown"), _made_on_click(reports.report_zip, lang, runs_, course, stored),
+                          file_name=f"{file_stem}.zip", mime="application/zip", key=f"{key}_zip", on_click="ignore",
+                          help=t("take.markdown_help"))

@@ -31,6 +31,12 @@ def _localized(chart):
     return chart.configure(locale=vega_locale())
 
 
+def _epoch_axis(frame):
+    """Whole epochs only: a short training gets one tick per epoch (else Vega puts ticks at 1.5 and writes 2 twice)."""
+    last = int(frame["epoch"].max()) if len(frame) else 1
+    return _axis("d", tickMinStep=1, **({"values": list(range(1, last + 1))} if last <= 12 else {}))
+
+
 def history_frame(history, label=None):
     """Long-form rows (epoch, metric, split, value[, run]) from a Keras history dict."""
     rows = []
@@ -52,7 +58,7 @@ def learning_curves(history, title=None):
     frame = history_frame(history)
     splits = [t("chart.train"), t("chart.validation")]
     base = alt.Chart(frame).mark_line(point=True).encode(
-        x=alt.X("epoch:Q", title=t("chart.epoch"), axis=_axis("d", tickMinStep=1)),
+        x=alt.X("epoch:Q", title=t("chart.epoch"), axis=_epoch_axis(frame)),
         y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False), axis=_axis("~g")),
         color=alt.Color("split:N", title=t("chart.data"), scale=alt.Scale(domain=splits, range=["#1f77b4", "#ff7f0e"])),
         strokeDash=alt.StrokeDash("split:N", legend=None),
@@ -81,7 +87,7 @@ def comparison_curves(labelled_histories, metric="accuracy"):
     frame = frame[frame["metric"] == metric]
     name = t(METRICS[metric])
     return _localized(alt.Chart(frame).mark_line(point=True).encode(
-        x=alt.X("epoch:Q", title=t("chart.epoch"), axis=_axis("d", tickMinStep=1)),
+        x=alt.X("epoch:Q", title=t("chart.epoch"), axis=_epoch_axis(frame)),
         y=alt.Y("value:Q", title=name, scale=alt.Scale(zero=False), axis=_axis("~g")),
         color=alt.Color("run:N", title=t("chart.run")),
         strokeDash=alt.StrokeDash("split:N", title=t("chart.data"), sort=[t("chart.validation"), t("chart.train")]),
@@ -91,7 +97,7 @@ def comparison_curves(labelled_histories, metric="accuracy"):
                  description="; ".join(f"{label}: {_curves_text(history)}" for label, history in labelled_histories)))
 
 
-def confusion_heatmap(matrix, class_names, selection_name="cell"):
+def confusion_heatmap(matrix, class_names, selection_name="cell", title=None):
     """Rows = true class, columns = predicted; clicking a cell selects it (a point selection)."""
     matrix = np.asarray(matrix)
     rows = [{"true": class_names[t], "predicted": class_names[p], "count": int(matrix[t, p]),
@@ -117,7 +123,7 @@ def confusion_heatmap(matrix, class_names, selection_name="cell"):
     )
     correct = int(np.trace(matrix))
     return _localized((cells + labels).properties(
-        width=460, height=420, title=t("chart.confusion_title"),
+        width=460, height=420, title=t("chart.confusion_title") if title is None else title,
         description=t("chart.confusion_alt", correct=correct, total=int(matrix.sum()))))
 
 
@@ -132,7 +138,7 @@ def bars(values, labels, title, x_title, value_format=".0f", domain=None):
     )
     text = base.mark_text(align="left", dx=3).encode(text="shown:N")
     return _localized((base.mark_bar(color="#3b528b") + text).properties(
-        title=title, height=alt.Step(22), description=f"{title}: " + ", ".join(
+        title=title, height=alt.Step(22), description=(f"{title}: " if title else "") + ", ".join(
             f"{label} {shown}" for label, shown in zip(frame["label"], frame["shown"]))))
 
 

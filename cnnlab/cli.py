@@ -140,6 +140,14 @@ def _parser():
     p = command("runs", help=t("cli.help.runs"))
     p.add_argument("--json", action="store_true", help=t("cli.help.json"))
 
+    p = command("export", help=t("cli.help.export"))
+    p.add_argument("runs", nargs="*", metavar="RUN_ID", help=t("cli.help.export_runs"))
+    p.add_argument("--format", required=True, choices=["keras", "weights", "script", "notebook", "report", "markdown"],
+                   help=t("cli.help.format"))
+    p.add_argument("--out", default=".", metavar="PATH", help=t("cli.help.out"))
+    p.add_argument("--course", default=None, metavar="REPORT", help=t("cli.help.course"))
+    p.add_argument("--json", action="store_true", help=t("cli.help.json"))
+
     p = command("data", help=t("cli.help.data"))
     p.add_argument("--download", metavar="DATASET", default=None, help=t("cli.help.download"))
     p.add_argument("--import", dest="import_archive", metavar="ARCHIVE", default=None, help=t("cli.help.import"))
@@ -482,5 +490,42 @@ def cmd_predict(args):
     return EXIT_BAD_INPUT if failed else 0
 
 
+def cmd_export(args):
+    from cnnlab import experiments, exports, reports, runs, storage as files
+
+    store = runs.RunStore()
+    chosen = [exports.find_run(store, text) for text in args.runs]
+    if args.course:
+        report = str(args.course).strip().upper()
+        if report not in experiments.REPORTS:
+            raise CnnlabError("error.cli.no_course", report=args.course, choices=", ".join(experiments.REPORTS))
+        if args.format not in ("report", "markdown"):
+            raise CnnlabError("error.cli.course_format")
+        stored = store.list()
+        for run in (experiments.best_run(e, stored) for e in experiments.of_report(report)):
+            if run is not None and run.id not in {r.id for r in chosen}:
+                chosen.append(run)
+        if not chosen:
+            raise CnnlabError("error.cli.course_empty", report=report)
+        make = reports.report_html if args.format == "report" else reports.report_zip
+        data = make(chosen, course=report, stored_runs=stored)
+        path = exports.destination(args.out, f"cnnlab-course-{report}{exports.SUFFIXES[args.format]}")
+        files.write_bytes(path, data.encode("utf-8") if isinstance(data, str) else data)
+    elif not chosen:
+        raise CnnlabError("error.cli.export_no_run")
+    elif len(chosen) > 1:
+        if args.format not in ("report", "markdown"):
+            raise CnnlabError("error.cli.export_one", format=args.format)
+        data = reports.report_html(chosen).encode("utf-8") if args.format == "report" else reports.report_zip(chosen)
+        path = exports.destination(args.out, f"cnnlab-runs-{len(chosen)}{exports.SUFFIXES[args.format]}")
+        files.write_bytes(path, data)
+    else:
+        path = exports.export(chosen[0], args.format, args.out)
+    size = path.stat().st_size
+    return _emit(args, [t("cli.exported", path=str(path), size=size / 1024)],
+                 {"path": str(path), "format": args.format, "runs": [run.id for run in chosen], "bytes": size})
+
+
 COMMANDS = {"architectures": cmd_architectures, "train": cmd_train, "predict": cmd_predict,
-            "reproduce": cmd_reproduce, "prepare": cmd_prepare, "runs": cmd_runs, "data": cmd_data}
+            "reproduce": cmd_reproduce, "prepare": cmd_prepare, "runs": cmd_runs, "data": cmd_data,
+            "export": cmd_export}

@@ -14,6 +14,36 @@ TRAIN_SIZES = [500, 1000, 2000, 5000, 10_000, 20_000, 30_000, 50_000]
 ui.page("train.title", "🏋️")
 st.write(t("train.intro"))
 
+FORM = {"train_optimizer": "adam", "epochs": 5, "batch_size": 64, "train_lr": None, "train_own_dropout": True,
+        "train_dropout": 0.25, "train_size": None, "train_validation": 0.1, "train_seed": 0, "train_augment": False}
+for name, value in FORM.items():
+    st.session_state.setdefault(name, value)
+
+
+def follow_settings_link():
+    """A shared link's settings (?dataset=…&network=…&epochs=…) fill in the form; the student presses Train."""
+    linked = ui.settings_from_link()
+    if linked is None:
+        return
+    spec = linked.architecture if isinstance(linked.architecture, str) else [l.to_dict() for l in linked.architecture]
+    st.session_state.update({
+        "dataset": linked.dataset, "architecture": spec, "train_optimizer": linked.optimizer, "epochs": linked.epochs,
+        "batch_size": linked.batch_size, "train_own_dropout": linked.dropout is None,
+        "train_lr": None if linked.learning_rate == training.OPTIMIZERS[linked.optimizer] else linked.learning_rate,
+        "train_dropout": FORM["train_dropout"] if linked.dropout is None else linked.dropout,
+        "train_size": linked.train_size, "train_validation": linked.validation_split, "train_seed": linked.seed,
+        "train_augment": linked.augment})
+    st.info(t("link.applied", name=linked.architecture_name, dataset=datasets.get_info(linked.dataset).title,
+              epochs=linked.epochs))
+
+
+def with_value(options, key):
+    """The menu's options, with the value a link asked for among them (in order)."""
+    value = st.session_state.get(key)
+    return options if value is None or value in options else sorted(set(options) | {value})
+
+
+follow_settings_link()
 architecture = st.session_state.get("architecture", architectures.DEFAULT_PRESET)
 choices = list(architectures.PRESETS) + ([t("train.custom")] if not isinstance(architecture, str) else [])
 names = list(datasets.DATASETS)
@@ -23,17 +53,18 @@ with st.form("settings"):
                            index=names.index(st.session_state.get("dataset", "mnist")))
     network = c2.selectbox(t("train.network"), choices,
                            index=choices.index(architecture) if isinstance(architecture, str) else len(choices) - 1)
-    optimizer = c3.selectbox(t("train.optimizer"), list(training.OPTIMIZERS), index=2)
-    epochs = c1.slider(t("train.epochs"), 1, 50, 5, key="epochs")
-    batch_size = c2.select_slider(t("train.batch"), BATCH_SIZES, value=64, key="batch_size")
-    learning_rate = c3.select_slider(t("train.lr"), [t("train.lr_default")] + LEARNING_RATES, value=t("train.lr_default"))
-    own_dropout = c1.checkbox(t("train.dropout_own"), value=True)
-    dropout = c1.slider(t("train.dropout"), 0.0, 0.9, 0.25, 0.05)
-    train_size = c2.select_slider(t("train.train_size"), [t("train.all")] + TRAIN_SIZES, value=t("train.all"),
-                                key="train_size")
-    validation_split = c3.slider(t("train.val"), 0.0, 0.5, 0.1, 0.05)
-    seed = c3.number_input(t("train.seed"), 0, 2 ** 31 - 1, 0)
-    augment = c2.checkbox(t("train.augment"), value=False, help=t("train.augment_help"))
+    optimizer = c3.selectbox(t("train.optimizer"), list(training.OPTIMIZERS), key="train_optimizer")
+    epochs = c1.slider(t("train.epochs"), 1, max(50, st.session_state["epochs"]), key="epochs")
+    batch_size = c2.select_slider(t("train.batch"), with_value(BATCH_SIZES, "batch_size"), key="batch_size")
+    learning_rate = c3.select_slider(t("train.lr"), [None] + with_value(LEARNING_RATES, "train_lr"), key="train_lr",
+                                     format_func=lambda v: t("train.lr_default") if v is None else i18n.number(v, "g"))
+    own_dropout = c1.checkbox(t("train.dropout_own"), key="train_own_dropout")
+    dropout = c1.slider(t("train.dropout"), 0.0, 0.9, step=0.05, key="train_dropout")
+    train_size = c2.select_slider(t("train.train_size"), [None] + with_value(TRAIN_SIZES, "train_size"),
+                                  key="train_size", format_func=lambda v: t("train.all") if v is None else i18n.number(v, ","))
+    validation_split = c3.slider(t("train.val"), 0.0, 0.5, step=0.05, key="train_validation")
+    seed = c3.number_input(t("train.seed"), 0, 2 ** 31 - 1, key="train_seed")
+    augment = c2.checkbox(t("train.augment"), help=t("train.augment_help"), key="train_augment")
     submitted = st.form_submit_button(t("train.train"), type="primary")
 
 
@@ -66,6 +97,7 @@ def show_result(run, cached=False):
     st.altair_chart(charts.learning_curves(run.history), width="content")
     st.markdown(f"**{t('train.overfit')}** {inspection.overfitting_verdict(run.history).message}")
     st.markdown(t("train.next"))
+    ui.take_home(run)
 
 
 def train_in_line(config, data, replace=False):
@@ -80,9 +112,9 @@ if submitted:
     try:
         config = training.TrainConfig(
             dataset=dataset, architecture=spec, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
-            learning_rate=None if learning_rate == t("train.lr_default") else learning_rate,
+            learning_rate=learning_rate,
             dropout=None if own_dropout else dropout, validation_split=validation_split,
-            train_size=None if train_size == t("train.all") else train_size, seed=int(seed),
+            train_size=train_size, seed=int(seed),
             augment=augment)
         training.check_layers(config)  # a network that cannot build is said before any data is needed
         data = datasets.load(config.dataset)  # chosen once: the stored run looked up and the training use it

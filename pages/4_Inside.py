@@ -12,6 +12,7 @@ st.write(t("inside.intro"))
 run = ui.pick_run(t("inside.run"), t("inside.empty"))
 if run is None:
     st.stop()
+ui.take_home(run)
 model = ui.model(run.id)
 extractor, names = ui.extractor(run.id)
 if not names:

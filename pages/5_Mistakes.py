@@ -12,6 +12,7 @@ st.write(t("mistakes.intro"))
 run = ui.pick_run(t("mistakes.run"), t("mistakes.empty"))
 if run is None:
     st.stop()
+ui.take_home(run)
 info = run.info
 probabilities, y_test = ui.predictions(run.id)
 data = ui.run_data(run)  # the very test set it was evaluated on; None when that copy is gone

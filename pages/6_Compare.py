@@ -52,3 +52,6 @@ if chosen:
     st.header(t("compare.verdicts"))
     for run, label in zip(runs, labels):
         st.markdown(f"- **{label}**: {inspection.overfitting_verdict(run.history).message}")
+    st.header(t("compare.report"))
+    st.caption(t("compare.report_text"))
+    ui.report_download(t("take.report"), runs, f"cnnlab-compare-{len(runs)}-runs", key="compare_report")

@@ -116,6 +116,11 @@ for report, title in experiments.REPORTS.items():
         with st.expander(t("course.questions"), expanded=True):
             for answer in experiments.answers(report, stored):
                 st.markdown(f"**{t(experiments.QUESTION_TEXT[answer.question])}** {answer.text}")
+        measured = list({run.id: run for run in (experiments.best_run(e, stored) for e in experiments.of_report(report))
+                         if run is not None}.values())
+        if measured:
+            ui.report_download(t("course.report_download", report=report), measured, f"cnnlab-course-{report}",
+                               key=f"course_report_{report}", course=report)
 
 
 # ---------------------------------------------------------------- the pictures of one experiment's run
@@ -128,6 +133,7 @@ if viewed:
         st.stop()
     st.header(t("course.pictures", id=viewed, title=experiment.title,
                                       epochs=experiments.epochs_label(experiment, run)))
+    ui.take_home(run, key="course_take_home")
     info = run.info
     left, right = st.columns(2)
     with left:

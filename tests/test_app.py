@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnnlab import runs
+from cnnlab import exports, i18n, runs
 from cnnlab.training import TrainConfig
 from conftest import ROOT
 from test_downloads import mirror  # noqa: F401 (a fixture: a school mirror on 127.0.0.1)
@@ -434,3 +434,81 @@ def test_the_teacher_sees_workers_damaged_runs_and_deletes_a_run(monkeypatch, st
     at.button(key="delete_button").click().run()
     assert f"Run {stored_run.id[:6]} deleted." in all_text(at)
     assert store.get(stored_run.id) is None and store.size()[0] == 0
+
+
+LINKED = TrainConfig(dataset="mnist", architecture=[{"kind": "conv", "size": 8}, {"kind": "maxpool"},
+                                                    {"kind": "flatten"}, {"kind": "dropout", "rate": 0.5},
+                                                    {"kind": "dense", "size": 16}],
+                     epochs=2, batch_size=48, optimizer="rmsprop", learning_rate=0.002, dropout=0.3,
+                     validation_split=0.25, train_size=320, seed=7, augment=True)
+
+
+def test_a_settings_link_fills_in_every_train_setting_and_trains_exactly_those():
+    at = page("pages/3_Train.py")
+    for name, value in exports.settings_query(LINKED).items():
+        at.query_params[name] = value
+    at.run()
+    assert not at.exception, at.exception
+    assert "Settings from the link: custom on MNIST, 2 epochs" in all_text(at)
+    shown = {"epochs": at.slider(key="epochs").value, "batch": at.select_slider(key="batch_size").value,
+             "optimizer": at.selectbox(key="train_optimizer").value, "lr": at.select_slider(key="train_lr").value,
+             "own": at.checkbox(key="train_own_dropout").value, "dropout": at.slider(key="train_dropout").value,
+             "size": at.select_slider(key="train_size").value, "val": at.slider(key="train_validation").value,
+             "seed": at.number_input(key="train_seed").value, "augment": at.checkbox(key="train_augment").value}
+    assert shown == {"epochs": 2, "batch": 48, "optimizer": "rmsprop", "lr": 0.002, "own": False, "dropout": 0.3,
+                     "size": 320, "val": 0.25, "seed": 7, "augment": True}
+    at.button[0].click().run()  # the student presses Train: exactly the linked settings train
+    deadline = time.time() + 180
+    while time.time() < deadline and not at.metric:
+        time.sleep(0.5)
+        at.run()
+        assert not at.exception, at.exception
+    stored = runs.RunStore().list()
+    assert len(stored) == 1 and stored[0].config == LINKED
+    # the result offers the way home, and its settings link is the one that brought the student here
+    codes = [c.value for c in at.code]
+    assert any(code.endswith(f"?run={stored[0].id}&lang=en") for code in codes), codes
+    assert any(code.startswith("Train?lang=en&dataset=mnist&network=") and "lr=0.002" in code for code in codes), codes
+
+
+def test_a_wrong_settings_link_says_why_and_keeps_the_form():
+    at = page("pages/3_Train.py")
+    at.query_params.update({"network": "fast", "optimizer": "quantum", "epochs": "3"})
+    at.run()
+    assert not at.exception, at.exception
+    assert any("quantum" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert at.slider(key="epochs").value == 5 and at.selectbox(key="train_optimizer").value == "adam"
+
+
+@pytest.mark.parametrize("path", ["pages/4_Inside.py", "pages/5_Mistakes.py", "pages/3_Train.py"])
+def test_a_run_link_opens_the_page_on_that_run_with_its_take_home_section(path, stored_run):
+    newer, _ = runs.RunStore().get_or_train(TrainConfig(**dict(TINY, seed=1)))
+    at = page(path)
+    at.query_params["run"] = stored_run.id[:6]
+    at.run()
+    assert not at.exception, at.exception
+    assert at.session_state["run_id"] == stored_run.id != newer.id
+    if path != "pages/3_Train.py":
+        assert at.selectbox(key="run").value == stored_run.id
+    else:
+        assert {m.label: m.value for m in at.metric}["Test accuracy"] == i18n.percent(stored_run.test_accuracy)
+    downloads = at.get("download_button")
+    names = sorted(d.proto.label for d in downloads)
+    assert names == sorted(["Model (.keras)", "Weights (.weights.h5)", "Python script (.py)",
+                            "Jupyter notebook (.ipynb)", "Lab report (.html)",
+                            "Report in Markdown with figures (.zip)", "The MNIST sample the script reads (.npz)"])
+    assert any(c.value.endswith(f"?run={stored_run.id}&lang=en") for c in at.code)
+
+
+def test_a_run_link_to_no_run_says_so():
+    at = page("pages/4_Inside.py")
+    at.query_params["run"] = "abcdef12"
+    at.run()
+    assert not at.exception, at.exception
+    assert any("abcdef12" in w.value for w in at.warning)
+
+
+def test_compare_offers_the_lab_report_of_the_chosen_runs(stored_run):
+    at = page("pages/6_Compare.py").run()
+    assert not at.exception, at.exception
+    assert "Lab report (.html)" in [d.proto.label for d in at.get("download_button")]

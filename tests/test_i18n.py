@@ -21,7 +21,7 @@ CODE = sorted(glob.glob(f"{ROOT}/cnnlab/*.py") + glob.glob(f"{ROOT}/pages/*.py")
 PLACEHOLDER = re.compile(r"\{(\w+)[^}]*\}")
 NAMESPACES = {key.split(".")[0] for key in EN}
 KEY_LIKE = re.compile(r"^[a-z_]+(\.[A-Za-z0-9_]+)+$")
-FILE_NAME = re.compile(r"\.(h5|json|npz|gz|py|png|txt)$")  # "run.json" looks like a key but is a file
+FILE_NAME = re.compile(r"\.(h5|json|npz|gz|py|png|txt|md|zip|html|ipynb|keras)$")  # "run.json" looks like a key but is a file
 
 
 def string_literals():
