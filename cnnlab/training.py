@@ -324,9 +324,10 @@ def warm_up(config, warm):
     model = architectures.build(config.layers, info.image_shape, info.num_classes, name=config.architecture_name)
     model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    x, y = np.zeros((2, *info.image_shape), np.uint8), np.zeros(2, np.uint8)  # the dtypes and shapes of real data
-    model.fit(_pipeline(tf, x, y, 2, shuffle_seed=0), epochs=1, steps_per_epoch=1,
-              validation_data=_pipeline(tf, x, y, 2), shuffle=False, verbose=0)
+    # the dtypes and image shapes of real data, in batches of two sizes (2, then 1): Keras then traces its steps
+    # for any batch size at once, as it would only on a real training's second shape (its last, smaller batch)
+    x, y = np.zeros((3, *info.image_shape), np.uint8), np.zeros(3, np.uint8)
+    model.fit(_pipeline(tf, x, y, 2), epochs=2, validation_data=_pipeline(tf, x, y, 2), shuffle=False, verbose=0)
     warm.keep(config, model)
     return True
 
