@@ -180,6 +180,12 @@ def _extractor(run_id, version):
     return inspection.feature_extractor(_model(run_id, version))
 
 
+@st.cache_resource(max_entries=4)
+def _grad_cam(run_id, version):
+    from cnnlab import explain
+    return explain.GradCam(_model(run_id, version))
+
+
 @st.cache_data(max_entries=8)
 def _predictions(run_id, version):
     return store().get(run_id).predictions()
@@ -216,6 +222,11 @@ def extractor(run_id):
 
 def predictions(run_id):
     return _guarded(_predictions, run_id)
+
+
+def grad_cam(run_id):
+    """A run's Grad-CAM (its gradient models built once per layer), shared by the server."""
+    return _guarded(_grad_cam, run_id)
 
 
 def pick_run(label, text_empty, dataset=None, key="run"):

@@ -233,6 +233,14 @@ def get_preset(name):
     return PRESETS[name]
 
 
+def preset_params(name, input_shape, num_classes):
+    """A preset's parameter count on images of input_shape, or None where it cannot be built on them."""
+    try:
+        return count_params(get_preset(name).layers, input_shape, num_classes)
+    except SpecError:
+        return None
+
+
 def parse_spec(spec):
     """A tuple of Layers from a preset name, a JSON string, or a list of dicts / Layers."""
     if isinstance(spec, str):

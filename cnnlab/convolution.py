@@ -56,6 +56,14 @@ class Step:
     value: float
 
 
+def computed_so_far(shape, steps):
+    """The output grid as text after some steps: each computed cell's value, "" where the window has not been."""
+    cells = [[""] * shape[1] for _ in range(shape[0])]
+    for step in steps:
+        cells[step.row][step.col] = f"{step.value:g}"
+    return cells
+
+
 def correlate(image, kernel, stride=1, padding="valid"):
     """What Conv2D computes (cross-correlation): (output, steps) where steps explain each cell."""
     image, kernel = np.asarray(image, np.float32), np.asarray(kernel, np.float32)

@@ -8,6 +8,7 @@ Layout under $CNNLAB_HOME (default ~/.cache/cnnlab):
     tmp/                              runs being written (renamed into runs/ when complete)
     corrupt/                          damaged entries set aside, never loaded
     data/                             datasets downloaded or imported through cnnlab (cnnlab.datasets)
+    explain/<run_id>-<version>/       what was computed from a run's weights on demand (cnnlab.explain)
 
 A run's id is the hash of its settings and of the exact data it trained on (the dataset's fingerprint),
 so other data never shares a run; the record says which data that was, and `Run.data()` finds that very
@@ -343,7 +344,13 @@ class RunStore:
             os.replace(path, gone)
             self._cache.pop(run_id, None)
         shutil.rmtree(gone, ignore_errors=True)
+        for derived in (self.root / "explain").glob(f"{run_id}-*"):  # what was computed from it (cnnlab.explain)
+            shutil.rmtree(derived, ignore_errors=True)
         return True
+
+    def derived_folder(self, run):
+        """Where things computed from a run's weights are kept (explain/<id>-<version>/): a new version, a new folder."""
+        return self.root / "explain" / f"{run.id}-{run.version[:12]}"
 
     def empty_set_aside(self):
         """Erase every damaged entry set aside (a teacher's action); how many there were."""

@@ -43,6 +43,19 @@ def with_value(options, key):
     return options if value is None or value in options else sorted(set(options) | {value})
 
 
+def describe_network(name):
+    """A preset with its parameter count on the chosen dataset and the report it comes from."""
+    if name not in architectures.PRESETS:
+        return name
+    info = datasets.get_info(st.session_state.get("dataset", "mnist"))
+    params = architectures.preset_params(name, info.image_shape, info.num_classes)
+    if params is None:
+        return t("train.network_unfit", name=name, dataset=info.title)
+    report = architectures.get_preset(name).report
+    return t("train.network_own" if report == "cnnlab" else "train.network_option", name=name, params=params,
+             report=report)
+
+
 follow_settings_link()
 architecture = st.session_state.get("architecture", architectures.DEFAULT_PRESET)
 choices = list(architectures.PRESETS) + ([t("train.custom")] if not isinstance(architecture, str) else [])
@@ -51,17 +64,20 @@ with st.form("settings"):
     c1, c2, c3 = st.columns(3)
     dataset = c1.selectbox(t("train.dataset"), names, format_func=lambda n: datasets.DATASETS[n].title,
                            index=names.index(st.session_state.get("dataset", "mnist")))
-    network = c2.selectbox(t("train.network"), choices,
+    labels = {name: describe_network(name) for name in choices}  # worded now: menus word their options later
+    network = c2.selectbox(t("train.network"), choices, format_func=labels.get,
                            index=choices.index(architecture) if isinstance(architecture, str) else len(choices) - 1)
     optimizer = c3.selectbox(t("train.optimizer"), list(training.OPTIMIZERS), key="train_optimizer")
     epochs = c1.slider(t("train.epochs"), 1, max(50, st.session_state["epochs"]), key="epochs")
     batch_size = c2.select_slider(t("train.batch"), with_value(BATCH_SIZES, "batch_size"), key="batch_size")
-    learning_rate = c3.select_slider(t("train.lr"), [None] + with_value(LEARNING_RATES, "train_lr"), key="train_lr",
-                                     format_func=lambda v: t("train.lr_default") if v is None else i18n.number(v, "g"))
+    rates = [None] + with_value(LEARNING_RATES, "train_lr")
+    rate_labels = {rate: t("train.lr_default") if rate is None else i18n.number(rate, "g") for rate in rates}
+    learning_rate = c3.select_slider(t("train.lr"), rates, key="train_lr", format_func=rate_labels.get)
     own_dropout = c1.checkbox(t("train.dropout_own"), key="train_own_dropout")
     dropout = c1.slider(t("train.dropout"), 0.0, 0.9, step=0.05, key="train_dropout")
-    train_size = c2.select_slider(t("train.train_size"), [None] + with_value(TRAIN_SIZES, "train_size"),
-                                  key="train_size", format_func=lambda v: t("train.all") if v is None else i18n.number(v, ","))
+    sizes = [None] + with_value(TRAIN_SIZES, "train_size")
+    size_labels = {size: t("train.all") if size is None else i18n.number(size, ",") for size in sizes}
+    train_size = c2.select_slider(t("train.train_size"), sizes, key="train_size", format_func=size_labels.get)
     validation_split = c3.slider(t("train.val"), 0.0, 0.5, step=0.05, key="train_validation")
     seed = c3.number_input(t("train.seed"), 0, 2 ** 31 - 1, key="train_seed")
     augment = c2.checkbox(t("train.augment"), help=t("train.augment_help"), key="train_augment")

@@ -35,11 +35,8 @@ c1.dataframe(window.style.apply(highlight, axis=None), hide_index=True)
 c2.caption(t("convolution.filter"))
 c2.dataframe(pd.DataFrame(convolution.COURSE_KERNEL.astype(int)), hide_index=True)
 c3.caption(t("convolution.output"))
-shown = np.full(output.shape, np.nan)
-for s in steps[:step_number]:
-    shown[s.row, s.col] = s.value
-c3.dataframe(pd.DataFrame(shown).style.apply(highlight_output, axis=None).format(na_rep="", precision=0),
-             hide_index=True)
+shown = convolution.computed_so_far(output.shape, steps[:step_number])  # cells not reached yet stay blank
+c3.dataframe(pd.DataFrame(shown).style.apply(highlight_output, axis=None), hide_index=True)
 st.markdown(t("convolution.sum", row=step.row, col=step.col,
                                arithmetic=convolution.arithmetic(step, convolution.COURSE_KERNEL)))
 st.caption(t("convolution.window"))

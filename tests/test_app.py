@@ -1,6 +1,7 @@
 """The Streamlit pages, run headless with AppTest, on an empty store and with a stored run."""
 
 import glob
+import re
 import os
 import subprocess
 import sys
@@ -34,6 +35,19 @@ def page(path, **state):
     for key, value in state.items():
         at.session_state[key] = value
     return at
+
+
+def wait_for_result(at, seconds=180):
+    """Rerun the page, as its polling does, until a training's result shows (its metrics)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline and not at.metric:
+        time.sleep(0.5)
+        at.run()
+        assert not at.exception, at.exception
+
+
+def image_captions(at):
+    return [image.caption for element in at.get("image") for image in element.proto.imgs]
 
 
 def all_text(at):
@@ -121,11 +135,7 @@ def test_train_page_trains_through_its_form_and_shows_the_result():
     at.select_slider(key="train_size").set_value(500)
     at.button[0].click().run()
     assert not at.exception, at.exception
-    deadline = time.time() + 180
-    while time.time() < deadline and not at.metric:
-        time.sleep(0.5)
-        at.run()
-        assert not at.exception, at.exception
+    wait_for_result(at)
     assert at.metric, all_text(at)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Epochs"] == "2" and metrics["Test accuracy"].endswith("%")
@@ -192,11 +202,7 @@ def test_a_new_copy_of_mnist_never_mixes_with_a_run_on_the_old_one(stored_run, i
     at.select_slider(key="batch_size").set_value(TINY["batch_size"])
     at.select_slider(key="train_size").set_value(500)
     at.button[0].click().run()
-    deadline = time.time() + 180
-    while time.time() < deadline and not at.metric:
-        time.sleep(0.5)
-        at.run()
-        assert not at.exception, at.exception
+    wait_for_result(at)
     stored = runs.RunStore().list()
     assert len(stored) == 2 and stored_run.id in {r.id for r in stored}
     new = next(r for r in stored if r.id != stored_run.id)
@@ -458,11 +464,7 @@ def test_a_settings_link_fills_in_every_train_setting_and_trains_exactly_those()
     assert shown == {"epochs": 2, "batch": 48, "optimizer": "rmsprop", "lr": 0.002, "own": False, "dropout": 0.3,
                      "size": 320, "val": 0.25, "seed": 7, "augment": True}
     at.button[0].click().run()  # the student presses Train: exactly the linked settings train
-    deadline = time.time() + 180
-    while time.time() < deadline and not at.metric:
-        time.sleep(0.5)
-        at.run()
-        assert not at.exception, at.exception
+    wait_for_result(at)
     stored = runs.RunStore().list()
     assert len(stored) == 1 and stored[0].config == LINKED
     # the result offers the way home, and its settings link is the one that brought the student here
@@ -512,3 +514,25 @@ def test_compare_offers_the_lab_report_of_the_chosen_runs(stored_run):
     at = page("pages/6_Compare.py").run()
     assert not at.exception, at.exception
     assert "Lab report (.html)" in [d.proto.label for d in at.get("download_button")]
+
+
+def test_inside_says_why_it_decided_what_filters_look_for_and_steps_into_one_neuron(stored_run):
+    at = page("pages/4_Inside.py", run_id=stored_run.id).run()
+    assert not at.exception, at.exception
+    assert any(m.value.startswith("Its three most likely answers:") for m in at.markdown)
+    chosen = at.selectbox(key="why_class")
+    answer = chosen.value
+    captions = image_captions(at)
+    assert any(c.startswith("Grad-CAM: where conv_2 found evidence for") for c in captions), captions
+    chosen.set_value((answer + 1) % 10).run()  # what if: another class
+    assert "What if: the network answered" in all_text(at)
+    at.button(key="patterns_go").click().run()
+    assert not at.exception, at.exception
+    captions = image_captions(at)
+    assert "The inputs that excite each of the 16 filters of conv_1 most (light = high), in filter order." in captions
+    assert (ui_store_folder := next(runs.RunStore().root.glob("explain/*"), None)) is not None  # kept with the run
+    assert (ui_store_folder / "patterns-conv_1.npy").is_file()
+    at.number_input(key="neuron_row").set_value(5).run()
+    sentence = next(m.value for m in at.markdown if m.value.startswith("The 9 products over 1 input channel add up to"))
+    worked, computed = re.search(r"the cell is \*\*(-?[\d.]+)\*\* \(the network computed (-?[\d.]+)\)", sentence).groups()
+    assert abs(float(worked) - float(computed)) < 1e-3
