@@ -18,6 +18,7 @@ PAGES = [  # file, navigation key, icon, address (app.py's navigation)
     ("pages/2_Model.py", "nav.model", "🧱", "Model"),
     ("pages/3_Train.py", "nav.train", "🏋️", "Train"),
     ("pages/4_Inside.py", "nav.inside", "🔬", "Inside"),
+    ("pages/11_Learned.py", "nav.learned", "🧭", "Learned"),
     ("pages/5_Mistakes.py", "nav.mistakes", "❌", "Mistakes"),
     ("pages/6_Compare.py", "nav.compare", "⚖️", "Compare"),
     ("pages/7_Convolution.py", "nav.convolution", "🧮", "Convolution"),
@@ -187,6 +188,13 @@ def _grad_cam(run_id, version):
 
 
 @st.cache_data(max_entries=8)
+def _embedding(run_id, version, method, count):
+    from cnnlab import learned
+    points = learned.embedding(_model(run_id, version), store().get(run_id).data().x_test[:count], method)
+    return points, learned.separation(points, store().get(run_id).predictions()[1][:count])
+
+
+@st.cache_data(max_entries=8)
 def _predictions(run_id, version):
     return store().get(run_id).predictions()
 
@@ -222,6 +230,11 @@ def extractor(run_id):
 
 def predictions(run_id):
     return _guarded(_predictions, run_id)
+
+
+def embedding(run_id, method, count):
+    """((count, 2) points, silhouette of the true classes) of a run's first test images, computed once."""
+    return _guarded(lambda r, v: _embedding(r, v, method, count), run_id)
 
 
 def grad_cam(run_id):

@@ -326,6 +326,29 @@ def activation_max_seconds_per_layer(architecture="net_1"):
     return (time.perf_counter() - started) / len(layers)
 
 
+def embedding_pca_seconds(run, count=2000):
+    """The Learned page's map: the last hidden layer's features of `count` test images, then PCA (model warm)."""
+    from cnnlab import learned
+
+    model, images = run.build_model(), run.data().x_test[:count]
+    learned.features(model, images[:10])  # warm
+    started = time.perf_counter()
+    learned.embedding(model, images)
+    return time.perf_counter() - started
+
+
+def timeline_figures(epochs=2):
+    """net_1's timeline: KB per recorded epoch (compressed, as stored) and its share of a 10-epoch run's files."""
+    from cnnlab import runs, training
+
+    store = runs.RunStore(tempfile.mkdtemp(prefix="cnnlab-bench-"))
+    run, _ = store.get_or_train(training.TrainConfig(architecture="net_1", epochs=epochs, train_size=1000))
+    sizes = run.record["sizes"]
+    per_epoch = sizes["timeline.npz"] / (epochs + 1)
+    ten = 11 * per_epoch
+    return round(per_epoch / 1024, 2), round(ten / (sizes["model.weights.h5"] + sizes["predictions.npz"] + ten), 4)
+
+
 def home_import_seconds():
     code = ("import time, runpy, sys; t = time.perf_counter(); runpy.run_path('app.py'); "
             "print(time.perf_counter() - t, 'tensorflow' in sys.modules)")
@@ -423,6 +446,8 @@ def main():
     figures["feature_maps_ms"] = feature_maps_ms(run)
     figures["gradcam_ms"] = round(gradcam_ms(run), 1)
     figures["activation_max_s_per_layer_net_1"] = round(activation_max_seconds_per_layer(), 2)
+    figures["embedding_pca_s_2000"] = round(embedding_pca_seconds(run), 3)
+    figures["timeline_kb_per_epoch_net_1"], figures["timeline_share_of_run_net_1_10_epochs"] = timeline_figures()
     figures["predict_drawing_ms"] = predict_drawing_ms()
     figures["home_import_s"], figures["home_imports_tensorflow"] = home_import_seconds()
     for dataset, architecture, target, most in (("mnist", "fast", 0.97, 15), ("mnist", "net_1", 0.98, 15),

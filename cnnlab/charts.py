@@ -161,3 +161,57 @@ def probabilities(values, class_names, title=None):
     return _localized((bars_ + text).properties(
         title=t("chart.probabilities_title") if title is None else title, height=alt.Step(24),
         description=", ".join(f"{name} {shown}" for name, shown in zip(frame["class"], frame["shown"]))))
+
+
+def embedding_scatter(frame, class_names, selection_name="point"):
+    """The test images as points (x, y), coloured by true class, mistakes as crosses; each point's image on hover.
+
+    frame: columns x, y, true, predicted (class names), mistake (bool), index, image (a data: URL).
+    """
+    pick = alt.selection_point(name=selection_name, fields=["index"])
+    mistakes = int(frame["mistake"].sum())
+    return _localized(alt.Chart(frame).mark_point(filled=True, size=36).encode(
+        x=alt.X("x:Q", title=None, axis=None), y=alt.Y("y:Q", title=None, axis=None),
+        color=alt.Color("true:N", sort=list(class_names), title=t("chart.true_class"),
+                        scale=alt.Scale(scheme="category10")),
+        shape=alt.Shape("kind:N", title=t("chart.answer"),
+                        scale=alt.Scale(domain=[t("chart.right"), t("chart.wrong")], range=["circle", "cross"])),
+        opacity=alt.condition(pick, alt.value(0.9), alt.value(0.35)),
+        tooltip=[alt.Tooltip("image:N", title="image"), alt.Tooltip("true:N", title=t("chart.true_class")),
+                 alt.Tooltip("predicted:N", title=t("chart.predicted_class")),
+                 alt.Tooltip("index:Q", title=t("chart.test_image"))],
+    ).transform_calculate(kind=f"datum.mistake ? '{t('chart.wrong')}' : '{t('chart.right')}'").add_params(pick).properties(
+        height=460, title=t("chart.embedding_title"),
+        description=t("chart.embedding_alt", count=len(frame), mistakes=mistakes)))
+
+
+def weight_dynamics(rows):
+    """Each layer's weight spread and update size per epoch, side by side (epoch 0 = the random start)."""
+    frame = pd.DataFrame(rows)
+    base = alt.Chart(frame).mark_line(point=True).encode(
+        x=alt.X("epoch:Q", title=t("chart.epoch"), axis=_axis("d", tickMinStep=1)),
+        color=alt.Color("layer:N", title=t("chart.layer")),
+        tooltip=[alt.Tooltip("layer:N", title=t("chart.layer")), alt.Tooltip("epoch:Q", title=t("chart.epoch")),
+                 alt.Tooltip("spread:Q", title=t("chart.spread"), format=".4f"),
+                 alt.Tooltip("update:Q", title=t("chart.update"), format=".4f")],
+    ).properties(width=300, height=220)
+    spread = base.encode(y=alt.Y("spread:Q", title=t("chart.spread"), axis=_axis("~g"))).properties(
+        title=t("chart.spread"))
+    update = base.transform_filter("datum.update != null").encode(
+        y=alt.Y("update:Q", title=t("chart.update"), axis=_axis("~%"))).properties(title=t("chart.update"))
+    last = frame[frame["epoch"] == frame["epoch"].max()]
+    return _localized(alt.hconcat(spread, update).properties(description=t("chart.dynamics_alt", epochs=int(
+        frame["epoch"].max()), layers=", ".join(f"{r.layer} {i18n.number(r.spread, '.3f')}" for r in last.itertuples()))))
+
+
+def weight_histograms(rows, epoch):
+    """Each layer's weight histogram at one epoch, one small chart per layer."""
+    frame = pd.DataFrame(rows)
+    return _localized(alt.Chart(frame).mark_bar(color="#3b528b").encode(
+        x=alt.X("low:Q", bin="binned", title=t("chart.weight"), axis=_axis("~g")), x2="high:Q",
+        y=alt.Y("count:Q", title=t("chart.weights")),
+        tooltip=[alt.Tooltip("layer:N", title=t("chart.layer")), alt.Tooltip("count:Q", title=t("chart.weights"))],
+    ).properties(width=180, height=120).facet(facet=alt.Facet("layer:N", title=None), columns=4).resolve_scale(
+        x="independent", y="independent").properties(
+        title=t("chart.histograms_title", epoch=epoch),
+        description=t("chart.histograms_alt", epoch=epoch, layers=", ".join(sorted(set(frame["layer"]))))))

@@ -4,6 +4,7 @@ Layout under $CNNLAB_HOME (default ~/.cache/cnnlab):
     runs/<run_id>/run.json            config, data, history, metrics, checksums of the files below and of itself
     runs/<run_id>/predictions.npz     test-set probabilities (n_test, classes) and labels
     runs/<run_id>/model.weights.h5    weights only: the network is rebuilt from the config
+    runs/<run_id>/timeline.npz        how it learned, epoch by epoch (filters, feature maps, weight statistics)
     locks/<run_id>.lock               cross-process lock: identical requests train once
     tmp/                              runs being written (renamed into runs/ when complete)
     corrupt/                          damaged entries set aside, never loaded
@@ -44,6 +45,7 @@ RECORD_FORMAT = 2  # 2: the record carries its data's fingerprints and a checksu
 READABLE_FORMATS = (1, 2)  # runs of format 1 stay readable: nothing already trained is lost
 RUN_ID = re.compile(r"^[0-9a-f]{16}$")
 FILES = ("predictions.npz", "model.weights.h5")
+TIMELINE = "timeline.npz"  # how it learned (training.Timeline); runs trained before it have none
 SET_ASIDE = "set_aside.json"  # written into a damaged run's folder under corrupt/: which run, and why
 
 
@@ -190,6 +192,14 @@ class Run:
         with np.load(self._checked("predictions.npz"), allow_pickle=False) as f:
             return f["probabilities"], f["y_test"]
 
+    def timeline(self):
+        """How it learned ({name: array}, row 0 before training, then one row per epoch), or None for a run
+        trained before timelines were recorded."""
+        if TIMELINE not in self.record["checksums"]:
+            return None
+        with np.load(self._checked(TIMELINE), allow_pickle=False) as f:
+            return {name: f[name] for name in f.files}
+
     def build_model(self):
         """The network rebuilt from the config, with the stored weights loaded."""
         info = self.info
@@ -279,7 +289,7 @@ class RunStore:
             if config.run_id(record["data"]["variant"], record["data"].get("fingerprint")) != run_id:
                 raise CorruptRun(Message("corrupt.settings"))
             sizes = record.get("sizes")
-            for name in FILES:
+            for name in FILES + ((TIMELINE,) if TIMELINE in record["checksums"] else ()):
                 if sizes is None:  # runs written before sizes were recorded: their checksums, now
                     if _sha256(path / name) != record["checksums"][name]:
                         raise CorruptRun(Message("corrupt.checksum", name=name))
@@ -385,8 +395,12 @@ class RunStore:
             np.savez(tmp / "predictions.npz", probabilities=result.probabilities.astype(np.float32),
                      y_test=result.y_test.astype(np.uint8))
             result.save_weights(tmp / "model.weights.h5")
-            record = self._record(run_id, result, {name: _sha256(tmp / name) for name in FILES})
-            record["sizes"] = {name: (tmp / name).stat().st_size for name in FILES}
+            names = list(FILES)
+            if result.timeline:
+                np.savez_compressed(tmp / TIMELINE, **result.timeline)
+                names.append(TIMELINE)
+            record = self._record(run_id, result, {name: _sha256(tmp / name) for name in names})
+            record["sizes"] = {name: (tmp / name).stat().st_size for name in names}
             if experiments:
                 record["experiments"] = sorted(set(experiments))
             record["record_sha256"] = _record_checksum(record)

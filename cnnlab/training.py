@@ -233,6 +233,7 @@ class TrainResult:
     trained_on: dict = dataclasses.field(default_factory=dict)  # {"executor", "node", "pid", "network", ...}
     versions: dict = dataclasses.field(default_factory=dict)  # TensorFlow's and Keras's, where it trained
     weights: bytes | None = None  # the .weights.h5 file's bytes, when the model itself stayed in a worker
+    timeline: dict | None = None  # how it learned, epoch by epoch (see Timeline): arrays by name
 
     @property
     def epochs_completed(self):
@@ -443,6 +444,66 @@ def _augmenter(tf, seed):
     return augment
 
 
+class Timeline:
+    """How a network learns, recorded before the first epoch (its random start) and after each completed one.
+
+    Small by design (a few KB an epoch of net_1): the first conv layer's filters (float16), its feature maps of
+    one fixed test image (at most MAPS of them, each scaled to 0–255), and for every layer with weights a
+    histogram of its kernel (BINS bins), their spread (standard deviation) and how much they moved in the epoch
+    (the change's norm over the weights' norm before it). A stopped training keeps the epochs it completed.
+    """
+
+    BINS, MAPS = 24, 16
+
+    def __init__(self, keras, model, image):
+        self.model, self.image = model, np.asarray(image, np.float32)[np.newaxis] / 255.0
+        self.layers = [layer for layer in model.layers if layer.weights and layer.get_weights()[0].ndim > 1]
+        convs = [layer for layer in self.layers if isinstance(layer, keras.layers.Conv2D)]
+        self.first = convs[0] if convs else None
+        self.probe = keras.Model(model.input, self.first.output) if self.first is not None else None
+        self.entries, self.last = [], None
+
+    def record(self):
+        kernels = [np.asarray(layer.get_weights()[0], np.float32) for layer in self.layers]
+        entry = {"spread": [float(k.std()) for k in kernels],
+                 "update": [0.0 if self.last is None else
+                            float(np.linalg.norm(k - old) / max(np.linalg.norm(old), 1e-12))
+                            for k, old in zip(kernels, self.last or kernels)],
+                 "histograms": [np.histogram(k, bins=self.BINS) for k in kernels]}
+        if self.first is not None:
+            entry["filters"] = kernels[self.layers.index(self.first)].astype(np.float16)
+            maps = np.asarray(self.probe(self.image, training=False), np.float32)[0][..., :self.MAPS]
+            low, high = maps.min(axis=(0, 1)), maps.max(axis=(0, 1))
+            entry["maps"] = ((maps - low) / np.maximum(high - low, 1e-12) * 255).round().astype(np.uint8)
+        self.entries.append(entry)
+        self.last = kernels
+
+    def arrays(self):
+        """{name: array} with one row per recorded epoch (row 0: before training), for np.savez."""
+        out = {"layers": np.array([layer.name for layer in self.layers]),
+               "spread": np.array([e["spread"] for e in self.entries], np.float32),
+               "update": np.array([e["update"] for e in self.entries], np.float32),
+               "counts": np.array([[h[0] for h in e["histograms"]] for e in self.entries], np.int32),
+               "edges": np.array([[h[1] for h in e["histograms"]] for e in self.entries], np.float32)}
+        if self.first is not None:
+            out["filters"] = np.stack([e["filters"] for e in self.entries])
+            out["maps"] = np.stack([e["maps"] for e in self.entries])
+            out["image"] = (self.image[0] * 255).round().astype(np.uint8)
+        return out
+
+    def callback(self, keras):
+        timeline = self
+
+        class Record(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                timeline.record()
+
+            def on_epoch_end(self, epoch, logs=None):
+                timeline.record()
+
+        return Record()
+
+
 BATCH_REPORT_SECONDS = 0.1  # a progress bar needs no more; each report reads the loss off the device
 
 
@@ -525,16 +586,17 @@ def train(config, on_epoch_end=None, on_batch_end=None, should_stop=None, datase
     state = {"stopped": False, "diverged_epoch": None, "epoch_seconds": [], "epoch_started": 0.0}
     callback = _progress_callback(keras, on_epoch_end, on_batch_end, should_stop, state, BATCH_REPORT_SECONDS)
     validation = _pipeline(tf, x_val, y_val, max(config.batch_size, 256)) if len(x_val) else None
+    x_test = dataset.x_test[..., np.newaxis] if dataset.x_test.ndim == 3 else dataset.x_test
+    timeline = Timeline(keras, model, x_test[0])  # the first test image: the same one every epoch
     started = time.perf_counter()
     history = model.fit(_pipeline(tf, x_train, y_train, config.batch_size, shuffle_seed=config.seed,
                                   augment=config.augment),
                         epochs=config.epochs, steps_per_epoch=steps, validation_data=validation,
-                        callbacks=[callback], shuffle=False, verbose=0)
+                        callbacks=[callback, timeline.callback(keras)], shuffle=False, verbose=0)
     train_seconds = time.perf_counter() - started
     if state["diverged_epoch"] is not None:
         raise TrainingDiverged("error.training.diverged", epoch=state["diverged_epoch"],
                                rate=config.learning_rate)
-    x_test = dataset.x_test[..., np.newaxis] if dataset.x_test.ndim == 3 else dataset.x_test
     probabilities = predict(model, x_test)
     test_loss, test_accuracy = evaluate(probabilities, dataset.y_test)
     return TrainResult(
@@ -546,7 +608,7 @@ def train(config, on_epoch_end=None, on_batch_end=None, should_stop=None, datase
         device=device, source=dataset.source, data=dataset.describe_data(),
         sizes={"train": len(x_train), "validation": len(x_val), "test": len(x_test)}, notes=config.notes,
         trained_on=dict(here(), network="kept" if reused else "new"),
-        versions={"tensorflow": tf.__version__, "keras": keras.__version__})
+        versions={"tensorflow": tf.__version__, "keras": keras.__version__}, timeline=timeline.arrays())
 
 
 def here():

@@ -10,6 +10,7 @@ from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
 
 ui.page("inside.title", "🔬")
+st.session_state.setdefault("inside_index", 0)  # a point chosen on Learned sets it
 st.write(t("inside.intro"))
 run = ui.pick_run(t("inside.run"), t("inside.empty"))
 if run is None:
@@ -34,7 +35,8 @@ if source == t("inside.test_image"):
     data = ui.run_data(run)  # the very test set this run was evaluated on
     if data is None:
         st.stop()
-    index = st.number_input(t("inside.index"), 0, len(data.x_test) - 1, 0)
+    st.session_state["inside_index"] = min(int(st.session_state["inside_index"]), len(data.x_test) - 1)
+    index = st.number_input(t("inside.index"), 0, len(data.x_test) - 1, key="inside_index")
     image, label = data.x_test[index], info.class_names[data.y_test[index]]
 else:
     upload = st.file_uploader(t("inside.upload_label"), type=["png", "jpg", "jpeg", "gif", "webp", "bmp"],

@@ -59,7 +59,7 @@ def all_text(at):
 def test_every_page_is_in_the_navigation():
     names = sorted((os.path.basename(p) for p in PAGES[1:]), key=lambda name: int(name.split("_")[0]))
     assert names == ["1_Data.py", "2_Model.py", "3_Train.py", "4_Inside.py", "5_Mistakes.py", "6_Compare.py",
-                     "7_Convolution.py", "8_Draw.py", "9_Course.py", "10_Teacher.py"]
+                     "7_Convolution.py", "8_Draw.py", "9_Course.py", "10_Teacher.py", "11_Learned.py"]
 
 
 @pytest.mark.parametrize("path", PAGES)

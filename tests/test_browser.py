@@ -15,7 +15,8 @@ from conftest import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
 OUTPUT = pathlib.Path(ROOT) / "test-output" / "screenshots"
-PAGES = ["Data", "Model", "Train", "Inside", "Mistakes", "Compare", "Convolution", "Draw", "Course", "Teacher"]
+PAGES = ["Data", "Model", "Train", "Inside", "Learned", "Mistakes", "Compare", "Convolution", "Draw", "Course",
+         "Teacher"]
 READY = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")
@@ -98,7 +99,7 @@ def test_walk_every_page_and_train_from_the_train_page(server, browser_page):
     assert page.locator('[data-testid="stException"]').count() == 0
     assert "overfitting" in page.content()
     expected = {"Data": "Images per class", "Model": "Total params", "Train": "Learning rate",
-                "Inside": "Feature maps", "Mistakes": "Confusion matrix", "Compare": "All stored runs",
+                "Inside": "Feature maps", "Learned": "How it learned", "Mistakes": "Confusion matrix", "Compare": "All stored runs",
                 "Convolution": "Max pooling", "Draw": "Draw one digit large", "Course": "Report E",
                 "Teacher": "for the class's teacher"}
     for number, name in enumerate(PAGES, start=1):
