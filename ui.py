@@ -187,11 +187,10 @@ def _grad_cam(run_id, version):
     return explain.GradCam(_model(run_id, version))
 
 
-@st.cache_data(max_entries=8)
-def _embedding(run_id, version, method, count):
-    from cnnlab import learned
-    points = learned.embedding(_model(run_id, version), store().get(run_id).data().x_test[:count], method)
-    return points, learned.separation(points, store().get(run_id).predictions()[1][:count])
+@st.cache_resource
+def _maps():
+    """The maps of test images made on this server: (run id, version, method, count) -> (points, silhouette)."""
+    return {}
 
 
 @st.cache_data(max_entries=8)
@@ -232,9 +231,25 @@ def predictions(run_id):
     return _guarded(_predictions, run_id)
 
 
-def embedding(run_id, method, count):
-    """((count, 2) points, silhouette of the true classes) of a run's first test images, computed once."""
-    return _guarded(lambda r, v: _embedding(r, v, method, count), run_id)
+def embedding(run_id, method, count, on_progress=None):
+    """((count, 2) points, silhouette of the true classes) of a run's first test images, made once per server.
+
+    on_progress(fraction) is told how far a t-SNE has come (it is called in this script's thread)."""
+    from cnnlab import learned
+
+    key = (run_id, _version(run_id), method, count)
+    maps = _maps()
+    if key not in maps:
+        run = store().get(run_id)
+        points = learned.embedding(model(run_id), run.data().x_test[:count], method, on_progress=on_progress)
+        maps[key] = (points, learned.separation(points, predictions(run_id)[1][:count]))
+        while len(maps) > 16:
+            maps.pop(next(iter(maps)))
+    return maps[key]
+
+
+def embedding_ready(run_id, method, count):
+    return (run_id, _version(run_id), method, count) in _maps()
 
 
 def grad_cam(run_id):

@@ -35,19 +35,32 @@ def pca(points, dimensions=2):
     return (centred @ directions[:dimensions].T).astype(np.float32)
 
 
-def tsne(points, seed=0):
-    """(n, 2) by t-SNE (scikit-learn; PCA first to 50 dimensions, as its authors advise for speed)."""
+def tsne(points, seed=0, on_progress=None, stages=4):
+    """(n, 2) by t-SNE (scikit-learn; PCA first to 50 dimensions, as its authors advise for speed).
+
+    Run in `stages` calls, each going on from where the last one left the points, so that on_progress(fraction)
+    can be told after each: the first spreads the points with early exaggeration, the others refine them
+    (about 1,000 iterations in all, scikit-learn's default).
+    """
     from sklearn.manifold import TSNE
 
-    reduced = pca(points, min(50, points.shape[1], len(points) - 1)) if points.shape[1] > 50 else points
-    return TSNE(n_components=2, init="pca", random_state=seed, perplexity=min(30, max(5, len(points) // 4))
-                ).fit_transform(reduced).astype(np.float32)
+    points = np.asarray(points, np.float32)
+    reduced = pca(points, min(50, len(points) - 1)) if points.shape[1] > 50 else points
+    perplexity = min(30.0, max(5.0, (len(points) - 1) / 4))
+    mapped = "pca"
+    for stage in range(stages):
+        mapped = TSNE(n_components=2, init=mapped, random_state=seed, perplexity=perplexity,
+                      early_exaggeration=12.0 if stage == 0 else 1.0, max_iter=max(250, 1000 // stages)
+                      ).fit_transform(reduced)
+        if on_progress is not None:
+            on_progress((stage + 1) / stages)
+    return np.asarray(mapped, np.float32)
 
 
-def embedding(model, images, method="pca"):
+def embedding(model, images, method="pca", on_progress=None):
     """(n, 2) map of images: where the network's last hidden layer puts them."""
     points = features(model, images)
-    return tsne(points) if method == "tsne" else pca(points)
+    return tsne(points, on_progress=on_progress) if method == "tsne" else pca(points)
 
 
 def thumbnail(image, scale=2):

@@ -23,12 +23,19 @@ st.write(t("learned.map_text"))
 data = ui.run_data(run)  # the very test set this run was evaluated on
 if data is not None:
     left, right = st.columns(2)
-    count = left.select_slider(t("learned.points"), [n for n in POINTS if n <= len(data.x_test)] or [len(data.x_test)],
-                               key="learned_points")
+    options = [n for n in POINTS if n <= len(data.x_test)] or [len(data.x_test)]
+    if st.session_state.get("learned_points") not in options:
+        st.session_state["learned_points"] = options[min(1, len(options) - 1)]  # 1,000 where there are as many
+    count = left.select_slider(t("learned.points"), options, key="learned_points")
     method = right.radio(t("learned.method"), ["pca", "tsne"], horizontal=True, key="learned_method",
                          format_func={"pca": t("learned.pca"), "tsne": t("learned.tsne")}.get,
                          help=t("learned.method_help"))
-    with st.spinner(t("learned.tsne_working", count=count) if method == "tsne" else t("learned.pca_working")):
+    if method == "tsne" and not ui.embedding_ready(run.id, method, count):
+        bar = st.progress(0.0, text=t("learned.tsne_working", count=count))
+        points, score = ui.embedding(run.id, method, count, on_progress=lambda done: bar.progress(
+            done, text=t("learned.tsne_working", count=count)))
+        bar.empty()
+    else:
         points, score = ui.embedding(run.id, method, count)
     probabilities, y_test = ui.predictions(run.id)
     predicted = probabilities[:count].argmax(axis=1)

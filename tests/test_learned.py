@@ -37,8 +37,10 @@ def test_the_map_of_a_trained_network_separates_classes_better_than_an_untrained
     before = silhouette_score(learned.embedding(untrained, images), labels)
     after = silhouette_score(learned.embedding(trained.model, images), labels)
     assert after > before + 0.1, (before, after)
-    mapped = learned.embedding(trained.model, images, method="tsne")
+    progress = []
+    mapped = learned.embedding(trained.model, images, method="tsne", on_progress=progress.append)
     assert mapped.shape == (1000, 2) and silhouette_score(mapped, labels) > after  # t-SNE: clearer groups
+    assert progress == [0.25, 0.5, 0.75, 1.0]  # what the page's progress bar shows
     assert learned.separation(mapped[:300], labels[:300]) == pytest.approx(silhouette_score(mapped[:300], labels[:300]),
                                                                           abs=1e-6)
 
@@ -115,3 +117,6 @@ def test_the_learned_page_maps_the_test_images_and_replays_the_training():
     slider.set_value(0).run()
     captions = [image.caption for element in at.get("image") for image in element.proto.imgs]
     assert "The first layer's 16 filters at epoch 0 (light = high weight)" in captions
+    at.radio(key="learned_method").set_value("tsne").run()
+    assert not at.exception, at.exception
+    assert any(c.value.startswith("How far apart the classes sit on the t-SNE map") for c in at.caption)
