@@ -63,3 +63,22 @@ def test_axes_use_the_readers_number_symbols():
     assert "50\u00a0%" in svg.replace("&#160;", "\u00a0"), svg[:300]
     i18n.set_language("en")
     assert charts.bars([0.5], ["a"], "t", "x").to_dict()["config"]["locale"]["number"]["decimal"] == "."
+
+
+def test_learning_curves_say_which_line_is_training_and_which_validation():
+    spec = charts.learning_curves(HISTORY, title="").to_dict()  # as the Train page draws it while training
+    color = spec["hconcat"][0]["encoding"]["color"]
+    assert color.get("legend", {}) is not None and color["title"] == "data"
+    assert color["scale"]["domain"] == ["train", "validation"]
+    assert spec["hconcat"][0]["encoding"]["x"]["axis"]["values"] == [1, 2]  # whole epochs only
+
+
+def test_the_map_and_the_timeline_charts_carry_their_text_alternatives():
+    import pandas as pd
+
+    frame = pd.DataFrame({"x": [0.0, 1.0], "y": [1.0, 0.0], "true": ["0", "1"], "predicted": ["0", "7"],
+                          "mistake": [False, True], "index": [0, 1], "image": ["data:,", "data:,"]})
+    spec = charts.embedding_scatter(frame, [str(i) for i in range(10)]).to_dict()
+    assert spec["description"].startswith("A map of 2 test images") and "mistakes (1)" in spec["description"]
+    rows = [{"epoch": e, "layer": "conv_1", "spread": 0.1 + e / 10, "update": None if e == 0 else 0.2} for e in range(3)]
+    assert "conv_1 0.300" in charts.weight_dynamics(rows).to_dict()["description"]
