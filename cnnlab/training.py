@@ -469,14 +469,21 @@ class Timeline:
                  "update": [0.0 if self.last is None else
                             float(np.linalg.norm(k - old) / max(np.linalg.norm(old), 1e-12))
                             for k, old in zip(kernels, self.last or kernels)],
-                 "histograms": [np.histogram(k, bins=self.BINS) for k in kernels]}
+                 "histograms": [self._histogram(k) for k in kernels]}
         if self.first is not None:
             entry["filters"] = kernels[self.layers.index(self.first)].astype(np.float16)
-            maps = np.asarray(self.probe(self.image, training=False), np.float32)[0][..., :self.MAPS]
+            maps = np.nan_to_num(np.asarray(self.probe(self.image, training=False), np.float32)[0][..., :self.MAPS])
             low, high = maps.min(axis=(0, 1)), maps.max(axis=(0, 1))
             entry["maps"] = ((maps - low) / np.maximum(high - low, 1e-12) * 255).round().astype(np.uint8)
         self.entries.append(entry)
         self.last = kernels
+
+    def _histogram(self, kernel):
+        """(counts, edges) of a kernel's weights; a diverged training's NaN weights are left out, not a crash."""
+        finite = kernel[np.isfinite(kernel)]
+        if not finite.size:
+            return np.zeros(self.BINS, np.int64), np.linspace(0.0, 1.0, self.BINS + 1)
+        return np.histogram(finite, bins=self.BINS)
 
     def arrays(self):
         """{name: array} with one row per recorded epoch (row 0: before training), for np.savez."""
