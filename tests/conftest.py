@@ -32,6 +32,18 @@ def isolated(tmp_path, monkeypatch):
     i18n.set_language("en")
 
 
+@pytest.fixture
+def fresh_streamlit_caches():
+    """The pages' server-wide caches (the run store, models, predictions) belong to one test's CNNLAB_HOME."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
 def run_cli(*args, env=None, timeout=300):
     """Run `python -m cnnlab ARGS` in a subprocess with the test's environment."""
     full_env = {k: v for k, v in os.environ.items() if k not in ("LANGUAGE", "LC_ALL", "LC_MESSAGES")}

@@ -20,14 +20,7 @@ PAGES = ["app.py"] + sorted(os.path.relpath(p, ROOT) for p in glob.glob(f"{ROOT}
 TINY = dict(dataset="mnist", architecture="fast", epochs=2, batch_size=32, train_size=320, validation_split=0.25)
 
 
-@pytest.fixture(autouse=True)
-def fresh_streamlit_caches():
-    import streamlit as st
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
+pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")  # conftest: each test's own server-wide caches
 
 
 def page(path, **state):

@@ -9,16 +9,7 @@ from cnnlab.training import TrainConfig
 CONFIG = TrainConfig(architecture="fast", epochs=3, batch_size=64, train_size=2000)
 
 
-@pytest.fixture(autouse=True)
-def fresh_streamlit_caches():
-    """The pages' server-wide store and models belong to one test's CNNLAB_HOME."""
-    import streamlit as st
-
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
+pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")  # conftest: each test's own server-wide caches
 
 
 @pytest.fixture
