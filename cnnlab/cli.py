@@ -151,6 +151,7 @@ def _parser():
     p = command("data", help=t("cli.help.data"))
     p.add_argument("--download", metavar="DATASET", default=None, help=t("cli.help.download"))
     p.add_argument("--import", dest="import_archive", metavar="ARCHIVE", default=None, help=t("cli.help.import"))
+    p.add_argument("--survey", metavar="FOLDER_OR_ZIP", default=None, help=t("cli.help.survey"))
     p.add_argument("--json", action="store_true", help=t("cli.help.json"))
     return parser
 
@@ -421,7 +422,27 @@ class _DownloadProgress:
         self.stream.flush()
 
 
+def _survey(args):
+    """What a folder or zip of class folders holds, as `data --survey` prints it (nothing is written)."""
+    from cnnlab import own_images
+
+    survey = own_images.survey(args.survey)
+    height, width, channels = survey.shape
+    lines = [t("cli.survey_title", path=survey.source, images=survey.images, classes=len(survey.classes))]
+    lines += [t("cli.survey_class", name=f"{name:<20}", count=count) for name, count in survey.counts().items()]
+    lines += [t("cli.survey_sizes", sizes=", ".join(f"{w}×{h} ({n})" for (w, h), n in survey.sizes.most_common(5)),
+                shape=f"{height}×{width}", colour=t("cli.survey_colour") if channels == 3 else t("cli.survey_grey"))]
+    lines += [t("cli.survey_skipped", name=name, why=why) for name, why in survey.skipped]
+    lines += [t("cli.warning", text=warning) for warning in survey.warnings]
+    return _emit(args, lines, {"source": survey.source, "classes": survey.counts(), "images": survey.images,
+                               "skipped": [{"file": name, "reason": str(why)} for name, why in survey.skipped],
+                               "sizes": {f"{w}x{h}": n for (w, h), n in survey.sizes.items()},
+                               "shape": list(survey.shape), "warnings": [str(w) for w in survey.warnings]})
+
+
 def cmd_data(args):
+    if args.survey:
+        return _survey(args)
     if args.import_archive:
         from cnnlab import archives
 
