@@ -84,7 +84,13 @@ def test_the_checksums_are_not_a_signature():
 
 def test_stored_runs_hold_weights_and_json_only():
     run, _ = runs.RunStore().get_or_train(TrainConfig(**TINY))
-    assert sorted(p.name for p in run.path.iterdir()) == ["model.weights.h5", "predictions.npz", "run.json"]
+    assert sorted(p.name for p in run.path.iterdir()) == ["model.weights.h5", "predictions.npz", "run.json",
+                                                          "timeline.npz"]
+    import numpy as np
+
+    for name in ("predictions.npz", "timeline.npz"):  # plain arrays: readable without unpickling anything
+        with np.load(run.path / name, allow_pickle=False) as arrays:
+            assert all(arrays[key].dtype != object for key in arrays.files)
 
 
 def test_the_bundled_model_is_checked_before_loading():
