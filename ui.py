@@ -2,6 +2,7 @@
 
 import hmac
 import os
+import threading
 import uuid
 
 import streamlit as st
@@ -189,8 +190,9 @@ def _grad_cam(run_id, version):
 
 @st.cache_resource
 def _maps():
-    """The maps of test images made on this server: (run id, version, method, count) -> (points, silhouette)."""
-    return {}
+    """The maps of test images made on this server: (run id, version, method, count) -> (points, silhouette),
+    and the lock that sessions take to change them."""
+    return {}, threading.Lock()
 
 
 @st.cache_data(max_entries=8)
@@ -238,18 +240,21 @@ def embedding(run_id, method, count, on_progress=None):
     from cnnlab import learned
 
     key = (run_id, _version(run_id), method, count)
-    maps = _maps()
-    if key not in maps:
+    maps, lock = _maps()
+    found = maps.get(key)
+    if found is None:
         run = store().get(run_id)
         points = learned.embedding(model(run_id), run.data().x_test[:count], method, on_progress=on_progress)
-        maps[key] = (points, learned.separation(points, predictions(run_id)[1][:count]))
-        while len(maps) > 16:
-            maps.pop(next(iter(maps)))
-    return maps[key]
+        found = (points, learned.separation(points, predictions(run_id)[1][:count]))
+        with lock:
+            maps[key] = found
+            while len(maps) > 16:
+                maps.pop(next(iter(maps)))
+    return found
 
 
 def embedding_ready(run_id, method, count):
-    return (run_id, _version(run_id), method, count) in _maps()
+    return (run_id, _version(run_id), method, count) in _maps()[0]
 
 
 def grad_cam(run_id):

@@ -17,8 +17,12 @@ def conv_layer_names(model):
 
 def filters(model, layer_name):
     """A conv layer's kernels as (out_channels, k, k, in_channels), each scaled to [0, 1] for display."""
-    kernel = np.asarray(model.get_layer(layer_name).get_weights()[0])  # (k, k, in, out)
-    kernel = np.transpose(kernel, (3, 0, 1, 2))
+    return scaled_kernels(model.get_layer(layer_name).get_weights()[0])
+
+
+def scaled_kernels(kernel):
+    """Conv weights (k, k, in, out) as (out, k, k, in), each filter scaled to [0, 1] for display."""
+    kernel = np.transpose(np.asarray(kernel, np.float32), (3, 0, 1, 2))
     low = kernel.min(axis=(1, 2, 3), keepdims=True)
     high = kernel.max(axis=(1, 2, 3), keepdims=True)
     return (kernel - low) / np.maximum(high - low, 1e-12)
@@ -81,7 +85,12 @@ def feature_map_grid(maps, limit=None, columns=8, size=96):
 
 def filter_grid(model, layer_name, scale=14):
     """Every filter of a conv layer as one uint8 image: in colour for an RGB first layer, else the channel mean."""
-    kernels = filters(model, layer_name)  # (out, k, k, in)
+    return kernel_grid(model.get_layer(layer_name).get_weights()[0], scale)
+
+
+def kernel_grid(kernel, scale=14):
+    """(one uint8 image of every filter, (out, k, k, in)) from conv weights (k, k, in, out)."""
+    kernels = scaled_kernels(kernel)
     shown = kernels if kernels.shape[-1] == 3 else kernels.mean(axis=-1)
     return to_uint8(tile(shown, columns=16, pad=1, scale=scale)), kernels.shape
 

@@ -93,13 +93,7 @@ def separation(points, labels):
 
 def filters_at(timeline, epoch, scale=14):
     """The first conv layer's filters at an epoch (0 = before training) as one uint8 image."""
-    kernels = np.asarray(timeline["filters"][epoch], np.float32)  # (k, k, in, out)
-    kernels = np.transpose(kernels, (3, 0, 1, 2))
-    low = kernels.min(axis=(1, 2, 3), keepdims=True)
-    high = kernels.max(axis=(1, 2, 3), keepdims=True)
-    kernels = (kernels - low) / np.maximum(high - low, 1e-12)
-    shown = kernels if kernels.shape[-1] == 3 else kernels.mean(axis=-1)
-    return inspection.to_uint8(inspection.tile(shown, columns=16, pad=1, scale=scale))
+    return inspection.kernel_grid(timeline["filters"][epoch], scale)[0]
 
 
 def maps_at(timeline, epoch, size=64):

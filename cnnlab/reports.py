@@ -127,7 +127,7 @@ def run_blocks(run, prefix="", level=2):
     blocks.append(Paragraph(f"{t('train.overfit')} {inspection.overfitting_verdict(run.history).message}"))
 
     probabilities, y_test = run.predictions()
-    matrix = training.confusion_matrix(y_test, probabilities.argmax(axis=1), info.num_classes)
+    matrix = np.asarray(run.metrics["confusion_matrix"])  # the run's own, counted when it was stored
     blocks.append(Heading(t("report.confusion"), level + 1))
     heatmap = charts.confusion_heatmap(matrix, names, title="")
     blocks.append(Figure(f"{prefix}confusion_matrix", chart_png(heatmap), heatmap.description,
