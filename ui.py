@@ -7,7 +7,7 @@ import uuid
 
 import streamlit as st
 
-from cnnlab import executors, i18n, jobs, runs
+from cnnlab import datasets, executors, i18n, jobs, runs
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
 
@@ -262,6 +262,24 @@ def grad_cam(run_id):
     return _guarded(_grad_cam, run_id)
 
 
+def dataset_menu(where, label, key=None):
+    """The dataset menu of Data, Model and Train: the built-in datasets, then the pictures imported on this server
+    (shared by everyone). It starts on the session's dataset, or MNIST when that one was deleted meanwhile."""
+    names = datasets.names()
+    titles = {}
+    for name in names:
+        try:
+            titles[name] = datasets.get_info(name).title
+        except datasets.DatasetUnavailable:  # deleted while this page was drawn
+            titles[name] = name
+    current = st.session_state.get("dataset", "mnist")
+    if current not in names:
+        current = st.session_state["dataset"] = "mnist"
+    own = set(datasets.own_names())
+    labels = {name: t("data.own_option", title=titles[name]) if name in own else titles[name] for name in names}
+    return where.selectbox(label, names, format_func=labels.get, index=names.index(current), key=key)
+
+
 def pick_run(label, text_empty, dataset=None, key="run"):
     """A selectbox of stored runs (the session's last run first); None with a message when there is none."""
     available = [r for r in store().list() if dataset is None or r.config.dataset == dataset]
@@ -347,10 +365,14 @@ def _take_home(run, key):
         columns[i % 3].download_button(t(label), _made_on_click(exports.render, lang, run, fmt),
                                        file_name=exports.default_name(run, fmt), mime=mime, help=t(explained),
                                        key=f"{key}_{fmt}", on_click="ignore", width="stretch")
-    if run.variant == "sample" and exports.sample_file() is not None:
-        st.download_button(t("take.sample"), _made_on_click(exports.sample_file().read_bytes, lang),
-                           file_name=exports.sample_file().name, mime="application/octet-stream",
-                           help=t("take.sample_help"), key=f"{key}_sample", on_click="ignore")
+    data_file = exports.data_file(run)
+    if data_file is not None:  # the .npz the script reads: the bundled sample, or the class's own pictures
+        own = run.variant == "own"
+        st.download_button(t("take.own_data", title=run.info.title) if own else t("take.sample"),
+                           _made_on_click(data_file.read_bytes, lang), file_name=exports.data_file_name(run),
+                           mime="application/octet-stream",
+                           help=t("take.sample_help", file=exports.data_file_name(run)), key=f"{key}_sample",
+                           on_click="ignore")
     st.markdown(t("take.run_link"))
     st.code(exports.link(app_url() or "", run=run.id, lang=lang), language=None)
     st.markdown(t("take.settings_link"))

@@ -241,6 +241,26 @@ def preset_params(name, input_shape, num_classes):
         return None
 
 
+def fit_note(name, info):
+    """What a student should know before training preset `name` on a dataset's images (its DatasetInfo): why it
+    cannot be built on them, or that it was designed for other images (its size there); None when it was made for
+    them (or name is no preset)."""
+    if name not in PRESETS:
+        return None
+    preset = PRESETS[name]
+    height, width, channels = info.image_shape
+    shape = f"{height}x{width}x{channels}"
+    try:
+        params = count_params(preset.layers, info.image_shape, info.num_classes)
+    except SpecError as error:
+        return Message("preset.fit.unfit", name=name, title=info.title, shape=shape.replace("x", "×"), why=error.message)
+    if shape in preset.params:
+        return None
+    designed = ", ".join(size.replace("x", "×") for size in preset.params)
+    return Message("preset.fit.other_size", name=name, designed=designed, title=info.title,
+                   shape=shape.replace("x", "×"), params=params)
+
+
 def parse_spec(spec):
     """A tuple of Layers from a preset name, a JSON string, or a list of dicts / Layers."""
     if isinstance(spec, str):

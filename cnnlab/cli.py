@@ -100,7 +100,7 @@ def _parser():
     p.add_argument("--json", action="store_true", help=t("cli.help.json"))
 
     p = command("train", help=t("cli.help.train"))
-    p.add_argument("--dataset", default="mnist", choices=sorted(datasets.DATASETS) + sorted(datasets.ALIASES))
+    p.add_argument("--dataset", default="mnist", help=t("cli.help.dataset_train", names=", ".join(datasets.DATASETS)))
     p.add_argument("--architecture", default=architectures.DEFAULT_PRESET,
                    help=t("cli.help.architecture"))
     p.add_argument("--epochs", type=int, default=5)
@@ -152,6 +152,11 @@ def _parser():
     p.add_argument("--download", metavar="DATASET", default=None, help=t("cli.help.download"))
     p.add_argument("--import", dest="import_archive", metavar="ARCHIVE", default=None, help=t("cli.help.import"))
     p.add_argument("--survey", metavar="FOLDER_OR_ZIP", default=None, help=t("cli.help.survey"))
+    p.add_argument("--name", default=None, help=t("cli.help.own_name"))
+    p.add_argument("--shape", default=None, metavar="28x28x1", help=t("cli.help.own_shape"))
+    p.add_argument("--test-share", type=float, default=None, metavar="0.2", help=t("cli.help.own_test_share"))
+    p.add_argument("--seed", type=int, default=0, help=t("cli.help.own_seed"))
+    p.add_argument("--delete", metavar="NAME", default=None, help=t("cli.help.own_delete"))
     p.add_argument("--json", action="store_true", help=t("cli.help.json"))
     return parser
 
@@ -440,9 +445,45 @@ def _survey(args):
                                "shape": list(survey.shape), "warnings": [str(w) for w in survey.warnings]})
 
 
+def _import_own(args):
+    """`data --import FOLDER_OR_ZIP --name NAME`: survey, import, and one line with what was stored."""
+    from cnnlab import own_images
+
+    test_share = own_images.TEST_SHARE if args.test_share is None else args.test_share
+    own_images.check_settings(args.name, test_share)  # refused before a picture is read
+    shape = own_images.parse_shape(args.shape) if args.shape else None
+    found = own_images.survey(args.import_archive)
+    info = own_images.import_images(args.import_archive, args.name, shape=shape, test_share=test_share,
+                                    seed=args.seed, survey_=found)
+    for warning in found.warnings:  # said once it is imported: a refusal stays one line
+        print(t("cli.warning", text=warning), file=sys.stderr)
+    if found.skipped:
+        print(t("cli.own_skipped", count=len(found.skipped)), file=sys.stderr)
+    height, width, channels = info.image_shape
+    line = t("cli.own_imported", title=info.title, name=info.name, classes=len(info.classes),
+             train=info.full_sizes[0], test=info.full_sizes[1], shape=f"{height}×{width}×{channels}",
+             fingerprint=info.fingerprint)
+    return _emit(args, [line], {"dataset": info.name, "title": info.title, "classes": list(info.classes),
+                                "train": info.full_sizes[0], "test": info.full_sizes[1],
+                                "shape": list(info.image_shape), "fingerprint": info.fingerprint,
+                                "skipped": [{"file": name, "reason": str(why)} for name, why in found.skipped]})
+
+
+def _delete_own(args):
+    from cnnlab import own_images, runs
+
+    deleted = own_images.delete(args.delete, runs.RunStore())
+    return _emit(args, [t("cli.own_deleted", name=args.delete.lower(), runs=deleted)],
+                 {"deleted": args.delete.lower(), "runs": deleted})
+
+
 def cmd_data(args):
     if args.survey:
         return _survey(args)
+    if args.delete:
+        return _delete_own(args)
+    if args.import_archive and args.name:
+        return _import_own(args)
     if args.import_archive:
         from cnnlab import archives
 

@@ -8,6 +8,11 @@ Sources are tried in order and the one in use is always reported:
   5. the real MNIST sample bundled with cnnlab (10,000 digits).
 Loading never downloads: a download is its own, explicit action (cnnlab.downloads).
 
+Besides those three, a class can bring its own pictures (cnnlab.own_images): each import is stored in the
+data area under its name and its content's fingerprint (own/<name>/<fingerprint>/), and the name points at
+the newest. Older imports under the same name stay until a teacher deletes the name, so a run always finds
+the very pictures it was trained on, and runs on other pictures never share its key.
+
 Every loaded Dataset has a fingerprint of its contents. A run is keyed by it and records it, so a
 run's pages always show the very images it was tested on, whatever sources come and go later.
 """
@@ -17,7 +22,9 @@ import functools
 import gzip
 import hashlib
 import io
+import json
 import os
+import re
 import pathlib
 import pickle
 import socket
@@ -105,12 +112,122 @@ DATASETS = {
 ALIASES = {"fashion-mnist": "fashion_mnist", "fashion": "fashion_mnist", "cifar-10": "cifar10", "cifar": "cifar10"}
 
 
-def get_info(name):
-    """The DatasetInfo for a name (aliases such as 'fashion-mnist' accepted)."""
+@dataclasses.dataclass(frozen=True)
+class OwnDatasetInfo(DatasetInfo):
+    """A dataset a class imported from its own pictures: its class names are the folder names, in any language."""
+
+    classes: tuple = ()
+    origin: str = ""  # the folder or zip it was imported from (its name only)
+    imported: str = ""  # when (ISO 8601, UTC)
+    fingerprint: str = ""  # the content's fingerprint: the version folder's name
+
+    @property
+    def description(self):
+        return t("dataset.own.description", classes=len(self.classes), origin=self.origin,
+                 date=self.imported[:10])
+
+    @property
+    def class_names(self):
+        return tuple(self.classes)
+
+    def to_dict(self):
+        data = dataclasses.asdict(self)
+        data["image_shape"], data["full_sizes"], data["classes"] = (list(data["image_shape"]),
+                                                                     list(data["full_sizes"]), list(self.classes))
+        return data
+
+    @classmethod
+    def from_dict(cls, data):
+        fields = {f.name for f in dataclasses.fields(cls)}
+        data = {k: v for k, v in data.items() if k in fields}
+        return cls(**{**data, "image_shape": tuple(data["image_shape"]), "full_sizes": tuple(data["full_sizes"]),
+                      "classes": tuple(data["classes"])})
+
+
+OWN_FOLDER = "own"  # under the data area: own/<name>/<fingerprint>/{images.npz, dataset.json}, own/<name>/current
+OWN_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+_shipped = {}  # name -> OwnDatasetInfo of own datasets that arrived with a training (a Ray worker elsewhere)
+
+
+def own_root():
+    return data_area() / OWN_FOLDER
+
+
+def is_own(name):
+    """True for a name that is not one of the built-in datasets (nor their aliases)."""
+    key = str(name).lower()
+    return key not in DATASETS and key not in ALIASES
+
+
+def own_names():
+    """The names of the imported datasets on this server, sorted."""
+    root = own_root()
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if OWN_NAME.fullmatch(p.name) and (p / "current").is_file())
+
+
+def names():
+    """Every dataset a menu offers: the built-in ones, then the imported ones."""
+    return list(DATASETS) + own_names()
+
+
+def _read_own_info(folder):
+    try:
+        return OwnDatasetInfo.from_dict(json.loads((pathlib.Path(folder) / "dataset.json").read_text("utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def own_versions(name):
+    """The version folders of an imported dataset: the current one first, then the others, newest first."""
+    folder = own_root() / str(name).lower()
+    if not folder.is_dir():
+        return []
+    try:
+        current = (folder / "current").read_text("utf-8").strip()
+    except OSError:
+        current = None
+    versions = [p for p in folder.iterdir() if p.is_dir() and (p / "images.npz").is_file()
+                and (p / "dataset.json").is_file()]
+    versions.sort(key=lambda p: (p.name != current, -p.stat().st_mtime_ns))
+    return versions
+
+
+def remember(info):
+    """Keep an own dataset's info that came with a training (on a Ray worker whose disk does not hold it) or
+    with a stored run (whose pictures may since have been deleted here)."""
+    if isinstance(info, dict):
+        info = OwnDatasetInfo.from_dict(info)
+    if isinstance(info, OwnDatasetInfo):
+        _shipped[info.name] = _shipped[(info.name, info.fingerprint)] = info
+
+
+def forget(name):
+    """Forget an imported dataset this process learnt from runs or trainings (it was deleted)."""
+    for key in [k for k in _shipped if k == name or (isinstance(k, tuple) and k[0] == name)]:
+        del _shipped[key]
+
+
+def get_info(name, fingerprint=None):
+    """The DatasetInfo for a name (aliases such as 'fashion-mnist' accepted); for an imported dataset, the
+    version with that content fingerprint when it is here, else the current one."""
     key = ALIASES.get(str(name).lower(), str(name).lower())
-    if key not in DATASETS:
-        raise DatasetUnavailable("error.dataset.unknown", name=name, choices=", ".join(DATASETS))
-    return DATASETS[key]
+    if key in DATASETS:
+        return DATASETS[key]
+    versions = own_versions(key) if OWN_NAME.fullmatch(key) else []
+    if fingerprint:
+        exact = [v for v in versions if v.name == fingerprint]
+        versions = exact + versions
+    if fingerprint and (key, fingerprint) in _shipped and not any(v.name == fingerprint for v in versions):
+        return _shipped[(key, fingerprint)]
+    for folder in versions:
+        info = _read_own_info(folder)
+        if info is not None:
+            return info
+    if key in _shipped:
+        return _shipped[key]
+    raise DatasetUnavailable("error.dataset.unknown", name=name, choices=", ".join(names()))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,6 +244,7 @@ class Source:
         "debian": "source.debian",
         "download": "source.download",  # runs trained before downloads went to the data area say this
         "bundled-sample": "source.bundled_sample",
+        "own": "source.own",
     }
 
     @property
@@ -137,11 +255,14 @@ class Source:
         return f"{self.label} ({self.path})"
 
 
-VARIANTS = {"sample": "variant.sample", "full": "variant.full", "other": "variant.other"}  # catalogue keys
+VARIANTS = {"sample": "variant.sample", "full": "variant.full", "other": "variant.other",
+            "own": "variant.own"}  # catalogue keys
 
 
 def variant_of(source_kind, info, sizes):
     """'sample' (the bundled sample), 'full' (the whole dataset) or 'other' (another copy, other sizes)."""
+    if source_kind == "own":
+        return "own"
     if source_kind == "bundled-sample":
         return "sample"
     return "full" if tuple(sizes) == tuple(info.full_sizes) else "other"
@@ -177,21 +298,32 @@ class Dataset:
     def variant_label(self):
         return variant_label(self.variant, len(self.x_train), len(self.x_test))
 
+    @property
+    def _key(self):
+        """The name, and for an imported dataset its class names too: the same pictures under other names differ."""
+        if isinstance(self.info, OwnDatasetInfo):
+            return "\n".join((self.info.name, *self.info.classes))
+        return self.info.name
+
     @functools.cached_property
     def fingerprint(self):
         """16 hex digits of a hash of every image and label: a run trained on this data is keyed by it."""
-        return _digest(self.info.name, self.x_train, self.y_train, self.x_test, self.y_test)
+        return _digest(self._key, self.x_train, self.y_train, self.x_test, self.y_test)
 
     @functools.cached_property
     def test_fingerprint(self):
         """16 hex digits of a hash of the test images and labels: what a run was evaluated on."""
-        return _digest(self.info.name, self.x_test, self.y_test)
+        return _digest(self._key, self.x_test, self.y_test)
 
     def describe_data(self):
-        """What a run records about its data: source, variant, fingerprints and sizes."""
-        return {"source": self.source.kind, "path": self.source.path, "variant": self.variant,
-                "fingerprint": self.fingerprint, "test_fingerprint": self.test_fingerprint,
-                "dataset_train": len(self.x_train), "dataset_test": len(self.x_test)}
+        """What a run records about its data: source, variant, fingerprints and sizes (and an imported
+        dataset's title, classes and origin, so that its runs can still be read when the pictures are gone)."""
+        described = {"source": self.source.kind, "path": self.source.path, "variant": self.variant,
+                     "fingerprint": self.fingerprint, "test_fingerprint": self.test_fingerprint,
+                     "dataset_train": len(self.x_train), "dataset_test": len(self.x_test)}
+        if isinstance(self.info, OwnDatasetInfo):
+            described["own"] = self.info.to_dict()
+        return described
 
 
 def _digest(name, *arrays):
@@ -252,6 +384,8 @@ def _files_in(root, name):
 def local_sources(name):
     """Every local source of a dataset, in the order they are tried (no network, no decoding)."""
     name = get_info(name).name
+    if name not in DATASETS:  # an imported dataset: its current version, then the earlier ones
+        return [Source("own", str(folder)) for folder in own_versions(name)]
     found = []
     for kind, roots in (("keras-cache", keras_cache_dirs()), ("data-dir", _data_dirs()),
                         ("data-area", [data_area()])):
@@ -275,6 +409,8 @@ def local_source(name):
 def how_to_get(name):
     """One sentence telling a user how to make a dataset available offline."""
     info = get_info(name)
+    if info.name not in DATASETS:
+        return Message("dataset.own.how_to_get", title=info.title, name=info.name)
     key = {"mnist": "dataset.how_to_get", "fashion_mnist": "dataset.how_to_get_fashion",
            "cifar10": "dataset.how_to_get_cifar"}[info.name]
     return Message(key, title=info.title, name=info.name, size=info.download_size)
@@ -288,6 +424,13 @@ def describe_sources():
         sizes = None if source is None else SAMPLE_SIZES if source.kind == "bundled-sample" else info.full_sizes
         rows.append({"dataset": name, "title": info.title, "source": source, "sizes": sizes,
                      "available": source is not None, "how_to_get": None if source else str(how_to_get(name))})
+    for name in own_names():
+        try:
+            info = get_info(name)
+        except DatasetUnavailable:
+            continue
+        rows.append({"dataset": name, "title": info.title, "source": Source("own", str(own_root() / name)),
+                     "sizes": info.full_sizes, "available": True, "how_to_get": None, "own": True})
     return rows
 
 
@@ -374,8 +517,15 @@ def read_cifar(path):
     return archives.read_arrays(path)
 
 
+def read_own(folder):
+    """(x_train, y_train, x_test, y_test) of an imported dataset's version folder."""
+    return read_mnist_npz(pathlib.Path(folder) / "images.npz")
+
+
 def read_files(name, path):
     """(x_train, y_train, x_test, y_test) from a dataset's files in their own format."""
+    if name not in DATASETS:
+        return read_own(path)
     if name == "fashion_mnist":
         return read_fashion_folder(path)
     if name == "cifar10":
@@ -397,7 +547,10 @@ def _stamp(path):
 
 @functools.lru_cache(maxsize=4)
 def _load_cached(name, source, stamp):
-    info = DATASETS[name]
+    info = DATASETS.get(name) or _read_own_info(source.path)
+    if info is None:
+        raise DatasetUnavailable("error.dataset.unreadable", title=name, path=source.path,
+                                 error="dataset.json")
     try:
         arrays = read_files(name, source.path)
     except (OSError, ValueError, KeyError, EOFError, pickle.UnpicklingError, tarfile.TarError) as error:

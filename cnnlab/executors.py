@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 
-from cnnlab import training
+from cnnlab import datasets, training
 from cnnlab.errors import CnnlabError, ConfigError
 
 ADDRESS_VARIABLE = "CNNLAB_RAY_ADDRESS"
@@ -230,6 +230,7 @@ def _train_in_worker(config_dict, fingerprint, dataset):
     """In the worker process: train, report every epoch and throttled batches, then an end mark; the weights as bytes."""
     if dataset is not None:
         _worker["datasets"][fingerprint] = dataset
+    datasets.remember(_worker["datasets"][fingerprint].info)  # an imported dataset's classes and shape
     progress, stop = _worker["progress"], _worker["stop"]
     try:
         result = training.train(training.TrainConfig.from_dict(config_dict),
@@ -594,6 +595,7 @@ def train_task(config_dict, dataset, progress):
     """A Ray task: train on this node, report to the hub, send the run's files back."""
     import ray
 
+    datasets.remember(dataset.info)  # an imported dataset that this node's disk does not hold
     config = training.TrainConfig.from_dict(config_dict)
     context = ray.get_runtime_context()
     where = {"executor": "ray", "node": context.get_node_id(), "host": socket.gethostname(),

@@ -105,7 +105,9 @@ def steps(run):
     epochs = run.record["epochs_completed"]
     grey = info.image_shape[-1] == 1
     imports = "import keras\nimport numpy as np\nfrom keras import layers"
-    result = [(t("export.step.imports"), f"import sys\n\n{imports}" if run.variant == "sample" else imports)]
+    own_file = run.variant == "own"
+    result = [(t("export.step.imports"), f"import sys\n\n{imports}" if run.variant == "sample" or own_file
+               else imports)]
 
     settings = [f"SEED = {config.seed}", f"EPOCHS = {epochs}", f"BATCH_SIZE = {config.batch_size}",
                 f"LEARNING_RATE = {config.learning_rate:g}", f"VALIDATION_SPLIT = {config.validation_split:g}"]
@@ -126,6 +128,18 @@ def steps(run):
                 "    x_test, y_test = data[\"x_test\"], data[\"y_test\"]")
         data = run.record["data"]
         explanation = t("export.step.data_sample", train=data["train"] + data["validation"], test=data["test"])
+    elif own_file:
+        file = data_file(run)
+        load = (f"DATA = {str(file or 'images.npz')!r}  # {t('export.comment.own', title=info.title)}\n"
+                "if len(sys.argv) > 1 and sys.argv[1].endswith(\".npz\"):\n"
+                f"    DATA = sys.argv[1]  # {t('export.comment.other_own')}\n"
+                "with np.load(DATA) as data:\n"
+                "    x_train, y_train = data[\"x_train\"], data[\"y_train\"]\n"
+                "    x_test, y_test = data[\"x_test\"], data[\"y_test\"]\n"
+                f"CLASSES = {list(info.class_names)!r}")
+        data = run.record["data"]
+        explanation = t("export.step.data_own", title=info.title, train=data["train"] + data["validation"],
+                        test=data["test"], classes=info.num_classes)
     else:
         load = (f"(x_train, y_train), (x_test, y_test) = keras.datasets.{KERAS_LOADERS[config.dataset]}.load_data()"
                 + ("\ny_train, y_test = y_train.ravel(), y_test.ravel()  # "
@@ -148,7 +162,7 @@ def steps(run):
     lines.append('print("train", x_train.shape, "test", x_test.shape)')
     result.append((explanation, "\n".join(lines)))
 
-    network = network_code(config)
+    network = network_code(config, info)
     result.append((t("export.step.network", params=run.record["params"]), network))
 
     optimizer = OPTIMIZER_CODE[config.optimizer].format(rate="LEARNING_RATE")
@@ -163,9 +177,9 @@ def steps(run):
     return result
 
 
-def network_code(config):
+def network_code(config, info=None):
     """The Keras code of config's network, layer by layer, ending with its parameter count printed as params=N."""
-    info = datasets.get_info(config.dataset)
+    info = info or datasets.get_info(config.dataset)
     network = ["model = keras.Sequential([", f"    keras.Input(shape={tuple(info.image_shape)}),"]
     if config.augment:
         network += [f"    # {t('export.comment.augment')}",
@@ -186,8 +200,9 @@ def script(run):
     """A standalone Python script that trains the run's network again and prints params= and test_accuracy=."""
     header = [f'"""{_title(run)}', "", t("export.script_intro", accuracy=run.test_accuracy,
                                              epochs=run.record["epochs_completed"]), "",
-              t("export.script_run", name=default_name(run, "script")) if run.variant != "sample"
-              else t("export.script_run_sample", name=default_name(run, "script")), '"""', ""]
+              t("export.script_run", name=default_name(run, "script")) if run.variant not in ("sample", "own")
+              else t("export.script_run_sample", name=default_name(run, "script"), file=data_file_name(run)),
+              '"""', ""]
     body = []
     for explanation, code in steps(run):
         body += ["", *[f"# {line}" for line in _wrap(explanation)], code]
@@ -309,4 +324,20 @@ def export(run, fmt, out, lang=None):
 def sample_file():
     """The bundled MNIST sample (what an exported script of a run on the sample reads), or None."""
     return datasets.BUNDLED_MNIST if datasets.BUNDLED_MNIST.is_file() else None
+
+
+def data_file(run):
+    """The .npz an exported script of this run reads: the bundled sample, or the imported pictures it was trained
+    on (their version's images.npz); None for a dataset Keras downloads itself, or pictures no longer here."""
+    if run.variant == "sample":
+        return sample_file()
+    if run.variant == "own":
+        path = pathlib.Path(run.record["data"]["path"]) / "images.npz"
+        return path if path.is_file() else None
+    return None
+
+
+def data_file_name(run):
+    """The name the data file is offered under: mnist_sample.npz, or <dataset>.npz for imported pictures."""
+    return datasets.BUNDLED_MNIST.name if run.variant == "sample" else f"{run.config.dataset}.npz"
 

@@ -11,16 +11,31 @@ MAX_ARCHIVE_BYTES, holds more than MAX_FILES entries, would decompress to more t
 a member compressed more than MAX_RATIO times (a zip bomb), or names a path outside itself (`../`, an
 absolute path) or a link. Each picture is then read by the same safe reader as the Draw page
 (drawing.read_image: size and pixel limits from the header). In a folder, links are skipped, never followed.
+
+`import_images` then makes a dataset like the built-in ones: every picture centre-cropped and resized to the
+chosen shape, a stratified train/test split drawn with a seed, stored in the data area under the name and the
+content's fingerprint (cnnlab.datasets: own/<name>/<fingerprint>/). The files are written in a temporary
+folder and renamed into place, so a failed import leaves nothing half-written. `delete` removes a name, every
+version of it and the runs trained on it (the Teacher page offers it to the teacher only).
 """
 
 import collections
 import dataclasses
+import datetime
+import io
+import json
 import os
 import pathlib
+import shutil
 import stat
+import time
+import uuid
 import zipfile
 
-from cnnlab import drawing
+import filelock
+import numpy as np
+
+from cnnlab import datasets, drawing, storage
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import Message
 
@@ -33,6 +48,9 @@ TINY_CLASS = 10  # fewer images than this in a class: a warning
 UNBALANCED = 3.0  # the largest class this many times the smallest: a warning
 GREY_SHAPE, COLOUR_SHAPE = (28, 28, 1), (32, 32, 3)
 SYSTEM = ("__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini")
+SIDES = (28, 32, 48, 64)  # the sizes a user may choose (square); larger ones would be slow to train on 2 cores
+TEST_SHARE = 0.2
+MIN_PER_CLASS = 2  # one picture to train on and one to test with
 
 
 class ImportRefused(CnnlabError):
@@ -49,6 +67,7 @@ class Survey:
     sizes: collections.Counter  # (width, height) -> images
     colour: int  # images in colour
     warnings: list  # [Message]
+    origin: object = None  # what was surveyed (a path or an Upload): what an import reads again
 
     @property
     def images(self):
@@ -74,15 +93,39 @@ def _parts(name):
     return parts
 
 
-def _zip_entries(path):
-    """[(name, read())] of a zip's files, after every check that needs no decompression."""
-    size = os.path.getsize(path)
+@dataclasses.dataclass(frozen=True, eq=False)
+class Upload:
+    """Pictures sent through a browser: a zip archive's bytes, or a folder's files as [(path inside it, bytes)]."""
+
+    name: str
+    archive: bytes = None
+    files: tuple = None
+
+
+def _upload_entries(upload):
+    """[(name, read())] of an upload, after the same limits as a folder or an archive on disk."""
+    if upload.archive is not None:
+        return _zip_entries(io.BytesIO(upload.archive), name=upload.name)
+    files = list(upload.files or ())
+    if len(files) > MAX_FILES:
+        raise ImportRefused("error.own.too_many_files", count=len(files), limit=MAX_FILES)
+    total = sum(len(data) for _, data in files)
+    if total > MAX_TOTAL_BYTES:
+        raise ImportRefused("error.own.too_big_unpacked", size=total / MB, limit=MAX_TOTAL_BYTES / MB)
+    return None, [(name, (lambda data=data: data)) for name, data in files]
+
+
+def _zip_entries(path, name=None):
+    """[(name, read())] of a zip's files (a path, or its bytes in a BytesIO), after every check that needs no
+    decompression."""
+    name = name or pathlib.Path(path).name
+    size = path.getbuffer().nbytes if isinstance(path, io.BytesIO) else os.path.getsize(path)
     if size > MAX_ARCHIVE_BYTES:
         raise ImportRefused("error.own.archive_too_big", size=size / MB, limit=MAX_ARCHIVE_BYTES / MB)
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as error:
-        raise ImportRefused("error.own.bad_zip", name=pathlib.Path(path).name, reason=str(error)) from None
+        raise ImportRefused("error.own.bad_zip", name=name, reason=str(error)) from None
     members = archive.infolist()
     if len(members) > MAX_FILES:
         raise ImportRefused("error.own.too_many_files", count=len(members), limit=MAX_FILES)
@@ -119,16 +162,11 @@ def _folder_entries(root, skipped):
 
 
 def survey(source):
-    """A Survey of a folder or a .zip of class folders; ImportRefused when it cannot be imported at all."""
-    source = pathlib.Path(source)
+    """A Survey of a folder, a .zip of class folders or an Upload; ImportRefused when it cannot be imported."""
+    origin = source
     skipped = []
-    archive = None
-    if source.is_dir():
-        entries = _folder_entries(source, skipped)
-    elif source.is_file():
-        archive, entries = _zip_entries(source)
-    else:
-        raise ImportRefused("error.own.not_found", path=str(source))
+    archive, entries = _entries(source, skipped)
+    source = pathlib.Path(source.name) if isinstance(source, Upload) else pathlib.Path(source)
     try:
         named = [(name, _parts(name), read) for name, read in entries]
         named = [(name, parts, read) for name, parts, read in named
@@ -136,7 +174,7 @@ def survey(source):
         wrapper = {parts[0] for _, parts, _ in named}
         # one wrapping folder (shapes/circle/1.png): the classes are the folders inside it
         depth = 1 if len(wrapper) == 1 and any(len(parts) > 2 for _, parts, _ in named) else 0
-        classes, sizes, colour, cases = {}, collections.Counter(), 0, {}
+        classes, sizes, colour, cases, folders, inside = {}, collections.Counter(), 0, {}, {}, {}
         for name, parts, read in named:
             parts = parts[depth:]
             if len(parts) < 2:
@@ -148,17 +186,22 @@ def survey(source):
             label = parts[0]
             if cases.setdefault(label.casefold(), label) != label:
                 raise ImportRefused("error.own.duplicate_class", first=cases[label.casefold()], second=label)
+            folders.setdefault(label, name.rsplit("/", 1)[0] if "/" in name else label)
             try:
                 image = drawing.read_image(read())
             except CnnlabError as error:
                 skipped.append((name, error.message))  # the safe reader's own reason: not an image, too big, …
                 continue
             classes.setdefault(label, []).append(name)
+            inside["/".join(parts)] = name
             sizes[image.size] += 1
             colour += image.mode not in ("1", "L", "LA", "I", "I;16", "F")
     finally:
         if archive is not None:
             archive.close()
+    for label, folder in sorted(folders.items()):
+        if label not in classes:  # a class folder none of whose files could be read
+            skipped.append((folder, Message("own.skip.empty_class", name=label)))
     if not classes:
         raise ImportRefused("error.own.no_images", path=source.name)
     if len(classes) < 2:
@@ -168,4 +211,213 @@ def survey(source):
     most, least = max(map(len, classes.values())), min(map(len, classes.values()))
     if most > UNBALANCED * least:
         warnings.append(Message("own.warn.unbalanced", most=most, least=least))
-    return Survey(str(source), classes, skipped, sizes, colour, warnings)
+    order = {name: rank for rank, (_, name) in enumerate(sorted(inside.items()))}
+    for files in classes.values():
+        files.sort(key=order.get)  # by the path inside the class root: a zip and its folder give the same order
+    return Survey(str(source), classes, skipped, sizes, colour, warnings, origin)
+
+
+# ---------------------------------------------------------------- importing
+
+def check_name(name):
+    """The dataset's key for a name typed by a user; ImportRefused for one that cannot be used."""
+    key = str(name or "").strip().lower()
+    if not datasets.OWN_NAME.fullmatch(key):
+        raise ImportRefused("error.own.bad_name", name=str(name or ""))
+    if not datasets.is_own(key):
+        raise ImportRefused("error.own.builtin_name", name=key)
+    return key
+
+
+def check_settings(name, test_share):
+    """The dataset's key; ImportRefused for a name or a test share that cannot be used (before any picture is read)."""
+    key = check_name(name)
+    if not 0.05 <= float(test_share) <= 0.5:
+        raise ImportRefused("error.own.bad_test_share", share=float(test_share))
+    return key
+
+
+def suggest_name(source):
+    """A dataset name from a folder's or an archive's name: 'Hand Signs 2024.zip' -> 'hand-signs-2024'."""
+    stem = pathlib.Path(str(source)).name
+    stem = stem[:-4] if stem.lower().endswith(".zip") else stem
+    words = "".join(c if c.isascii() and c.isalnum() else "-" for c in stem.lower()).strip("-_")
+    words = "-".join(part for part in words.split("-") if part)[:32].strip("-")
+    return words or "my-pictures"
+
+
+def parse_shape(text):
+    """'28x28x1', '32x32x3', '64x64x3' or '48' (grey) -> (height, width, channels); ImportRefused otherwise."""
+    parts = str(text).lower().replace("×", "x").split("x")
+    try:
+        numbers = [int(p) for p in parts]
+    except ValueError:
+        numbers = []
+    if len(numbers) == 1:
+        numbers = [numbers[0], numbers[0], 1]
+    if len(numbers) != 3 or numbers[0] != numbers[1] or numbers[0] not in SIDES or numbers[2] not in (1, 3):
+        raise ImportRefused("error.own.bad_shape", shape=str(text), sides=", ".join(map(str, SIDES)))
+    return tuple(numbers)
+
+
+def to_pixels(image, shape):
+    """A PIL image -> uint8 (height, width) grey or (height, width, 3) colour: transparency laid on white,
+    centre-cropped to a square and resized (Keras's crop_to_aspect_ratio=True)."""
+    from PIL import Image, ImageOps
+
+    height, width, channels = shape
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        image = Image.fromarray((drawing.to_array(image)[..., 0] * 255).round().astype(np.uint8), mode="L")
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    image = image.convert("L" if channels == 1 else "RGB")
+    image = ImageOps.fit(image, (width, height), Image.Resampling.LANCZOS)
+    return np.asarray(image, dtype=np.uint8)
+
+
+def _split(labels, test_share, seed):
+    """(train indices, test indices): test_share of every class (at least one picture each), drawn with seed."""
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        count = min(max(1, round(len(members) * test_share)), len(members) - 1)
+        test.extend(members[:count])
+        train.extend(members[count:])
+    return rng.permutation(np.asarray(train, int)), rng.permutation(np.asarray(test, int))
+
+
+def import_images(source, name, shape=None, test_share=TEST_SHARE, seed=0, on_progress=None, survey_=None):
+    """Import a folder, a zip of class folders or an Upload as the dataset `name`; returns its OwnDatasetInfo.
+
+    shape: (height, width, channels), default the survey's proposal. on_progress(done, total) while decoding.
+    survey_: the source's Survey when one was just made (the files are then not surveyed again).
+    ImportRefused (nothing written) when it cannot be imported; pictures that cannot be read are skipped.
+    """
+    key = check_settings(name, test_share)
+    found = survey_ or survey(source)
+    shape = tuple(shape or found.shape)
+    parse_shape("x".join(map(str, shape)))
+    small = {label: len(files) for label, files in found.classes.items() if len(files) < MIN_PER_CLASS}
+    if small:
+        label, count = sorted(small.items())[0]
+        raise ImportRefused("error.own.too_few", name=label, count=count, least=MIN_PER_CLASS)
+    classes = sorted(found.classes)  # the order Keras's image_dataset_from_directory gives them
+    wanted = {file: index for index, label in enumerate(classes) for file in found.classes[label]}
+    rank = {file: i for i, file in enumerate(wanted)}  # class by class, each in the survey's order
+    pixels, labels, ranks = [], [], []
+    total = len(wanted)
+    archive, entries = _entries(found.origin if found.origin is not None else found.source, [])
+    try:
+        for file, read in entries:
+            if file not in wanted:
+                continue
+            try:
+                image = drawing.read_image(read())
+            except CnnlabError:
+                continue  # it was readable a moment ago; a file changed since the survey is left out
+            pixels.append(to_pixels(image, shape))
+            labels.append(wanted[file])
+            ranks.append(rank[file])
+            if on_progress is not None:
+                on_progress(len(pixels), total)
+    finally:
+        if archive is not None:
+            archive.close()
+    if len(set(labels)) < 2:
+        raise ImportRefused("error.own.no_images", path=pathlib.Path(found.source).name)
+    order = np.argsort(ranks)  # the files' order on disk or in the archive does not change the dataset
+    labels = np.asarray(labels, np.uint8)[order]
+    images = np.stack(pixels)[order]
+    train, test = _split(labels, float(test_share), int(seed))
+    info = datasets.OwnDatasetInfo(
+        name=key, title=str(name).strip(), description_key="dataset.own.description", image_shape=shape,
+        classes_key="", download_host="", download_size="", full_sizes=(len(train), len(test)),
+        classes=tuple(classes), origin=pathlib.Path(found.source).name,
+        imported=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+    data = datasets.Dataset(info, datasets.Source("own", ""), images[train], labels[train], images[test],
+                            labels[test])
+    info = dataclasses.replace(info, fingerprint=data.fingerprint)
+    _store(key, info, data, {"seed": int(seed), "test_share": float(test_share), "skipped": len(found.skipped)})
+    return info
+
+
+def _entries(source, skipped):
+    """(archive or None, [(name, read())]) of a folder, a zip or an Upload, after the checks that read no picture."""
+    if isinstance(source, Upload):
+        return _upload_entries(source)
+    source = pathlib.Path(source)
+    if source.is_dir():
+        return None, _folder_entries(source, skipped)
+    if source.is_file():
+        return _zip_entries(source)
+    raise ImportRefused("error.own.not_found", path=str(source))
+
+
+def _store(key, info, data, how):
+    """Write the version folder in a temporary place, rename it into own/<key>/<fingerprint>, point current at it."""
+    root = datasets.own_root()
+    root.mkdir(parents=True, exist_ok=True)
+    folder = root / key
+    with filelock.FileLock(str(root / f".{key}.lock"), timeout=60):
+        final = folder / info.fingerprint
+        if not final.is_dir():
+            tmp = root / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
+            tmp.mkdir()
+            try:
+                _write_version(tmp, final, folder, info, data, how)
+            except OSError as error:  # a full disk, a folder that is not writable: nothing half-written stays
+                raise ImportRefused("error.own.write_failed", name=key, reason=error.strerror or str(error)) from None
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            os.utime(final)  # the same pictures again: the version already there becomes the newest
+        storage.write_text(folder / "current", info.fingerprint)
+
+
+def _write_version(tmp, final, folder, info, data, how):
+    """The images and their description in tmp, then tmp renamed to final in one step."""
+    with open(tmp / "images.npz", "wb") as f:
+        np.savez_compressed(f, x_train=data.x_train, y_train=data.y_train, x_test=data.x_test, y_test=data.y_test)
+        f.flush()
+        os.fsync(f.fileno())
+    storage.write_text(tmp / "dataset.json", json.dumps({**info.to_dict(), "import": how}, indent=1))
+    folder.mkdir(exist_ok=True)
+    os.replace(tmp, final)
+
+
+def delete(name, store):
+    """Delete an imported dataset: every version of it and every run trained on it. Returns the runs deleted."""
+    key = str(name).lower()
+    if not datasets.is_own(key) or not datasets.OWN_NAME.fullmatch(key):
+        raise ImportRefused("error.own.not_own", name=str(name))
+    root = datasets.own_root()
+    folder = root / key
+    if not folder.is_dir():
+        raise ImportRefused("error.own.unknown", name=key)
+    deleted = 0
+    for run in store.list():
+        if run.config.dataset == key and store.delete(run.id):
+            deleted += 1
+    with filelock.FileLock(str(root / f".{key}.lock"), timeout=60):
+        trash = root / f".deleted-{key}-{uuid.uuid4().hex[:8]}"
+        os.replace(folder, trash)  # gone from every menu at once; the files go after
+        shutil.rmtree(trash, ignore_errors=True)
+    datasets.forget(key)
+    datasets._load_cached.cache_clear()
+    return deleted
+
+
+def images_per_second(folder, shape=GREY_SHAPE):
+    """Decode + resize speed of a folder's pictures (the benchmark's import_images_per_s)."""
+    survey(folder)
+    started = time.perf_counter()
+    count = 0
+    for file, read in _entries(folder, [])[1]:
+        try:
+            to_pixels(drawing.read_image(read()), shape)
+            count += 1
+        except CnnlabError:
+            pass
+    return count / (time.perf_counter() - started)

@@ -147,7 +147,7 @@ class Run:
 
     @property
     def info(self):
-        return datasets.get_info(self.config.dataset)
+        return datasets.get_info(self.config.dataset, fingerprint=self.record["data"].get("fingerprint"))
 
     @property
     def variant(self):
@@ -285,6 +285,8 @@ class RunStore:
                 raise CorruptRun(Message("corrupt.format"))
             if record["format"] >= 2 and record.get("record_sha256") != _record_checksum(record):
                 raise CorruptRun(Message("corrupt.record"))
+            if "own" in record["data"]:  # an imported dataset: known by its record even if its pictures are gone
+                datasets.remember(record["data"]["own"])
             config = training.TrainConfig.from_dict(record["config"])
             if config.run_id(record["data"]["variant"], record["data"].get("fingerprint")) != run_id:
                 raise CorruptRun(Message("corrupt.settings"))
@@ -417,7 +419,8 @@ class RunStore:
 
     @staticmethod
     def _record(run_id, result, checksums):
-        config, info = result.config, datasets.get_info(result.config.dataset)
+        config = result.config
+        info = datasets.get_info(config.dataset, fingerprint=result.data.get("fingerprint"))
         predicted = np.argmax(result.probabilities, axis=1)
         matrix = training.confusion_matrix(result.y_test, predicted, info.num_classes)
         return {

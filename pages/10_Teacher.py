@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from cnnlab import datasets, experiments
+from cnnlab import datasets, experiments, own_images
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
 
@@ -89,6 +89,34 @@ if stored:
     if chosen and st.button(t("teacher.delete"), key="delete_button"):
         if store.delete(chosen):
             st.success(t("teacher.deleted", id=chosen[:6]))
+
+st.header(t("teacher.own"))
+if "own_deleted" in st.session_state:  # said after the rerun that took it off every menu
+    title, deleted = st.session_state.pop("own_deleted")
+    st.success(t("teacher.own_deleted", title=title, runs=deleted))
+own = datasets.own_names()
+if not own:
+    st.caption(t("teacher.own_none"))
+else:
+    by_dataset = {}
+    for run in stored:
+        by_dataset[run.config.dataset] = by_dataset.get(run.config.dataset, 0) + 1
+    infos = {name: datasets.get_info(name) for name in own}
+    st.dataframe(pd.DataFrame([{
+        t("teacher.col_dataset"): f"{info.title} ({name})", t("teacher.col_classes"): ", ".join(info.classes),
+        t("teacher.col_images"): t("home.images", train=info.full_sizes[0], test=info.full_sizes[1]),
+        t("teacher.col_origin"): info.origin, t("teacher.col_imported"): info.imported[:16].replace("T", " "),
+        t("teacher.col_runs"): by_dataset.get(name, 0)} for name, info in infos.items()]),
+        hide_index=True, width="stretch")
+    labels = {name: t("teacher.own_option", title=infos[name].title, runs=by_dataset.get(name, 0)) for name in own}
+    doomed = st.selectbox(t("teacher.own_delete_which"), own, index=None, format_func=labels.get, key="delete_own")
+    if doomed and st.button(t("teacher.own_delete", title=infos[doomed].title, runs=by_dataset.get(doomed, 0)),
+                            key="delete_own_button"):
+        try:
+            st.session_state["own_deleted"] = (infos[doomed].title, own_images.delete(doomed, store))
+            st.rerun()
+        except CnnlabError as error:
+            st.error(str(error))
 
 st.header(t("teacher.prepare"))
 st.write(t("teacher.prepare_intro"))

@@ -1,5 +1,6 @@
 """Data: what the images look like, how many per class, and how they are prepared for the network."""
 
+import dataclasses
 import io
 
 import numpy as np
@@ -7,16 +8,14 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from cnnlab import archives, charts, datasets, downloads, i18n, inspection
+from cnnlab import archives, charts, datasets, downloads, drawing, i18n, inspection, own_images
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
 
 ui.page("data.title", "📊")
 st.write(t("data.intro"))
 
-names = list(datasets.DATASETS)
-name = st.selectbox(t("data.dataset"), names, format_func=lambda n: datasets.DATASETS[n].title,
-                    index=names.index(st.session_state.get("dataset", "mnist")))
+name = ui.dataset_menu(st, t("data.dataset"))
 st.session_state["dataset"] = name
 info = datasets.get_info(name)
 st.caption(info.description)
@@ -106,7 +105,97 @@ def get_the_whole(name, running):
                 st.error(str(error))
 
 
-get_the_data(name, data)
+def bring_your_own():
+    """Import a class's own pictures (a zip or a folder of class folders): what was found first, then the import."""
+    st.markdown(t("data.own_intro"))
+    kind = st.radio(t("data.own_kind"), ["zip", "folder"], horizontal=True, key="own_kind",
+                    format_func={"zip": t("data.own_kind_zip"), "folder": t("data.own_kind_folder")}.get)
+    if kind == "zip":
+        sent = st.file_uploader(t("data.own_upload_zip"), type=["zip"], key="own_zip",
+                                max_upload_size=own_images.MAX_ARCHIVE_BYTES // own_images.MB)
+        upload = None if sent is None else own_images.Upload(sent.name, archive=sent.getvalue())
+        seen = None if sent is None else sent.file_id
+    else:
+        sent = st.file_uploader(t("data.own_upload_folder"), accept_multiple_files="directory", key="own_folder",
+                                type=list(drawing.EXTENSIONS))
+        upload = None if not sent else own_images.Upload(sent[0].name.split("/", 1)[0],
+                                                         files=tuple((f.name, f.getvalue()) for f in sent))
+        seen = None if not sent else tuple(f.file_id for f in sent)
+    if upload is None:
+        return
+    if st.session_state.get("own_survey_of") != seen:  # surveyed once per upload, not on every rerun
+        with st.spinner(t("data.own_surveying")):
+            try:
+                st.session_state["own_survey"] = own_images.survey(upload)
+            except CnnlabError as error:
+                st.session_state["own_survey"] = error
+        st.session_state["own_survey_of"] = seen
+    found = st.session_state["own_survey"]
+    if isinstance(found, CnnlabError):
+        st.error(str(found))
+        return
+    found = dataclasses.replace(found, origin=upload)
+    show_survey(found)
+    import_form(found)
+
+
+def show_survey(found):
+    st.subheader(t("data.own_found", images=found.images, classes=len(found.classes), name=found.source))
+    st.dataframe(pd.DataFrame([{t("data.own_col_class"): label, t("data.own_col_images"): count}
+                               for label, count in found.counts().items()]), hide_index=True)
+    sizes = ", ".join(f"{w}×{h} ({i18n.number(n, ',')})" for (w, h), n in found.sizes.most_common(5))
+    st.caption(t("data.own_sizes", sizes=sizes, colour=found.colour, images=found.images))
+    for warning in found.warnings:
+        st.warning(str(warning))
+    if found.skipped:
+        with st.expander(t("data.own_skipped", count=len(found.skipped))):
+            st.dataframe(pd.DataFrame([{t("data.own_col_file"): file, t("data.own_col_reason"): str(why)}
+                                       for file, why in found.skipped]), hide_index=True, width="stretch")
+
+
+def shape_label(shape):
+    height, width, channels = shape
+    return t("data.own_shape_grey" if channels == 1 else "data.own_shape_colour", side=height)
+
+
+def import_form(found):
+    shapes = [(side, side, channels) for channels in (1, 3) for side in own_images.SIDES]
+    labels = {shape: shape_label(shape) + (f" · {t('data.own_proposed')}" if shape == found.shape else "")
+              for shape in shapes}
+    stem = own_images.suggest_name(found.source)
+    with st.form("own_import"):
+        left, right = st.columns(2)
+        typed = left.text_input(t("data.own_name"), value=stem, max_chars=32, help=t("data.own_name_help"))
+        shape = right.selectbox(t("data.own_shape"), shapes, index=shapes.index(found.shape), format_func=labels.get)
+        share = left.slider(t("data.own_test_share"), 0.1, 0.5, own_images.TEST_SHARE, step=0.05)
+        seed = right.number_input(t("data.own_seed"), 0, 2 ** 31 - 1, 0)
+        go = st.form_submit_button(t("data.own_import"), type="primary")
+    if not go:
+        return
+    try:
+        key = own_images.check_name(typed)
+        if key in datasets.own_names():
+            st.info(t("data.own_replaces", name=key))
+        bar = st.progress(0.0, text=t("data.own_importing", done=0, total=found.images))
+        info = own_images.import_images(
+            found.origin, typed, shape=shape, test_share=share, seed=int(seed), survey_=found,
+            on_progress=lambda done, total: bar.progress(done / total, text=t("data.own_importing", done=done,
+                                                                               total=total)))
+    except CnnlabError as error:
+        st.error(str(error))
+        return
+    st.session_state["dataset"] = info.name
+    st.session_state["own_imported"] = info.name
+    st.rerun()
+
+
+if st.session_state.pop("own_imported", None) == name:
+    st.success(t("data.own_done", title=info.title, name=name, train=info.full_sizes[0], test=info.full_sizes[1]))
+with st.expander(t("data.own_header"), icon="🖼️"):
+    bring_your_own()
+
+if data is None or data.variant != "own":
+    get_the_data(name, data)
 if data is None:
     st.stop()
 

@@ -13,10 +13,8 @@ COLUMNS = ["kind", "size", "kernel", "stride", "padding", "activation", "rate"]
 ui.page("model.title", "🧱")
 st.write(t("model.intro"))
 
-names = list(datasets.DATASETS)
 left, right = st.columns(2)
-dataset = left.selectbox(t("model.dataset"), names, format_func=lambda n: datasets.DATASETS[n].title,
-                         index=names.index(st.session_state.get("dataset", "mnist")))
+dataset = ui.dataset_menu(left, t("model.dataset"))
 st.session_state["dataset"] = dataset
 info = datasets.get_info(dataset)
 presets = list(architectures.PRESETS)
@@ -34,6 +32,9 @@ else:
     start = preset.layers
     st.markdown(t("model.from", provenance=preset.provenance))
     st.markdown(t("model.reported", reported=preset.reported))
+    note = architectures.fit_note(preset_name, info)
+    if note is not None:  # made for other images: why it cannot be built on these, or how it grows on them
+        (st.warning if note.key == "preset.fit.unfit" else st.info)(str(note))
 
 table = pd.DataFrame([{c: layer.to_dict().get(c) for c in COLUMNS} for layer in start], columns=COLUMNS)
 edited = st.data_editor(

@@ -59,11 +59,9 @@ def describe_network(name):
 follow_settings_link()
 architecture = st.session_state.get("architecture", architectures.DEFAULT_PRESET)
 choices = list(architectures.PRESETS) + ([t("train.custom")] if not isinstance(architecture, str) else [])
-names = list(datasets.DATASETS)
 with st.form("settings"):
     c1, c2, c3 = st.columns(3)
-    dataset = c1.selectbox(t("train.dataset"), names, format_func=lambda n: datasets.DATASETS[n].title,
-                           index=names.index(st.session_state.get("dataset", "mnist")))
+    dataset = ui.dataset_menu(c1, t("train.dataset"))
     labels = {name: describe_network(name) for name in choices}  # worded now: menus word their options later
     network = c2.selectbox(t("train.network"), choices, format_func=labels.get,
                            index=choices.index(architecture) if isinstance(architecture, str) else len(choices) - 1)
@@ -82,6 +80,11 @@ with st.form("settings"):
     seed = c3.number_input(t("train.seed"), 0, 2 ** 31 - 1, key="train_seed")
     augment = c2.checkbox(t("train.augment"), help=t("train.augment_help"), key="train_augment")
     submitted = st.form_submit_button(t("train.train"), type="primary")
+
+if network in architectures.PRESETS:  # a preset made for other images: why it cannot train here, or how it grows
+    note = architectures.fit_note(network, datasets.get_info(dataset))
+    if note is not None:
+        (st.warning if note.key == "preset.fit.unfit" else st.info)(str(note))
 
 
 def likely_settings():

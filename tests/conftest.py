@@ -25,6 +25,7 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setattr(datasets, "DEBIAN_FASHION_DIR", tmp_path / "no_debian")
     datasets._load_cached.cache_clear()
     datasets._probe.cache_clear()
+    datasets._shipped.clear()  # imported datasets another test's runs or workers made known
     # a page's training worker process ends soon after its test (each test has a fresh server-wide queue)
     monkeypatch.setattr(executors.ProcessExecutor, "IDLE_SECONDS", 3.0)
     yield tmp_path

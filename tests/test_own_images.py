@@ -163,3 +163,206 @@ def test_the_command_line_surveys_a_folder_and_refuses_a_bomb_in_one_line(tmp_pa
     bomb = hostile(tmp_path / "bomb.zip", [("a/x.png", b"\0" * (60 * 1024 * 1024), None)])
     out = run_cli("data", "--survey", str(bomb))
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1 and "zip bomb" in out.stderr
+
+
+# ---------------------------------------------------------------- importing
+
+def cli_json(*args):
+    import json
+
+    from conftest import run_cli
+
+    out = run_cli(*args, "--json")
+    assert out.returncode == 0, out.stderr
+    return out, json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def own_folders():
+    """Everything under the data area's own/ folder (names relative to it), but the imports' lock files."""
+    from cnnlab import datasets
+
+    root = datasets.own_root()
+    found = root.rglob("*") if root.exists() else []
+    return sorted(str(p.relative_to(root)) for p in found if p.suffix != ".lock")
+
+
+def test_the_command_line_imports_a_folder_as_a_stratified_seeded_split_that_a_zip_of_it_repeats(tmp_path):
+    from cnnlab import datasets
+
+    folder = shapes_folder(tmp_path / "shapes", per_class=20)
+    out, data = cli_json("data", "--import", str(folder), "--name", "Shapes")
+    assert data["dataset"] == "shapes" and data["title"] == "Shapes"
+    assert data["classes"] == ["circle", "square", "triangle"] and (data["train"], data["test"]) == (48, 12)
+    assert "Imported Shapes as shapes: 3 classes, 48 training and 12 test images of 28×28×1" in out.stdout
+    assert "train --dataset shapes" in out.stdout and "4 files skipped" in out.stderr
+    assert datasets.names()[-1] == "shapes" and datasets.get_info("Shapes").class_names == ("circle", "square",
+                                                                                              "triangle")
+    shapes = datasets.load("shapes")
+    assert shapes.x_train.shape == (48, 28, 28) and shapes.x_train.dtype == np.uint8
+    assert np.bincount(shapes.y_test).tolist() == [4, 4, 4] and np.bincount(shapes.y_train).tolist() == [16] * 3
+    assert shapes.fingerprint == data["fingerprint"] and shapes.source.kind == "own" and shapes.variant == "own"
+    # each picture is in one half only: the split is a partition of the 60 readable pictures
+    together = np.concatenate([shapes.x_train, shapes.x_test]).reshape(60, -1)
+    assert len(np.unique(together, axis=0)) == 60
+
+    zipped = zip_of(folder, tmp_path / "shapes.zip")  # the same pictures, zipped inside a wrapping folder
+    _, again = cli_json("data", "--import", str(zipped), "--name", "shapes")
+    assert again["fingerprint"] == data["fingerprint"]
+    assert len(datasets.own_versions("shapes")) == 1  # stored once
+    _, reseeded = cli_json("data", "--import", str(zipped), "--name", "shapes", "--seed", "7", "--shape", "32x32x3")
+    assert reseeded["fingerprint"] != data["fingerprint"] and reseeded["shape"] == [32, 32, 3]
+    assert datasets.load("shapes").x_test.shape == (12, 32, 32, 3)
+    assert [v.name for v in datasets.own_versions("shapes")] == [reseeded["fingerprint"], data["fingerprint"]]
+
+
+def test_wrong_names_sizes_shares_and_too_few_pictures_get_one_line_and_nothing_is_written(tmp_path):
+    from conftest import run_cli
+
+    folder = shapes_folder(tmp_path / "shapes", per_class=4)
+    for args, words in ((("--name", "mnist"), "one of cnnlab's own datasets"),
+                        (("--name", "my photos!"), "cannot name a dataset"),
+                        (("--name", "ok", "--shape", "30x30x1"), "not a size cnnlab resizes to"),
+                        (("--name", "ok", "--test-share", "0.9"), "between 0.05 and 0.5")):
+        out = run_cli("data", "--import", str(folder), *args)
+        assert out.returncode == 2, out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1 and words in out.stderr, out.stderr
+    lonely = tmp_path / "lonely"
+    for shape, count in (("circle", 5), ("square", 1)):
+        (lonely / shape).mkdir(parents=True)
+        for n in range(count):
+            (lonely / shape / f"{n}.png").write_bytes(picture(shape, n))
+    out = run_cli("data", "--import", str(lonely), "--name", "lonely", "--lang", "es")
+    assert out.returncode == 2 and "La clase square tiene 1 imagen" in out.stderr, out.stderr
+    assert own_folders() == []
+
+
+def test_a_hostile_archive_imported_writes_nothing_anywhere(tmp_path):
+    from cnnlab import datasets
+
+    cases = {
+        "bomb": [("a/x.png", b"\0" * (60 * 1024 * 1024), None), ("b/y.png", picture("square", 1), None)],
+        "traversal": [("a/x.png", picture("circle", 1), None), ("../../evil.png", picture("circle", 2), None)],
+        "symlink": [("a/x.png", picture("circle", 1), None), ("b/link.png", b"/etc/passwd", stat.S_IFLNK | 0o777)],
+        "program": [("a/x.png", b"MZ\x90\x00" + bytes(500), None), ("b/y.exe.png", b"\x7fELF" + bytes(500), None)],
+    }
+    for name, members in cases.items():
+        archive = hostile(tmp_path / f"{name}.zip", members)
+        with pytest.raises(ImportRefused):
+            own_images.import_images(archive, name)
+    assert own_folders() == [] and not (tmp_path.parent / "evil.png").exists()
+    assert not datasets.own_names()
+
+
+def test_a_failed_write_keeps_nothing_half_written_and_the_earlier_pictures_stay(tmp_path, monkeypatch):
+    from cnnlab import datasets
+
+    first = own_images.import_images(shapes_folder(tmp_path / "a", per_class=6), "shapes")
+    before = own_folders()
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez_compressed", full_disk)
+    with pytest.raises(ImportRefused, match="could not be stored .No space left on device."):
+        own_images.import_images(shapes_folder(tmp_path / "b", per_class=8), "shapes")
+    assert own_folders() == before and datasets.get_info("shapes").fingerprint == first.fingerprint
+
+
+def test_pictures_imported_again_under_the_same_name_never_mix_with_the_runs_on_the_earlier_ones(tmp_path):
+    from cnnlab import runs
+    from cnnlab.training import TrainConfig
+
+    store = runs.RunStore()
+    own_images.import_images(shapes_folder(tmp_path / "a", per_class=10), "shapes")
+    config = TrainConfig(dataset="shapes", architecture="fast", epochs=1, batch_size=16)
+    old, _ = store.get_or_train(config)
+    renamed = tmp_path / "b"
+    shapes_folder(renamed, per_class=10, colour=True)
+    (renamed / "circle").rename(renamed / "ring")  # other pictures, other class names
+    newer = own_images.import_images(renamed, "shapes")
+    assert newer.fingerprint != old.record["data"]["fingerprint"]
+    assert store.find(config) is None  # the same settings on the new pictures are another run
+    new, cached = store.get_or_train(config)
+    assert not cached and new.id != old.id
+    old = store.get(old.id)  # both kept, each with its own pictures and class names
+    assert old.info.class_names == ("circle", "square", "triangle") and old.info.image_shape == (28, 28, 1)
+    assert new.info.class_names == ("ring", "square", "triangle") and new.info.image_shape == (32, 32, 3)
+    assert old.data().fingerprint == old.record["data"]["fingerprint"] and old.data().x_test.ndim == 3
+    assert new.data().fingerprint == newer.fingerprint and new.build_model().input_shape == (None, 32, 32, 3)
+    assert sorted(r.id for r in store.list()) == sorted([old.id, new.id])
+
+
+def test_fast_learns_imported_shapes_and_the_exported_script_reads_the_same_pictures(tmp_path):
+    import re
+    import subprocess
+    import sys
+
+    from cnnlab import exports, runs
+    from cnnlab.training import TrainConfig
+
+    own_images.import_images(zip_of(shapes_folder(tmp_path / "shapes", per_class=40), tmp_path / "s.zip"), "shapes")
+    run, _ = runs.RunStore().get_or_train(TrainConfig(dataset="shapes", architecture="fast", epochs=20,
+                                                      batch_size=32))
+    assert run.test_accuracy >= 0.9, run.test_accuracy  # 24 test pictures: circles, squares and triangles
+    assert run.variant == "own" and run.variant_label == "own pictures"
+    script = exports.render(run, "script")
+    path = tmp_path / "shapes_script.py"
+    path.write_bytes(script)
+    assert str(exports.data_file(run)) in script.decode()
+    out = subprocess.run([sys.executable, "-I", str(path)], capture_output=True, text=True, timeout=600,
+                         cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert f"params={run.record['params']}" in out.stdout
+    accuracy = float(re.search(r"test_accuracy=([0-9.]+)", out.stdout).group(1))
+    assert accuracy >= 0.8, out.stdout[-500:]
+
+
+def test_a_teacher_deletes_an_imported_dataset_with_its_runs_and_builtin_ones_cannot_be(tmp_path):
+    from cnnlab import datasets, runs
+    from cnnlab.training import TrainConfig
+    from conftest import run_cli
+
+    store = runs.RunStore()
+    own_images.import_images(shapes_folder(tmp_path / "shapes", per_class=6), "shapes")
+    kept, _ = store.get_or_train(TrainConfig(dataset="mnist", architecture="fast", epochs=1, train_size=200))
+    store.get_or_train(TrainConfig(dataset="shapes", architecture="fast", epochs=1, batch_size=8))
+    out = run_cli("data", "--delete", "mnist")
+    assert out.returncode == 2 and "cannot be deleted" in out.stderr
+    out, data = cli_json("data", "--delete", "shapes")
+    assert data == {"deleted": "shapes", "runs": 1} and "Deleted shapes and 1 run trained on it." in out.stdout
+    assert [r.id for r in store.list()] == [kept.id] and datasets.own_names() == [] and own_folders() == []
+    out = run_cli("train", "--dataset", "shapes")
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1 and "shapes" in out.stderr
+
+
+def test_a_run_still_reads_when_its_pictures_are_gone_and_a_worker_elsewhere_learns_the_dataset(tmp_path,
+                                                                                                 monkeypatch):
+    import pickle
+    import shutil
+
+    from cnnlab import datasets, runs
+    from cnnlab.training import TrainConfig
+
+    own_images.import_images(shapes_folder(tmp_path / "shapes", per_class=6), "shapes")
+    data = datasets.load("shapes")
+    run, _ = runs.RunStore().get_or_train(TrainConfig(dataset="shapes", architecture="fast", epochs=1,
+                                                      batch_size=8), dataset=data)
+    shipped = pickle.dumps(data)  # what Ray's object store carries to another machine
+    shutil.rmtree(datasets.own_root())
+    datasets._shipped.clear()
+    datasets._load_cached.cache_clear()
+    store = runs.RunStore()
+    again = store.get(run.id)  # the run is kept and known by its record
+    assert again is not None and again.info.class_names == ("circle", "square", "triangle")
+    with pytest.raises(runs.DataGone, match="import them again on the Data page"):
+        again.data()
+    datasets._shipped.clear()
+    arrived = pickle.loads(shipped)
+    datasets.remember(arrived.info)  # what a worker does before it reads the settings
+    assert TrainConfig(dataset="shapes").dataset == "shapes"
+    assert datasets.get_info("shapes").image_shape == (28, 28, 1)
+
+
+def test_the_benchmark_decodes_and_resizes_a_folder(tmp_path):
+    speed = own_images.images_per_second(shapes_folder(tmp_path / "shapes", per_class=10))
+    assert speed > 0
