@@ -357,6 +357,38 @@ def home_import_seconds():
     return float(seconds), tensorflow == "True"
 
 
+def import_figures(count=2000, classes=10, size=(640, 480)):
+    """A class's own pictures: a folder of `count` webcam-size photos (JPEG, some PNG) in `classes` class folders.
+
+    import_images_per_s is the decode + resize (to 32×32 colour) speed alone; import_seconds_2000 the whole
+    import as the Data page runs it (survey, decode, resize, split, store)."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    from cnnlab import own_images, runs
+
+    root = pathlib.Path(tempfile.mkdtemp(prefix="cnnlab-bench-own-")) / "photos"
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 255, (size[1] // 8, size[0] // 8, 3), dtype=np.uint8)
+    for n in range(count):
+        label = n % classes
+        image = Image.fromarray(np.roll(base, n, axis=1)).resize(size, Image.BILINEAR)  # smooth, photo-like
+        ImageDraw.Draw(image).ellipse([40 * label, 30, 40 * label + 200, 230], fill=(25 * label, 200, 90))
+        folder = root / f"class_{label}"
+        folder.mkdir(parents=True, exist_ok=True)
+        fmt = "PNG" if n % 10 == 0 else "JPEG"
+        image.save(folder / f"{n}.{'png' if fmt == 'PNG' else 'jpg'}", format=fmt, quality=90)
+    speed = own_images.images_per_second(root, shape=(32, 32, 3))
+    os.environ["CNNLAB_HOME"] = tempfile.mkdtemp(prefix="cnnlab-bench-home-")
+    try:
+        started = time.perf_counter()
+        own_images.import_images(root, "bench_photos", shape=(32, 32, 3))
+        seconds = time.perf_counter() - started
+    finally:
+        os.environ.pop("CNNLAB_HOME")
+    return round(speed), round(seconds, 2)
+
+
 def app_path_figures(epochs=5, cold=False):
     """`fast`, 5 epochs, batch 64, on the MNIST sample, trained as the Train page does and as the command line does.
 
@@ -450,6 +482,7 @@ def main():
     figures["timeline_kb_per_epoch_net_1"], figures["timeline_share_of_run_net_1_10_epochs"] = timeline_figures()
     figures["predict_drawing_ms"] = predict_drawing_ms()
     figures["home_import_s"], figures["home_imports_tensorflow"] = home_import_seconds()
+    figures["import_images_per_s"], figures["import_seconds_2000"] = import_figures()
     for dataset, architecture, target, most in (("mnist", "fast", 0.97, 15), ("mnist", "net_1", 0.98, 15),
                                                 ("fashion_mnist", "fashion_cnn", 0.90, 8 if args.quick else 15)):
         seconds, epoch, source = seconds_to_accuracy(dataset, architecture, target, most, batch_size=64)

@@ -51,11 +51,14 @@ class Prepared:
 
 # ---------------------------------------------------------------- reading files safely
 
-def read_image(raw):
+def read_image(raw, working_side=WORKING_SIDE):
     """Bytes of an image file -> a PIL image, EXIF orientation applied; CnnlabError when unusable.
 
     The size and the pixel count are checked from the header before decoding, so a tiny file that
-    declares a huge image (a decompression bomb) is refused without allocating its pixels.
+    declares a huge image (a decompression bomb) is refused without allocating its pixels. A JPEG is decoded
+    at 1/2, 1/4 or 1/8 of its size when that still leaves working_side pixels each way (every byte of it is
+    still read, so a damaged file is still found); image.info["file_size"] keeps the size the file holds,
+    turned as the picture is shown.
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -82,11 +85,13 @@ def read_image(raw):
     try:
         image.seek(0)  # an animated GIF or WebP: its first frame
         if image.format in ("JPEG", "MPO"):
-            image.draft(image.mode, (WORKING_SIDE, WORKING_SIDE))  # decode a big scan at 1/2, 1/4 or 1/8 size
+            image.draft(image.mode, (working_side, working_side))  # decode a big scan at 1/2, 1/4 or 1/8 size
         image.load()
         image = ImageOps.exif_transpose(image)
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as error:
         raise CnnlabError("error.image.damaged", reason=_reason(error)) from None
+    turned = (image.width > image.height) != (width > height) and image.width != image.height
+    image.info["file_size"] = (height, width) if turned else (width, height)
     return image
 
 

@@ -103,7 +103,7 @@ else:
         by_dataset[run.config.dataset] = by_dataset.get(run.config.dataset, 0) + 1
     infos = {name: datasets.get_info(name) for name in own}
     st.dataframe(pd.DataFrame([{
-        t("teacher.col_dataset"): f"{info.title} ({name})", t("teacher.col_classes"): ", ".join(info.classes),
+        t("teacher.col_dataset"): info.title if info.title == name else f"{info.title} ({name})", t("teacher.col_classes"): ", ".join(info.classes),
         t("teacher.col_images"): t("home.images", train=info.full_sizes[0], test=info.full_sizes[1]),
         t("teacher.col_origin"): info.origin, t("teacher.col_imported"): info.imported[:16].replace("T", " "),
         t("teacher.col_runs"): by_dataset.get(name, 0)} for name, info in infos.items()]),

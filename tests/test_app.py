@@ -269,6 +269,10 @@ def test_mistakes_page_opens_a_matrix_cell_without_a_mouse(stored_run):
     assert f"True **{true}**, predicted **{said}**: {count} image{'' if count == 1 else 's'}" in all_text(at)
 
 
+def cifar_uploads(at):
+    return sum(1 for u in at.file_uploader if u.key == "cifar_upload")
+
+
 def test_data_page_imports_cifar10_from_the_folder_it_names(isolated):
     from test_archives import official_members, write_archive
 
@@ -278,7 +282,7 @@ def test_data_page_imports_cifar10_from_the_folder_it_names(isolated):
     assert "Get the whole of CIFAR-10" in " ".join(h.value for h in at.header)
     folder = isolated / "cnnlab_home" / "data"
     assert f"`{folder}`" in text and "cifar-10-python.tar.gz" in text
-    assert "cannot reach the download host" in text and len(at.get("file_uploader")) == 1  # offline: no download
+    assert "cannot reach the download host" in text and cifar_uploads(at) == 1  # offline: no download
     members, _ = official_members(n=4)
     folder.mkdir(parents=True, exist_ok=True)
     write_archive(folder / "cifar-10-python.tar.gz", members)
@@ -307,11 +311,11 @@ def test_data_page_refuses_a_hostile_archive_in_words(isolated):
 def test_data_page_asks_for_the_teacher_token_before_an_upload(monkeypatch):
     monkeypatch.setenv("CNNLAB_TEACHER_TOKEN", "s3cret")
     at = page("pages/1_Data.py", dataset="cifar10").run()
-    assert not at.get("file_uploader") and "for teachers" in all_text(at)
+    assert not cifar_uploads(at) and "for teachers" in all_text(at)
     at.text_input(key="cifar_token").input("wrong").run()
-    assert not at.get("file_uploader")
+    assert not cifar_uploads(at)
     at.text_input(key="cifar_token").input("s3cret").run()
-    assert len(at.get("file_uploader")) == 1
+    assert cifar_uploads(at) == 1
 
 
 def test_data_page_downloads_with_progress_from_a_mirror(mirror, isolated):
@@ -381,7 +385,7 @@ def test_the_teacher_page_needs_a_token_and_shows_nothing_without_one(monkeypatc
     assert [h.value for h in at.header] == []
     at.text_input(key="teacher_page_token").input("s3cret").run()
     assert not at.exception and [h.value for h in at.header] == [
-        "Trainings in line", "Workers", "Run store", "Prepare before class"]
+        "Trainings in line", "Workers", "Run store", "Imported datasets", "Prepare before class"]
 
 
 def test_the_teacher_prepares_a_list_watches_the_queue_and_stops_a_job(monkeypatch, stored_run):
@@ -529,3 +533,100 @@ def test_inside_says_why_it_decided_what_filters_look_for_and_steps_into_one_neu
     sentence = next(m.value for m in at.markdown if m.value.startswith("The 9 products over 1 input channel add up to"))
     worked, computed = re.search(r"the cell is \*\*(-?[\d.]+)\*\* \(the network computed (-?[\d.]+)\)", sentence).groups()
     assert abs(float(worked) - float(computed)) < 1e-3
+
+
+@pytest.fixture
+def own_run(tmp_path):
+    """Three classes of drawn shapes imported as a class's own pictures, and a run of fast on them."""
+    from cnnlab import own_images
+    from test_own_images import shapes_folder
+
+    own_images.import_images(shapes_folder(tmp_path / "shapes", per_class=10), "shapes")
+    run, _ = runs.RunStore().get_or_train(TrainConfig(dataset="shapes", architecture="fast", epochs=2,
+                                                      batch_size=8))
+    return run
+
+
+def test_data_page_surveys_a_zip_imports_it_and_every_dataset_menu_offers_it(tmp_path):
+    from test_own_images import shapes_folder, zip_of
+
+    archive = zip_of(shapes_folder(tmp_path / "shapes", per_class=8), tmp_path / "leaves.zip").read_bytes()
+    at = page("pages/1_Data.py").run()
+    at.file_uploader(key="own_zip").set_value(("leaves.zip", archive, "application/zip")).run()
+    assert not at.exception, at.exception
+    assert "leaves.zip: 24 pictures in 3 classes" in [s.value for s in at.subheader]
+    found = at.dataframe[0].value
+    assert dict(zip(found["class"], found["pictures"])) == {"circle": 8, "square": 8, "triangle": 8}
+    assert "4 files left out, and why" in [e.label for e in at.expander]
+    skipped = at.dataframe[1].value
+    assert sorted(skipped["file"]) == [f"shapes/{f}" for f in ("README.md", "circle/broken.png", "square/notes.txt",
+                                                                "triangle/virus.png")]
+    assert all(len(why) > 10 for why in skipped["why it is left out"]), list(skipped["why it is left out"])
+    assert at.text_input[0].value == "leaves" and at.selectbox[1].value == (28, 28, 1)  # what the pictures suggest
+    at.button[0].click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "Imported leaves: 18 training and 6 test pictures." in all_text(at), all_text(at)
+    assert at.selectbox[0].value == "leaves" and "Your own pictures: 3 classes, from leaves.zip" in all_text(at)
+    train = page("pages/3_Train.py").run()
+    assert "leaves · your pictures" in train.selectbox[0].options, train.selectbox[0].options
+    home = page("app.py").run()
+    sources = dict(zip(home.dataframe[0].value["Dataset"], home.dataframe[0].value["Source"]))
+    assert sources["leaves"].startswith("your own pictures"), sources
+
+
+def test_data_page_imports_a_folder_sent_whole_and_refuses_a_bad_name_in_words(tmp_path):
+    from test_own_images import shapes_folder
+
+    folder = shapes_folder(tmp_path / "coins", per_class=6, colour=True)
+    files = [(f"coins/{p.relative_to(folder)}", p.read_bytes(), "image/png") for p in sorted(folder.rglob("*.*"))
+             if p.suffix in (".png", ".jpg")]  # the browser sends only the types the uploader accepts
+    at = page("pages/1_Data.py").run()
+    at.radio(key="own_kind").set_value("folder").run()
+    at.file_uploader(key="own_folder").set_value(files).run()
+    assert not at.exception, at.exception
+    assert "coins: 18 pictures in 3 classes" in [s.value for s in at.subheader]
+    assert at.selectbox[1].value == (32, 32, 3)  # colour pictures: 32×32 colour proposed
+    at.text_input[0].input("Coins of Spain!")
+    at.button[0].click().run()
+    assert not at.exception and "lowercase" in " ".join(e.value for e in at.error).lower()
+    assert runs.RunStore().list() == [] and not (tmp_path / "cnnlab_home" / "data" / "own" / "coins").exists()
+    at.text_input[0].input("coins")
+    at.button[0].click().run()
+    assert not at.error, [e.value for e in at.error]
+    from cnnlab import datasets
+    assert datasets.get_info("coins").image_shape == (32, 32, 3)
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_runs_on_a_run_on_imported_pictures(path, own_run):
+    at = page(path, run_id=own_run.id, dataset="shapes").run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_inside_and_mistakes_name_the_imported_classes(own_run):
+    for path in ("pages/4_Inside.py", "pages/5_Mistakes.py"):
+        at = page(path, run_id=own_run.id).run()
+        assert not at.exception, at.exception
+        text = all_text(at) + " ".join(image_captions(at))
+        assert "triangle" in text and "circle" in text, (path, text[:500])
+
+
+def test_a_teacher_deletes_an_imported_dataset_with_its_runs_and_students_cannot(monkeypatch, own_run):
+    from cnnlab import datasets
+
+    monkeypatch.setenv("CNNLAB_TEACHER_TOKEN", "s3cret")
+    student = page("pages/1_Data.py", dataset="shapes").run()
+    assert not student.get("button") or not any(b.key == "delete_own_button" for b in student.button)
+    at = page("pages/10_Teacher.py").run()
+    assert not [s for s in at.selectbox if s.key == "delete_own"] and not at.dataframe  # no token: no table, no delete
+    at.text_input(key="teacher_page_token").input("s3cret").run()
+    table = next(d.value for d in at.dataframe if "classes" in d.value.columns)
+    assert list(table["dataset"]) == ["shapes"] and list(table["runs"]) == [1], table
+    assert list(table["classes"]) == ["circle, square, triangle"]
+    at.selectbox(key="delete_own").select("shapes").run()
+    at.button(key="delete_own_button").click().run()
+    assert not at.exception, at.exception
+    assert "Deleted shapes and 1 run trained on it." in all_text(at)
+    assert datasets.own_names() == [] and runs.RunStore().get(own_run.id) is None
+    assert "teacher.own_none" not in all_text(at) and "No class has imported" in all_text(at)
