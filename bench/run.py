@@ -365,7 +365,7 @@ def import_figures(count=2000, classes=10, size=(640, 480)):
     import numpy as np
     from PIL import Image, ImageDraw
 
-    from cnnlab import own_images, runs
+    from cnnlab import own_images
 
     root = pathlib.Path(tempfile.mkdtemp(prefix="cnnlab-bench-own-")) / "photos"
     rng = np.random.default_rng(0)

@@ -315,6 +315,12 @@ def test_fast_learns_imported_shapes_and_the_exported_script_reads_the_same_pict
     assert f"params={run.record['params']}" in out.stdout
     accuracy = float(re.search(r"test_accuracy=([0-9.]+)", out.stdout).group(1))
     assert accuracy >= 0.8, out.stdout[-500:]
+    report = exports.render(run, "report").decode()  # the report names the imported classes and the dataset
+    assert "triangle" in report and "shapes" in report and "MNIST" not in report
+    notebook = exports.render(run, "notebook").decode()
+    assert "images.npz" in notebook and "circle" in notebook
+    for fmt in exports.FORMATS:
+        assert exports.render(run, fmt), fmt
 
 
 def test_a_teacher_deletes_an_imported_dataset_with_its_runs_and_builtin_ones_cannot_be(tmp_path):
