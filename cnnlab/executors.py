@@ -83,7 +83,7 @@ class ProcessExecutor(LocalExecutor):
         self._lock = threading.Lock()
         self._pool = self._channel = self._timer = None
         self._sent = set()  # fingerprints of the datasets the worker holds
-        self._prepared = set()  # training.network_signature of the networks the worker was asked to warm up
+        self._prepared = set()  # network_signature, seed and rate of the networks the worker was asked to warm up
 
     def _start(self):
         """The worker process and its (progress queue, stop event); started when there is none."""
@@ -115,7 +115,7 @@ class ProcessExecutor(LocalExecutor):
         """
         import concurrent.futures.process
 
-        signature = training.network_signature(config)
+        signature = training.network_signature(config) + (config.seed, config.learning_rate)  # and its start state
         if not self._lock.acquire(blocking=False):
             return False
         try:

@@ -273,7 +273,12 @@ class WarmNetworks:
     def __init__(self, size=4):
         self.size = size
         self._networks = {}  # key -> compiled keras.Model, least recently kept first
+        self._starts = {}  # key -> (the settings, their start state) of a network prepared for given settings
         self._lock = threading.Lock()
+
+    @staticmethod
+    def _start_key(config):
+        return config.seed, config.learning_rate
 
     @staticmethod
     def key(config):
@@ -286,11 +291,39 @@ class WarmNetworks:
         with self._lock:
             return self._networks.pop(self.key(config), None)
 
-    def keep(self, config, model):
+    def keep(self, config, model, start=None):
+        """Keep model for config's kind of network; start: (settings, _start_state) prepared for one training."""
+        key = self.key(config)
         with self._lock:
-            self._networks[self.key(config)] = model
+            self._networks[key] = model
+            self._starts.pop(key, None)
+            if start is not None:
+                self._starts[key] = (self._start_key(start[0]), start[1])
             while len(self._networks) > self.size:
-                del self._networks[next(iter(self._networks))]
+                oldest = next(iter(self._networks))
+                del self._networks[oldest]
+                self._starts.pop(oldest, None)
+
+    def with_start(self, config, make):
+        """Give the kept network for config a start state for config's seed and rate (make()); False when it has
+        one already or no network is kept."""
+        key = self.key(config)
+        with self._lock:
+            prepared = self._starts.get(key)
+            if key not in self._networks or (prepared is not None and prepared[0] == self._start_key(config)):
+                return False
+        state = make()
+        with self._lock:
+            if key not in self._networks:
+                return False
+            self._starts[key] = (self._start_key(config), state)
+        return True
+
+    def start_state(self, config):
+        """The start state prepared with the network, when it was prepared for config's seed and rate; else None."""
+        with self._lock:
+            prepared = self._starts.pop(self.key(config), None)
+        return prepared[1] if prepared is not None and prepared[0] == self._start_key(config) else None
 
     def __len__(self):
         return len(self._networks)
@@ -314,10 +347,11 @@ def warm_up(config, warm):
     """Compile config's network and trace its training and validation steps on blank images; keep it in warm.
 
     What a worker does while a student is still choosing settings, so that the first epoch they wait for is as
-    quick as the next ones. False when such a network is kept already.
+    quick as the next ones. With it, the start state of config's seed and learning rate (a kept network only
+    gets that). False when nothing was left to do.
     """
     if config in warm:
-        return False
+        return warm.with_start(config, lambda: _fresh_start(config))
     configure_devices()
     import tensorflow as tf
 
@@ -329,24 +363,46 @@ def warm_up(config, warm):
     # for any batch size at once, as it would only on a real training's second shape (its last, smaller batch)
     x, y = np.zeros((3, *info.image_shape), np.uint8), np.zeros(3, np.uint8)
     model.fit(_pipeline(tf, x, y, 2), epochs=2, validation_data=_pipeline(tf, x, y, 2), shuffle=False, verbose=0)
-    warm.keep(config, model)
+    # and the start state a fresh build with the form's seed has (weights, optimizer), so that train() need not
+    # build the network again (about 0.1 s of the first epoch's wait)
+    warm.keep(config, model, start=(config, _fresh_start(config)))
     return True
 
 
-def _restart(model, fresh, config):
-    """Give a kept network fresh's weights, seeds and a new optimizer state; False where the shapes differ."""
+
+def _fresh_start(config):
+    """_start_state of a network built afresh with config's seed."""
+    import keras
+
+    info = datasets.get_info(config.dataset)
+    keras.utils.set_random_seed(config.seed)
+    fresh = architectures.build(config.layers, info.image_shape, info.num_classes, name=config.architecture_name)
+    return _start_state(fresh, config)
+
+
+def _start_state(model, config):
+    """The weights of config's network as a fresh build with its seed has them, and a fresh optimizer's state, as
+    NumPy arrays in the order of model's variables (model: that fresh build, or a kept network's twin)."""
     import keras
 
     optimizer = make_optimizer(config.optimizer, config.learning_rate)
-    if isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer):
+    if isinstance(getattr(model, "optimizer", None), keras.optimizers.LossScaleOptimizer) or (
+            keras.mixed_precision.global_policy().name == "mixed_float16"):
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    optimizer.build(fresh.trainable_variables)
-    pairs = list(zip(model.variables, fresh.variables)) + list(zip(model.optimizer.variables, optimizer.variables))
-    if (len(model.variables) != len(fresh.variables) or len(model.optimizer.variables) != len(optimizer.variables)
-            or any(a.shape != b.shape for a, b in pairs)):
+    optimizer.build(model.trainable_variables)
+    return [v.numpy() for v in model.variables], [v.numpy() for v in optimizer.variables]
+
+
+def _restart(model, state):
+    """Give a kept network a start state (_start_state): its weights, seeds and a new optimizer state; False where
+    the shapes differ."""
+    weights, slots = state
+    pairs = list(zip(model.variables, weights)) + list(zip(model.optimizer.variables, slots))
+    if (len(model.variables) != len(weights) or len(model.optimizer.variables) != len(slots)
+            or any(tuple(a.shape) != tuple(b.shape) for a, b in pairs)):
         return False
     for kept, new in pairs:
-        kept.assign(new.value)
+        kept.assign(new)
     return True
 
 
@@ -581,14 +637,19 @@ def train(config, on_epoch_end=None, on_batch_end=None, should_stop=None, datase
     import tensorflow as tf
 
     keras.utils.set_random_seed(config.seed)
-    model = architectures.build(config.layers, info.image_shape, info.num_classes, name=config.architecture_name)
     kept = warm.take(config) if warm is not None else None
-    reused = kept is not None and _restart(kept, model, config)
-    if reused:
-        model = kept
+    # a network prepared for these very settings came with its start state: no build to wait for
+    state = warm.start_state(config) if kept is not None else None
+    if state is not None and _restart(kept, state):
+        model, reused = kept, True
     else:
-        model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model = architectures.build(config.layers, info.image_shape, info.num_classes, name=config.architecture_name)
+        reused = kept is not None and _restart(kept, _start_state(model, config))
+        if reused:
+            model = kept
+        else:
+            model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate),
+                          loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     steps = steps_per_epoch(config, len(dataset.x_train))
     state = {"stopped": False, "diverged_epoch": None, "epoch_seconds": [], "epoch_started": 0.0}
     callback = _progress_callback(keras, on_epoch_end, on_batch_end, should_stop, state, BATCH_REPORT_SECONDS)

@@ -135,6 +135,34 @@ def test_a_network_warmed_up_on_blank_images_trains_as_a_new_one():
     np.testing.assert_allclose(again.probabilities, new.probabilities, atol=1e-6)
 
 
+def test_a_network_prepared_for_its_seed_and_rate_trains_without_a_build_and_as_a_new_one(monkeypatch):
+    from cnnlab import architectures
+
+    warm = training.WarmNetworks()
+    config = TrainConfig(**dict(TINY, epochs=1, seed=5, learning_rate=0.003, dropout=0.3))
+    assert training.warm_up(config, warm)
+    builds, real = [], architectures.build
+    monkeypatch.setattr(architectures, "build", lambda *a, **k: builds.append(a) or real(*a, **k))
+    prepared = training.train(config, warm=warm)
+    assert builds == [] and prepared.trained_on["network"] == "kept"  # its start came with it
+    prepared.detach_model(warm)
+    other = TrainConfig(**dict(TINY, epochs=1, seed=6, learning_rate=0.003, dropout=0.3))
+    assert training.warm_up(other, warm) and not training.warm_up(other, warm)  # the kept one gets seed 6's start
+    builds.clear()  # that start was built while the student chose: not in the training's time
+    again = training.train(other, warm=warm)
+    assert builds == [] and again.trained_on["network"] == "kept"
+    again.detach_model(warm)
+    unprepared = training.train(TrainConfig(**dict(TINY, epochs=1, seed=5, learning_rate=0.01, dropout=0.3)),
+                                warm=warm)
+    assert len(builds) == 1 and unprepared.trained_on["network"] == "kept"  # built only for its start state
+    monkeypatch.setattr(architectures, "build", real)
+    for used, settings in ((prepared, config), (again, other)):  # oracle: a network built for the run
+        new = training.train(settings)
+        assert new.trained_on["network"] == "new"
+        np.testing.assert_allclose(used.history["loss"], new.history["loss"], rtol=1e-6)
+        np.testing.assert_allclose(used.probabilities, new.probabilities, atol=1e-6)
+
+
 def test_kept_networks_are_keyed_by_what_their_traced_steps_depend_on():
     warm = training.WarmNetworks(size=2)
     adam = training.train(TrainConfig(**dict(TINY, epochs=1)))
