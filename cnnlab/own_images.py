@@ -190,8 +190,7 @@ def survey(source):
                 sizes[found[0]] += 1
                 colour += found[1]
 
-        with concurrent.futures.ThreadPoolExecutor(max_workers=decode_workers()) as pool:
-            batch = []
+        def pictures():  # the files in a class folder with a picture's name, read; the others skipped with why
             for name, parts, read in named:
                 parts = parts[depth:]
                 if len(parts) < 2:
@@ -205,11 +204,11 @@ def survey(source):
                 if cases.setdefault(label.casefold(), label) != label:
                     raise ImportRefused("error.own.duplicate_class", first=cases[label.casefold()], second=label)
                 folders.setdefault(label, name.rsplit("/", 1)[0] if "/" in name else label)
-                batch.append((name, parts, label, read()))
-                if len(batch) == DECODE_BATCH:
-                    look(batch)
-                    batch = []
-            look(batch)
+                yield name, parts, label, read()
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=decode_workers()) as pool:
+            for batch in _batches(pictures()):
+                look(batch)
     finally:
         if archive is not None:
             archive.close()
@@ -282,6 +281,18 @@ def _look(raw):
     except CnnlabError as error:
         return error
     return image.info["file_size"], image.mode not in ("1", "L", "LA", "I", "I;16", "F")
+
+
+def _batches(items, size=None):
+    """Lists of `size` (DECODE_BATCH) items in turn, the last one shorter."""
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == (size or DECODE_BATCH):
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def decode_workers():
@@ -366,14 +377,8 @@ def import_images(source, name, shape=None, test_share=TEST_SHARE, seed=0, on_pr
     # run on every core, a batch at a time so that memory holds one batch of compressed files
     with concurrent.futures.ThreadPoolExecutor(max_workers=decode_workers()) as pool:
         try:
-            batch = []
-            for file, read in entries:
-                if file in wanted:
-                    batch.append((file, read()))
-                if len(batch) == DECODE_BATCH:
-                    finish(batch)
-                    batch = []
-            finish(batch)
+            for batch in _batches((file, read()) for file, read in entries if file in wanted):
+                finish(batch)
         finally:
             if archive is not None:
                 archive.close()
