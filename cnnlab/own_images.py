@@ -36,13 +36,13 @@ import zipfile
 import filelock
 import numpy as np
 
-from cnnlab import datasets, drawing, storage
+from cnnlab import archives, datasets, drawing, storage
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import Message
 
 MB = 1024 * 1024
 MAX_FILES = 5000
-MAX_ARCHIVE_BYTES = 200 * MB
+MAX_ARCHIVE_BYTES = archives.MAX_ARCHIVE_BYTES  # what the server takes in one upload (.streamlit/config.toml)
 MAX_TOTAL_BYTES = 500 * MB
 MAX_RATIO = 100  # a picture never compresses 100 times; a zip bomb does
 TINY_CLASS = 10  # fewer images than this in a class: a warning

@@ -100,4 +100,6 @@ def test_upload_limits_are_no_larger_than_what_each_upload_needs():
     at = AppTest.from_file(str(pathlib.Path(ROOT, "pages", "1_Data.py")), default_timeout=60)
     at.session_state["dataset"] = "cifar10"
     at.run()
-    assert at.get("file_uploader")[0].proto.max_upload_size_mb == config["server"]["maxUploadSize"]
+    cifar = next(u for u in at.get("file_uploader") if u.key == "cifar_upload")
+    own = next(u for u in at.get("file_uploader") if u.key == "own_zip")  # a class's own pictures, zipped
+    assert cifar.proto.max_upload_size_mb == own.proto.max_upload_size_mb == config["server"]["maxUploadSize"]
