@@ -7,7 +7,7 @@ import uuid
 
 import streamlit as st
 
-from cnnlab import datasets, executors, i18n, jobs, runs
+from cnnlab import architectures, datasets, executors, i18n, jobs, runs
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
 
@@ -278,6 +278,13 @@ def dataset_menu(where, label, key=None):
     own = set(datasets.own_names())
     labels = {name: t("data.own_option", title=titles[name]) if name in own else titles[name] for name in names}
     return where.selectbox(label, names, format_func=labels.get, index=names.index(current), key=key)
+
+
+def fit_note(preset, info, where=st):
+    """Under a preset made for other images: why it cannot be built on these (a warning), or how it grows (a note)."""
+    note = architectures.fit_note(preset, info)
+    if note is not None:
+        (where.warning if note.key == "preset.fit.unfit" else where.info)(str(note))
 
 
 def pick_run(label, text_empty, dataset=None, key="run"):

@@ -215,12 +215,11 @@ def get_info(name, fingerprint=None):
     key = ALIASES.get(str(name).lower(), str(name).lower())
     if key in DATASETS:
         return DATASETS[key]
+    if fingerprint and (key, fingerprint) in _shipped:  # a version is its content: known once, the same for ever
+        return _shipped[(key, fingerprint)]
     versions = own_versions(key) if OWN_NAME.fullmatch(key) else []
     if fingerprint:
-        exact = [v for v in versions if v.name == fingerprint]
-        versions = exact + versions
-    if fingerprint and (key, fingerprint) in _shipped and not any(v.name == fingerprint for v in versions):
-        return _shipped[(key, fingerprint)]
+        versions = [v for v in versions if v.name == fingerprint] + versions
     for folder in versions:
         info = _read_own_info(folder)
         if info is not None:

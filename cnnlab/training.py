@@ -369,7 +369,6 @@ def warm_up(config, warm):
     return True
 
 
-
 def _fresh_start(config):
     """_start_state of a network built afresh with config's seed."""
     import keras

@@ -32,9 +32,7 @@ else:
     start = preset.layers
     st.markdown(t("model.from", provenance=preset.provenance))
     st.markdown(t("model.reported", reported=preset.reported))
-    note = architectures.fit_note(preset_name, info)
-    if note is not None:  # made for other images: why it cannot be built on these, or how it grows on them
-        (st.warning if note.key == "preset.fit.unfit" else st.info)(str(note))
+    ui.fit_note(preset_name, info)
 
 table = pd.DataFrame([{c: layer.to_dict().get(c) for c in COLUMNS} for layer in start], columns=COLUMNS)
 edited = st.data_editor(

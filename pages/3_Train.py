@@ -81,10 +81,8 @@ with st.form("settings"):
     augment = c2.checkbox(t("train.augment"), help=t("train.augment_help"), key="train_augment")
     submitted = st.form_submit_button(t("train.train"), type="primary")
 
-if network in architectures.PRESETS:  # a preset made for other images: why it cannot train here, or how it grows
-    note = architectures.fit_note(network, datasets.get_info(dataset))
-    if note is not None:
-        (st.warning if note.key == "preset.fit.unfit" else st.info)(str(note))
+if network in architectures.PRESETS:
+    ui.fit_note(network, datasets.get_info(dataset))
 
 
 def likely_settings():

@@ -28,21 +28,29 @@ def isolated(tmp_path, monkeypatch):
     datasets._shipped.clear()  # imported datasets another test's runs or workers made known
     # a page's training worker process ends soon after its test (each test has a fresh server-wide queue)
     monkeypatch.setattr(executors.ProcessExecutor, "IDLE_SECONDS", 3.0)
+    _clear_streamlit_caches()  # a page's server-wide run store belongs to the CNNLAB_HOME of the test that made it
     yield tmp_path
     datasets._load_cached.cache_clear()
     i18n.set_language("en")
 
 
+def _clear_streamlit_caches():
+    """Empty the pages' server-wide caches, where a test has loaded Streamlit (a test that has not needs none)."""
+    if "streamlit" in sys.modules:
+        import streamlit as st
+
+        st.cache_data.clear()
+        st.cache_resource.clear()
+
+
 @pytest.fixture
 def fresh_streamlit_caches():
     """The pages' server-wide caches (the run store, models, predictions) belong to one test's CNNLAB_HOME."""
-    import streamlit as st
+    import streamlit  # noqa: F401  (loaded, so that the clearing below has caches to clear)
 
-    st.cache_data.clear()
-    st.cache_resource.clear()
+    _clear_streamlit_caches()
     yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
+    _clear_streamlit_caches()
 
 
 def run_cli(*args, env=None, timeout=300):
