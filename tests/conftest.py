@@ -1,5 +1,6 @@
 """Every test runs offline, with its own empty run store and empty dataset caches."""
 
+import importlib
 import os
 import subprocess
 import sys
@@ -46,7 +47,7 @@ def _clear_streamlit_caches():
 @pytest.fixture
 def fresh_streamlit_caches():
     """The pages' server-wide caches (the run store, models, predictions) belong to one test's CNNLAB_HOME."""
-    import streamlit  # noqa: F401  (loaded, so that the clearing below has caches to clear)
+    importlib.import_module("streamlit")  # loaded, so that the clearing below has caches to clear
 
     _clear_streamlit_caches()
     yield
