@@ -95,6 +95,39 @@ def test_training_is_seeded(augment):
     assert a.test_accuracy == pytest.approx(b.test_accuracy, abs=2e-3)
 
 
+def test_seeding_with_the_seed_tensorflow_has_draws_as_a_full_reseed():
+    """seed_everything keeps TensorFlow's kernels when its global seed is unchanged, yet what a training draws
+    starts over as after keras.utils.set_random_seed: Python, NumPy, shuffles with and without their own seed,
+    Keras's initializers, dropout and random ops."""
+    import random
+
+    import keras
+    import tensorflow as tf
+    from tensorflow.python.eager import context
+
+    def draws():
+        seeded = [int(i) for i in tf.data.Dataset.range(8).shuffle(8, seed=3)]  # by (global seed, 3)
+        unseeded = [int(i) for i in tf.data.Dataset.range(8).shuffle(8)]  # by (global seed, a drawn op seed)
+        dense = keras.layers.Dense(3)
+        dense.build((None, 4))
+        dropped = keras.layers.Dropout(0.5)(np.ones((1, 6), np.float32), training=True)
+        return (random.random(), float(np.random.rand()), seeded, unseeded, dense.kernel.numpy().tolist(),
+                np.asarray(dropped).tolist(), keras.random.uniform([2]).numpy().tolist())
+
+    keras.utils.set_random_seed(7)
+    expected = draws()
+    assert context.global_seed() == 7  # so the next call keeps TensorFlow's caches
+    training.seed_everything(7)
+    assert draws() == expected
+    training.seed_everything(7)
+    assert draws() == expected
+    training.seed_everything(8)  # another seed: set as Keras sets it, caches cleared
+    assert context.global_seed() == 8
+    other = draws()
+    keras.utils.set_random_seed(8)
+    assert other == draws() != expected
+
+
 @pytest.mark.parametrize("settings", [
     dict(architecture="model_2", optimizer="adagrad"),  # dropout seeds; an optimizer whose state starts at 0.1
     dict(architecture="fast", optimizer="adam", dropout=0.3),
