@@ -280,11 +280,11 @@ def dataset_menu(where, label, key=None):
     return where.selectbox(label, names, format_func=labels.get, index=names.index(current), key=key)
 
 
-def fit_note(preset, info, where=st):
+def fit_note(preset, info):
     """Under a preset made for other images: why it cannot be built on these (a warning), or how it grows (a note)."""
     note = architectures.fit_note(preset, info)
     if note is not None:
-        (where.warning if note.key == "preset.fit.unfit" else where.info)(str(note))
+        (st.warning if note.key == "preset.fit.unfit" else st.info)(str(note))
 
 
 def pick_run(label, text_empty, dataset=None, key="run"):

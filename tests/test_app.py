@@ -108,6 +108,22 @@ def test_model_page_shows_the_report_summary_and_counts():
     assert "Total params: **1,199,882**" in all_text(at)
 
 
+def test_a_preset_made_for_other_images_says_so_with_its_size_on_these_on_the_model_and_train_pages():
+    from cnnlab import architectures, datasets
+
+    cifar = datasets.get_info("cifar10")
+    params = architectures.count_params(architectures.PRESETS["net_2"].layers, cifar.image_shape, cifar.num_classes)
+    for path in ("pages/2_Model.py", "pages/3_Train.py"):
+        at = page(path, dataset="cifar10", architecture="net_2").run()
+        assert not at.exception, at.exception
+        notes = [m.value for m in at.info if "was designed for" in m.value]
+        assert notes == [f"net_2 was designed for 28×28×1 images; on CIFAR-10's 32×32×3 images it has {params:,} "
+                         "parameters."], (path, [m.value for m in at.info])
+        assert not at.warning
+        at = page(path, dataset="mnist", architecture="net_2").run()  # made for MNIST's images: nothing to say
+        assert not [m.value for m in at.info if "was designed for" in m.value], path
+
+
 def test_model_page_reports_an_invalid_edit_in_words():
     # three 8x8 pools shrink 32x32 to nothing: the third cannot fit
     spec = [{"kind": "conv", "size": 8}, {"kind": "maxpool", "kernel": 8}, {"kind": "maxpool", "kernel": 8},
