@@ -4,15 +4,25 @@ An archive from a teacher's USB stick, an upload or a download is untrusted unti
 anything is written: it must be a gzip-compressed tar no bigger than the official one; every member
 must be the archive's one folder or a regular file named as in the official archive (no `../`, no
 absolute path, no link, no device); each member's declared size and the total are bounded before a
-byte is read; batches are unpickled by an unpickler that only builds arrays and never calls code
+byte of it is read; batches are unpickled by an unpickler that only builds arrays and never calls code
 (datasets._CifarUnpickler); shapes and labels are checked. Only then are the batches written, into a
 temporary folder renamed into place, so an import that fails leaves nothing behind.
+
+Python's tarfile reads an extended header (PAX, or a GNU long name) whole into memory before it hands
+over the member it describes, and gzip lets 1 MB claim 1 GB. So the headers are checked too, before
+tarfile reads them (_CheckedTarInfo: an extended header over MAX_HEADER_BYTES, more than MAX_HEADERS of
+them, or a sparse file is refused from its 512-byte header block), and every decompressed byte passes
+a counter that refuses the archive once it would go past MAX_STREAM_BYTES (_Bounded). The stream is
+then read to its end, so a damaged or truncated archive is refused by gzip's own checksum and length.
 """
 
+import contextlib
+import gzip
 import pathlib
 import shutil
 import tarfile
 import uuid
+import zlib
 
 from cnnlab import datasets, storage
 from cnnlab.errors import CnnlabError
@@ -25,6 +35,11 @@ MAX_ARCHIVE_BYTES = 163 * MB  # the official archive is 170,498,071 bytes (162.6
 MAX_MEMBER_BYTES = 32 * MB  # an official batch is 31,035,xxx bytes
 MAX_TOTAL_BYTES = 6 * MAX_MEMBER_BYTES + MB
 MAX_MEMBERS = 16
+MAX_HEADER_BYTES = 8 * 1024  # an extended header's data (PAX records, a GNU long name); the official archive has none
+MAX_HEADERS = 3 * MAX_MEMBERS  # extended headers in one archive: a PAX header, a long name and a long link each
+MAX_STREAM_BYTES = MAX_TOTAL_BYTES + MB  # decompressed: the members, their headers and the end-of-archive blocks
+EXTENDED = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE, tarfile.GNUTYPE_LONGNAME,
+            tarfile.GNUTYPE_LONGLINK)
 
 
 class ArchiveRefused(CnnlabError):
@@ -52,6 +67,71 @@ def _member_name(member, archive_name):
     return base
 
 
+class _Refused(Exception):
+    """Raised inside tarfile (by _CheckedTarInfo or _Bounded); read_members words it with the archive's name."""
+
+    def __init__(self, key, **params):
+        super().__init__(key)
+        self.key, self.params = key, params
+
+
+class _CheckedTarInfo(tarfile.TarInfo):
+    """A tar header that tarfile processes only after cnnlab has looked at its 512-byte block: an extended
+    header larger than MAX_HEADER_BYTES, one more than MAX_HEADERS, or a sparse file (GNU's, or PAX's GNU.sparse
+    records, whose maps tarfile reads without a bound) is refused before tarfile reads a byte of it."""
+
+    def _proc_member(self, archive):  # tarfile's documented hook: called with only this header block read
+        if self.type in EXTENDED:
+            archive.cnnlab_headers = getattr(archive, "cnnlab_headers", 0) + 1
+            if self.size > MAX_HEADER_BYTES:
+                raise _Refused("error.archive.header_too_big", size=self.size, limit=MAX_HEADER_BYTES)
+            if archive.cnnlab_headers > MAX_HEADERS:
+                raise _Refused("error.archive.too_many_headers", limit=MAX_HEADERS)
+        if self.type == tarfile.GNUTYPE_SPARSE:
+            raise _Refused("error.archive.bad_member", member=self.name)
+        return super()._proc_member(archive)
+
+    def _refuse_sparse(self, next_member, *args):
+        raise _Refused("error.archive.bad_member", member=next_member.name)
+
+    _proc_gnusparse_00 = _proc_gnusparse_01 = _proc_gnusparse_10 = _refuse_sparse
+
+
+class _Bounded:
+    """A decompressed stream that refuses to be read or sought past `limit` bytes (tarfile's file object)."""
+
+    def __init__(self, stream, limit):
+        self.stream, self.limit = stream, limit
+
+    def _check(self, end):
+        if end > self.limit:
+            raise _Refused("error.archive.too_much", limit=_megabytes(self.limit))
+
+    def read(self, size=-1):
+        position = self.stream.tell()
+        if size is None or size < 0:  # the rest: at most one byte past the limit, to know it went past
+            data = self.stream.read(self.limit + 1 - position)
+            self._check(position + len(data))
+            return data
+        self._check(position + size)  # refused before the bytes are asked for
+        return self.stream.read(size)
+
+    def seek(self, offset, whence=0):
+        target = offset + (self.stream.tell() if whence == 1 else 0)
+        if whence == 2:  # the end of a gzip stream is only known by decompressing all of it
+            raise OSError("seek from the end of a compressed stream")
+        self._check(target)
+        return self.stream.seek(target)
+
+    def tell(self):
+        return self.stream.tell()
+
+    def drain(self):
+        """Read the rest of the stream (within the limit), so that gzip checks its length and checksum."""
+        while self.stream.read(MB):
+            self._check(self.stream.tell())
+
+
 def read_members(source, archive_name=None):
     """{batch name: bytes} from a CIFAR-10 archive (a path or a binary file object), every check applied."""
     archive_name = archive_name or pathlib.Path(getattr(source, "name", str(source))).name
@@ -62,7 +142,10 @@ def read_members(source, archive_name=None):
                              limit=_megabytes(MAX_ARCHIVE_BYTES))
     raws, total, seen = {}, 0, 0
     try:
-        with tarfile.open(name=None if fileobj else str(source), fileobj=fileobj, mode="r:gz") as archive:
+        with open(source, "rb") if fileobj is None else contextlib.nullcontext(fileobj) as raw, \
+                gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
+            stream = _Bounded(unzipped, MAX_STREAM_BYTES)
+            archive = tarfile.open(fileobj=stream, mode="r:", tarinfo=_CheckedTarInfo)  # never closes `stream`
             while (member := archive.next()) is not None:
                 seen += 1
                 if seen > MAX_MEMBERS:
@@ -74,7 +157,10 @@ def read_members(source, archive_name=None):
                                          limit=_megabytes(MAX_TOTAL_BYTES))
                 if base in BATCHES:
                     raws[base] = archive.extractfile(member).read(MAX_MEMBER_BYTES + 1)
-    except (tarfile.TarError, OSError, EOFError) as error:
+            stream.drain()  # to gzip's end: a damaged or cut-short archive is caught by its checksum and length
+    except _Refused as refused:
+        raise ArchiveRefused(refused.key, name=archive_name, **refused.params) from None
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as error:
         raise ArchiveRefused("error.archive.unreadable", name=archive_name, error=str(error) or type(error).__name__) \
             from None
     missing = [name for name in BATCHES if name not in raws]

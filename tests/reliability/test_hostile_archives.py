@@ -1,0 +1,186 @@
+"""Crafted archives, written by the tests themselves: refused with a sentence that says why, in bounded memory.
+
+CIFAR-10's .tar.gz (cnnlab.archives): extended headers (PAX 'x'/'g', Solaris 'X', GNU long names 'L'/'K') that
+claim megabytes, more of them than members, sparse files, a gigabyte of zeros after the end, an archive cut short
+or damaged. A zip of pictures (cnnlab.own_images): a member with a bad CRC (skipped with its reason, in the
+survey and in the import), sizes that lie, a zip cut short. Through the library, the command line (one line,
+exit 2, no traceback) and the Data page (one sentence, no exception).
+"""
+
+import gzip
+import io
+import os
+import re
+import subprocess
+import sys
+import tarfile
+
+import pytest
+
+from cnnlab import archives, datasets
+from conftest import ROOT, run_cli
+from test_archives import official_members, write_archive
+
+MB = 1024 * 1024
+ZEROS = bytes(MB)
+MAX_HEADERS = 3 * archives.MAX_MEMBERS  # a PAX header, a long name and a long link for each member at most
+
+
+def header(name, kind, size, pax=None):
+    """One tar header block (512 bytes, or more for a PAX-format one) as an attacker writes it."""
+    info = tarfile.TarInfo(name)
+    info.type, info.size = kind, size
+    if pax is not None:
+        info.pax_headers = pax
+        return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+    return info.tobuf(tarfile.USTAR_FORMAT, "utf-8", "surrogateescape")
+
+
+def padded(data):
+    return data + bytes(-len(data) % tarfile.BLOCKSIZE)
+
+
+def write_tar_gz(path, parts, level=1):
+    """A .tar.gz of parts, streamed (never whole in memory): bytes, or an int for that many zero bytes."""
+    with gzip.open(path, "wb", compresslevel=level) as out:
+        for part in parts:
+            if isinstance(part, int):
+                for start in range(0, part, MB):
+                    out.write(ZEROS[:min(MB, part - start)])
+            else:
+                out.write(part)
+    return path
+
+
+def official_parts():
+    """The members of a small official archive as raw tar blocks: the folder, then each file."""
+    members, _ = official_members()
+    parts = [header(archives.FOLDER, tarfile.DIRTYPE, 0)]
+    for name, raw in members.items():
+        parts += [header(f"{archives.FOLDER}/{name}", tarfile.REGTYPE, len(raw)), padded(raw)]
+    return parts
+
+
+END = bytes(2 * tarfile.BLOCKSIZE)  # two zero blocks end a tar
+
+
+def claiming(kind, size):
+    """An extended header of `kind` that claims `size` bytes (and holds them: zeros), before the official members."""
+    return [header("././@LongLink" if kind in b"LK" else "././@PaxHeader", kind, size), size + (-size % 512)]
+
+
+def crafted(case, folder):
+    """The path of a crafted .tar.gz for case, in folder."""
+    path = folder / f"{case}.tar.gz"
+    parts = official_parts()
+    if case in ("pax_x", "pax_g", "solaris_x", "gnu_longname", "gnu_longlink"):
+        kind = {"pax_x": tarfile.XHDTYPE, "pax_g": tarfile.XGLTYPE, "solaris_x": tarfile.SOLARIS_XHDTYPE,
+                "gnu_longname": tarfile.GNUTYPE_LONGNAME, "gnu_longlink": tarfile.GNUTYPE_LONGLINK}[case]
+        return write_tar_gz(path, parts[:1] + claiming(kind, 2 * MB) + parts[1:] + [END])
+    if case == "many_headers":  # each one small, but more of them than an archive of 16 members can need
+        record = b"20 comment=padding\n"
+        many = [header("././@PaxHeader", tarfile.XHDTYPE, len(record)) + padded(record)
+                for _ in range(MAX_HEADERS + 1)]
+        return write_tar_gz(path, parts[:1] + many + parts[1:] + [END])
+    if case == "gnu_sparse":  # an old GNU sparse member under an official name
+        sparse = bytearray(header(f"{archives.FOLDER}/readme.html", tarfile.GNUTYPE_SPARSE, 0))
+        return write_tar_gz(path, parts + [bytes(sparse), END])
+    if case == "pax_sparse":  # PAX's GNU.sparse 1.0: tarfile then reads a map of any length
+        pax = {"GNU.sparse.major": "1", "GNU.sparse.minor": "0", "GNU.sparse.name": f"{archives.FOLDER}/readme.html",
+               "GNU.sparse.realsize": "10"}
+        info = header(f"{archives.FOLDER}/readme.html", tarfile.REGTYPE, 512, pax=pax)
+        return write_tar_gz(path, parts + [info, padded(b"1\n0\n10\n"), END])
+    if case == "zeros_after_the_end":  # a real archive, then 300 MB of zeros: 300 KB of gzip
+        return write_tar_gz(path, parts + [END, 300 * MB])
+    raise KeyError(case)
+
+
+REFUSALS = {
+    "pax_x": "holds an extended tar header (PAX or GNU long name) of 2,097,152 bytes",
+    "pax_g": "holds an extended tar header (PAX or GNU long name) of 2,097,152 bytes",
+    "solaris_x": "holds an extended tar header (PAX or GNU long name) of 2,097,152 bytes",
+    "gnu_longname": "holds an extended tar header (PAX or GNU long name) of 2,097,152 bytes",
+    "gnu_longlink": "holds an extended tar header (PAX or GNU long name) of 2,097,152 bytes",
+    "many_headers": f"holds more than {MAX_HEADERS} extended tar headers",
+    "gnu_sparse": "holds 'cifar-10-batches-py/readme.html', which CIFAR-10's official archive does not",
+    "pax_sparse": "holds 'cifar-10-batches-py/readme.html', which CIFAR-10's official archive does not",
+    "zeros_after_the_end": "unpacks to more than 194 MB",  # the members' 193 MB and 1 MB for their headers
+}
+
+
+def data_area(isolated):
+    return isolated / "cnnlab_home" / "data"
+
+
+def nothing_written(isolated):
+    return not data_area(isolated).exists() or list(data_area(isolated).iterdir()) == []
+
+
+@pytest.mark.parametrize("case", sorted(REFUSALS))
+def test_a_crafted_tar_gz_is_refused_with_its_reason_by_the_library_and_the_command_line(case, isolated):
+    path = crafted(case, isolated)
+    with pytest.raises(archives.ArchiveRefused, match=re.escape(REFUSALS[case])):
+        archives.import_cifar(path)
+    with pytest.raises(archives.ArchiveRefused, match="refused"):
+        archives.import_cifar(io.BytesIO(path.read_bytes()), archive_name=path.name)  # as an upload
+    assert nothing_written(isolated)
+    out = run_cli("data", "--import", str(path))
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert len(lines) == 1 and lines[0].startswith(f"cnnlab: {path.name} {REFUSALS[case]}"), out.stderr
+    assert nothing_written(isolated)
+
+
+def test_small_pax_headers_as_tar_writes_them_are_still_read(isolated):
+    """A PAX-format archive of the official files (as `tar --format=pax` makes them) is no header attack."""
+    members, images = official_members()
+    path = isolated / "pax.tar.gz"
+    with tarfile.open(path, "w:gz", format=tarfile.PAX_FORMAT) as archive:
+        for name, raw in members.items():
+            info = tarfile.TarInfo(f"{archives.FOLDER}/{name}")
+            info.size, info.mtime = len(raw), 1_700_000_000.25  # a fractional time: a PAX record
+            info.pax_headers = {"comment": "made on a teacher's laptop"}
+            archive.addfile(info, io.BytesIO(raw))
+    archives.import_cifar(path)
+    assert datasets.load("cifar10").x_test.shape == images["test_batch"][0].shape
+
+
+MEASURE = """
+import io, resource, sys
+from cnnlab import archives, datasets
+from cnnlab.errors import CnnlabError
+
+path = sys.argv[1]
+raw = open(path, "rb").read()
+idle = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+said = []
+for attempt in (lambda: archives.import_cifar(io.BytesIO(raw), archive_name="upload.tar.gz"),  # an upload
+                lambda: archives.import_cifar(path),  # the Data page's button for the data folder
+                lambda: datasets.load("cifar10")):  # read as is from CNNLAB_DATA_DIR
+    try:
+        attempt()
+        said.append("accepted")
+    except CnnlabError as error:
+        said.append(str(error))
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print((peak - idle) // 1024)
+print("\\n".join(said))
+"""
+
+
+def test_a_pax_header_claiming_300_mb_is_refused_from_its_header_block_in_little_memory(isolated):
+    """The issue's archive: 1.3 MB of gzip whose PAX header claims (and holds) 300 MB of zeros. tarfile used to read
+    the whole header into memory (35 -> 340 MB); now the 512-byte block that declares it is enough to refuse it."""
+    folder = isolated / "data"
+    folder.mkdir()
+    path = write_tar_gz(folder / "cifar-10-python.tar.gz",
+                        official_parts()[:1] + claiming(tarfile.XHDTYPE, 300 * MB) + official_parts()[1:] + [END])
+    assert path.stat().st_size < 2 * MB
+    env = {**os.environ, "CNNLAB_DATA_DIR": str(folder), "PYTHONPATH": ROOT}
+    out = subprocess.run([sys.executable, "-c", MEASURE, str(path)], capture_output=True, text=True, env=env,
+                         timeout=120, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    grown, *said = out.stdout.strip().splitlines()
+    assert int(grown) < 50, f"{grown} MB above idle"
+    assert len(said) == 3 and all("extended tar header (PAX or GNU long name) of 314,572,800 bytes" in s
+                                  for s in said), said
