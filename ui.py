@@ -151,15 +151,15 @@ def teacher_allowed(key):
 
 def queue_for_me(config, dataset, replace=False, requested_by=None):
     """Queue config for this student under the server's limit (merged with the same settings from others)."""
-    return queue().submit(config, dataset, requested_by=requested_by, student=student(), replace=replace,
-                          limit=secret("CNNLAB_MAX_MINUTES"))
+    return queue().submit(config, dataset, requested_by=requested_by, student=student(), replace=replace)
 
 
 @st.cache_resource
 def queue():
     """The server's training queue, shared by every session: it trains in a worker process of this machine, or
     on the Ray cluster named by CNNLAB_RAY_ADDRESS (environment or secrets.toml)."""
-    return jobs.TrainingQueue(store(), executors.executor(secret("CNNLAB_RAY_ADDRESS") or "", server=True))
+    return jobs.TrainingQueue(store(), executors.executor(secret("CNNLAB_RAY_ADDRESS") or "", server=True),
+                              limit=lambda: secret("CNNLAB_MAX_MINUTES"))  # the one place the limit is read
 
 
 BUNDLED = "bundled"

@@ -71,8 +71,9 @@ class TrainingQueue:
 
     CAPACITY_SECONDS = 10.0  # how long the cluster's size is trusted before it is asked again
 
-    def __init__(self, store, executor=None):
+    def __init__(self, store, executor=None, limit=None):
         self.store = store
+        self._limit = limit if callable(limit) else (lambda: limit)  # the server's limit in minutes (None: default)
         self.executor = executor or executors.LocalExecutor()
         self.speeds = estimates.Speeds(store.root)
         self._jobs = {}
@@ -82,12 +83,14 @@ class TrainingQueue:
         self._workers = []
         self._capacity_read = (-float("inf"), 1)  # (when, trainings at once)
 
-    def submit(self, config, dataset=None, requested_by=None, student=None, replace=False, limit=None):
+    def submit(self, config, dataset=None, requested_by=None, student=None, replace=False):
         """The Job for these settings: an existing one when the same settings are queued or running.
 
         The data is chosen once (here, unless the caller already chose it): the job's id and its training
         use that very copy, never a download. A student's second, different request raises AlreadyQueued
-        unless replace is true; a request over the server's limit raises ConfigError with what would fit.
+        unless replace is true; a request over the server's limit (the queue's, read in one place: `limit`
+        given when the queue was made) raises ConfigError with what would fit. A run already stored is never
+        refused: it trains nothing, whatever the limit.
         """
         dataset = dataset or datasets.load(config.dataset)
         job_id = runs.run_id_for(config, dataset)
@@ -96,7 +99,11 @@ class TrainingQueue:
             if job is not None and job.status in ("queued", "running"):
                 self._join(job, student, requested_by, replace)
                 return job
-        found = estimates.check(config, dataset, self.speeds, limit)  # outside the lock: it reads speeds.json
+        stored = self.store.get(job_id)
+        if stored is not None and stored.complete:
+            found = estimates.Estimate(0.0, 0.0, True)  # it comes back from the store at once: no limit applies
+        else:
+            found = estimates.check(config, dataset, self.speeds, self.limit())  # outside the lock: reads speeds.json
         self.capacity()  # outside the lock too: the first time, it may start or join a Ray cluster
         with self._changed:
             job = self._jobs.get(job_id)
@@ -113,6 +120,10 @@ class TrainingQueue:
             self._start_workers()
             self._changed.notify_all()
         return job
+
+    def limit(self):
+        """The server's limit on one training, in minutes as configured (None: the default for this device)."""
+        return self._limit()
 
     def prepare(self, config):
         """Have the executor get config's network ready (compiled and traced) before anyone asks; returns at once."""

@@ -428,10 +428,33 @@ def test_the_teacher_prepares_a_list_watches_the_queue_and_stops_a_job(monkeypat
     assert not at.exception, at.exception
     text = all_text(at)
     assert "fast on MNIST: 300 epochs" in text and "0 students wait" in text
+    while first.epochs_done < 1 and time.time() < deadline + 60:  # a run keeps whole epochs: let one finish
+        time.sleep(0.1)
     at.button(key=f"stop_{first.id}").click().run()
     assert queue.wait(first, timeout=120) and first.status == "done"
     assert runs.RunStore().get(first.id).record["status"] == "stopped"  # the partial run is kept
     assert queue.wait(second, timeout=120) and second.status == "done"
+
+
+def test_prepare_before_class_obeys_the_limit_in_secrets_toml_and_never_refuses_a_stored_run(monkeypatch, stored_run):
+    import json
+
+    import ui
+
+    monkeypatch.setenv("CNNLAB_TEACHER_TOKEN", "s3cret")
+    monkeypatch.delenv("CNNLAB_MAX_MINUTES", raising=False)
+    at = page("pages/10_Teacher.py")
+    at.secrets["CNNLAB_MAX_MINUTES"] = "0.001"  # the server's limit, set in .streamlit/secrets.toml only
+    at.run()
+    at.text_input(key="teacher_page_token").input("s3cret").run()
+    long = '{"dataset": "mnist", "architecture": "fast", "epochs": 300, "train_size": 2000}'
+    at.text_area(key="prepare_text").input(f"{json.dumps(TINY)}\n{long}")
+    at.button[-1].click().run()
+    assert not at.exception, at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "Line 2" in errors and "limit is 0 minutes" in errors  # secrets.toml's limit, not the default's
+    assert "Line 1" not in errors  # stored already: comes back at once, whatever the limit
+    assert [job.id for job in ui.queue().jobs()] in ([], [stored_run.id])
 
 
 def test_the_teacher_sees_workers_damaged_runs_and_deletes_a_run(monkeypatch, stored_run):

@@ -124,3 +124,19 @@ def test_a_teacher_moves_a_job_to_the_front_and_sees_the_whole_line():
         lock.release()
     for job in (holder, a, b, c):
         assert queue.wait(job, timeout=180) and job.status == "done"
+
+
+def test_a_stored_run_is_never_refused_by_the_limit_and_the_limit_is_read_where_the_queue_was_made(monkeypatch):
+    store = runs.RunStore()
+    stored, _ = store.get_or_train(TrainConfig(**TINY))
+    monkeypatch.setenv("CNNLAB_MAX_MINUTES", "0.0001")  # far below any training, even this one's
+    queue = jobs.TrainingQueue(store)
+    again = queue.submit(TrainConfig(**TINY))  # stored already: it trains nothing, so no limit applies
+    assert queue.wait(again, timeout=60) and again.cached and again.id == stored.id
+    with pytest.raises(Exception, match="limit is 0 minutes"):
+        queue.submit(TrainConfig(**dict(TINY, seed=5)))  # not stored: refused, nothing queued
+    monkeypatch.delenv("CNNLAB_MAX_MINUTES")
+    strict = jobs.TrainingQueue(store, limit=lambda: "0.0001")  # the server's setting, e.g. from secrets.toml
+    with pytest.raises(Exception, match="limit is 0 minutes"):
+        strict.submit(TrainConfig(**dict(TINY, seed=6)))
+    assert strict.jobs() == [] and strict.submit(TrainConfig(**TINY)).id == stored.id
