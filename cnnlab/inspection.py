@@ -218,16 +218,22 @@ def class_counts(labels, num_classes):
 
 # ---------------------------------------------------------------- an uploaded image as the network's input
 
-def image_from_upload(raw, image_shape):
+def image_from_upload(raw, image_shape, as_imported=False):
     """Bytes of an image file -> uint8 (h, w) or (h, w, 3) in the dataset's shape; CnnlabError when unusable.
 
-    The file is read by drawing.read_image (size and pixel limits from the header, EXIF orientation).
-    Grayscale datasets have white ink on black: a light background is inverted to match.
+    The file is read by drawing.read_image (size and pixel limits from the header, EXIF orientation) and
+    prepared the way the run's own data was: MNIST and Fashion-MNIST have white ink on black, so a light
+    background is inverted to match; pictures a class imported (as_imported) are kept as they are, cropped and
+    resized exactly as the import did (own_images.to_pixels).
     """
     from PIL import Image
 
-    from cnnlab import drawing
+    from cnnlab import drawing, own_images
 
+    if as_imported:
+        pixels = own_images.to_pixels(drawing.read_image(raw, working_side=own_images.working_side(image_shape)),
+                                      image_shape)
+        return pixels
     image = drawing.read_image(raw)
     height, width, channels = image_shape
     image = image.convert("RGBA")

@@ -11,6 +11,9 @@ MAX_ARCHIVE_BYTES, holds more than MAX_FILES entries, would decompress to more t
 a member compressed more than MAX_RATIO times (a zip bomb), or names a path outside itself (`../`, an
 absolute path) or a link. Each picture is then read by the same safe reader as the Draw page
 (drawing.read_image: size and pixel limits from the header). In a folder, links are skipped, never followed.
+A member that is damaged (its CRC does not match, its stream is broken, it is encrypted) is a file skipped
+with its reason, in the survey and in the import; one that unpacks to another size than it declares makes
+the whole zip refused, since every limit above was checked on the declared sizes.
 
 `import_images` then makes a dataset like the built-in ones: every picture centre-cropped and resized to the
 chosen shape, a stratified train/test split drawn with a seed, stored in the data area under the name and the
@@ -21,10 +24,12 @@ version of it and the runs trained on it (the Teacher page offers it to the teac
 
 import collections
 import concurrent.futures
+import copy
 import dataclasses
 import datetime
 import io
 import json
+import lzma
 import os
 import pathlib
 import shutil
@@ -32,6 +37,7 @@ import stat
 import time
 import uuid
 import zipfile
+import zlib
 
 import filelock
 import numpy as np
@@ -58,6 +64,15 @@ MIN_PER_CLASS = 2  # one picture to train on and one to test with
 
 class ImportRefused(CnnlabError):
     """A folder or archive that cannot be imported at all (hostile, too big, no classes); nothing was written."""
+
+
+class Unreadable(CnnlabError):
+    """One file that cannot be read (damaged inside its zip, unreadable on disk): skipped with this reason."""
+
+
+# what reading one zip member raises when it is damaged: a bad CRC or header (BadZipFile), a broken deflate, bzip2
+# or lzma stream, data cut short, an encrypted member (RuntimeError), a compression zipfile does not know
+MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, RuntimeError, NotImplementedError)
 
 
 @dataclasses.dataclass
@@ -127,8 +142,8 @@ def _zip_entries(path, name=None):
         raise ImportRefused("error.own.archive_too_big", size=size / MB, limit=MAX_ARCHIVE_BYTES / MB)
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as error:
-        raise ImportRefused("error.own.bad_zip", name=name, reason=str(error)) from None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as error:  # cut short, damaged
+        raise ImportRefused("error.own.bad_zip", name=name, reason=str(error) or type(error).__name__) from None
     members = archive.infolist()
     if len(members) > MAX_FILES:
         raise ImportRefused("error.own.too_many_files", count=len(members), limit=MAX_FILES)
@@ -142,7 +157,48 @@ def _zip_entries(path, name=None):
         if member.file_size > MAX_RATIO * max(member.compress_size, 1) and member.file_size > MB:
             raise ImportRefused("error.own.bomb", member=member.filename, ratio=member.file_size // max(
                 member.compress_size, 1))
-    return archive, [(m.filename, (lambda m=m: archive.read(m))) for m in members if not m.is_dir()]
+    return archive, [(m.filename, (lambda m=m: _read_member(archive, m, name))) for m in members if not m.is_dir()]
+
+
+def _read_member(archive, member, name):
+    """A zip member's bytes. Unreadable when it is too big for a picture (not unpacked at all) or damaged;
+    ImportRefused when it unpacks to another size than it declares (the limits were checked on that size)."""
+    if member.file_size > drawing.MAX_FILE_BYTES:  # the safe reader would refuse it: never unpacked
+        raise Unreadable("error.image.too_big", size=member.file_size / 1e6, limit=drawing.MAX_FILE_BYTES / 1e6)
+    try:
+        data = archive.read(member)  # zipfile stops at the declared size and then checks the CRC
+    except MEMBER_ERRORS as error:
+        if _unpacks_past(archive, member):
+            raise ImportRefused("error.own.size_lies", name=name, member=member.filename,
+                                declared=member.file_size) from None
+        raise Unreadable("own.skip.damaged", reason=str(error) or type(error).__name__) from None
+    if len(data) != member.file_size:  # its stream ended before the size it declares
+        raise ImportRefused("error.own.size_lies", name=name, member=member.filename, declared=member.file_size)
+    return data
+
+
+def _unpacks_past(archive, member):
+    """Whether a member unpacks to more than its declared size: read again, a megabyte at a time and one byte past
+    that size at most, without its CRC (which a member cut at a false size cannot match)."""
+    probe = copy.copy(member)
+    probe.file_size = member.file_size + 1
+    del probe.CRC  # zipfile checks no CRC for a ZipInfo without one
+    unpacked = 0
+    try:
+        with archive.open(probe) as stream:
+            while chunk := stream.read(MB):
+                unpacked += len(chunk)
+    except MEMBER_ERRORS:
+        pass
+    return unpacked > member.file_size
+
+
+def _read_file(path):
+    """A file's bytes from a folder; Unreadable (skipped) when the disk says no."""
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise Unreadable("own.skip.unreadable", reason=error.strerror or str(error)) from None
 
 
 def _folder_entries(root, skipped):
@@ -158,7 +214,7 @@ def _folder_entries(root, skipped):
             path = pathlib.Path(folder) / name
             if path.is_symlink() or not path.is_file():
                 continue
-            entries.append((str(path.relative_to(root)), path.read_bytes))
+            entries.append((str(path.relative_to(root)), lambda path=path: _read_file(path)))
             if len(entries) > MAX_FILES:
                 raise ImportRefused("error.own.too_many_files", count=len(entries), limit=MAX_FILES)
     return entries
@@ -204,7 +260,12 @@ def survey(source):
                 if cases.setdefault(label.casefold(), label) != label:
                     raise ImportRefused("error.own.duplicate_class", first=cases[label.casefold()], second=label)
                 folders.setdefault(label, name.rsplit("/", 1)[0] if "/" in name else label)
-                yield name, parts, label, read()
+                try:
+                    raw = read()
+                except Unreadable as error:  # damaged inside the zip, or unreadable on disk: skipped with why
+                    skipped.append((name, error.message))
+                    continue
+                yield name, parts, label, raw
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=decode_workers()) as pool:
             for batch in _batches(pictures()):
@@ -313,6 +374,25 @@ def working_side(shape):
     return 4 * max(shape[:2])
 
 
+def prepare_picture(pixels, shape, background=1.0):
+    """(H, W, 4) RGBA pixels (float in [0, 1] as drawing.to_array gives, or uint8 as the canvas gives) ->
+    drawing.Prepared for a network trained on imported pictures: laid on `background` (white, as the import lays
+    transparency; the Draw page's canvas is black) and cropped and resized exactly as the import did, never inverted.
+    """
+    from PIL import Image
+
+    rgba = np.asarray(pixels, np.float32)
+    if np.asarray(pixels).dtype == np.uint8:
+        rgba = rgba / 255.0
+    alpha = rgba[..., 3:4]
+    flat = rgba[..., :3] * alpha + background * (1.0 - alpha)  # (H, W, 3) in [0, 1]
+    picture = Image.fromarray((flat * 255).round().clip(0, 255).astype(np.uint8), mode="RGB")
+    network_input = to_pixels(picture, shape).astype(np.float32) / 255.0  # (h, w) grey or (h, w, 3) colour
+    whole = np.asarray(picture.convert("L"), np.float32) / 255.0
+    return drawing.Prepared(ink=whole, cropped=whole, fitted=network_input, network_input=network_input,
+                            inverted=False, used_alpha=False, shift=(0, 0))
+
+
 def to_pixels(image, shape):
     """A PIL image -> uint8 (height, width) grey or (height, width, 3) colour: transparency laid on white,
     centre-cropped to a square and resized (Keras's crop_to_aspect_ratio=True)."""
@@ -377,7 +457,7 @@ def import_images(source, name, shape=None, test_share=TEST_SHARE, seed=0, on_pr
     # run on every core, a batch at a time so that memory holds one batch of compressed files
     with concurrent.futures.ThreadPoolExecutor(max_workers=decode_workers()) as pool:
         try:
-            for batch in _batches((file, read()) for file, read in entries if file in wanted):
+            for batch in _batches(_readable(entries, wanted)):
                 finish(batch)
         finally:
             if archive is not None:
@@ -398,6 +478,17 @@ def import_images(source, name, shape=None, test_share=TEST_SHARE, seed=0, on_pr
     info = dataclasses.replace(info, fingerprint=data.fingerprint)
     _store(key, info, data, {"seed": int(seed), "test_share": float(test_share), "skipped": len(found.skipped)})
     return info
+
+
+def _readable(entries, wanted):
+    """(name, bytes) of the wanted entries, read one by one; one that cannot be read now is left out, as a picture
+    that changed since the survey is."""
+    for name, read in entries:
+        if name in wanted:
+            try:
+                yield name, read()
+            except Unreadable:
+                continue
 
 
 def _entries(source, skipped):

@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from cnnlab import explain, i18n, inspection, training
+from cnnlab import datasets, explain, i18n, inspection, training
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
 
@@ -45,7 +45,8 @@ else:
         st.info(t("inside.upload_hint"))
         st.stop()
     try:
-        image = inspection.image_from_upload(upload.getvalue(), info.image_shape)
+        image = inspection.image_from_upload(upload.getvalue(), info.image_shape,
+                                             as_imported=datasets.is_own(run.config.dataset))
     except CnnlabError as error:
         st.error(t("inside.bad_upload", error=error))
         st.stop()

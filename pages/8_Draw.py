@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 import ui
-from cnnlab import charts, datasets, drawing, i18n, inspection
+from cnnlab import charts, datasets, drawing, i18n, inspection, own_images
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
 
@@ -34,9 +34,12 @@ chosen = st.selectbox(t("draw.model"), choices, format_func=labels.get, key="dra
 if chosen == ui.BUNDLED:
     dataset, class_names = bundle.config.dataset, bundle.class_names
 else:
-    dataset = ui.store().get(chosen).config.dataset
-    class_names = datasets.get_info(dataset).class_names
-if dataset != "mnist":
+    run = ui.store().get(chosen)
+    dataset, class_names = run.config.dataset, run.info.class_names  # the names of the very data it learned
+imported = datasets.is_own(dataset)  # pictures a class imported: prepared as the import did, not as MNIST
+if imported:
+    st.info(t("draw.imported_note", title=run.info.title))
+elif dataset != "mnist":
     st.info(t("draw.fashion_note"))
 
 # ---------------------------------------------------------------- the input
@@ -76,7 +79,11 @@ if pixels is None:
     right.info(t("draw.canvas_help"))
     st.stop()
 try:
-    prepared = drawing.prepare(pixels, box=drawing.box_for(dataset))
+    if imported:  # the canvas is white ink on black; an upload's transparency is laid on white, as the import did
+        prepared = own_images.prepare_picture(pixels, run.info.image_shape,
+                                              background=0.0 if source == t("draw.draw") else 1.0)
+    else:
+        prepared = drawing.prepare(pixels, box=drawing.box_for(dataset))
 except drawing.BlankImage as error:
     right.info(t("draw.blank", error=error))
     st.stop()
@@ -104,6 +111,10 @@ steps = [
     (inspection.upscale(prepared.fitted, 7), t("draw.step_fit",
         box=drawing.box_for(dataset), h=prepared.fitted.shape[0], w=prepared.fitted.shape[1])),
     (inspection.upscale(prepared.network_input, 5), t("draw.step_input")),
+] if not imported else [
+    (shown_ink, t("draw.step_picture", h=ink.shape[0], w=ink.shape[1])),
+    (inspection.upscale(prepared.network_input, 5), t("draw.step_imported", h=prepared.network_input.shape[0],
+                                                       w=prepared.network_input.shape[1])),
 ]
 for column, (image, caption) in zip(st.columns(4), steps):
     ui.image(column, inspection.to_uint8(image), caption=caption, width=140)

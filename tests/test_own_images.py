@@ -372,3 +372,52 @@ def test_a_run_still_reads_when_its_pictures_are_gone_and_a_worker_elsewhere_lea
 def test_the_benchmark_decodes_and_resizes_a_folder(tmp_path):
     speed = own_images.images_per_second(shapes_folder(tmp_path / "shapes", per_class=10))
     assert speed > 0
+
+
+def test_inside_and_draw_prepare_an_upload_as_the_imported_pictures_were_and_name_the_runs_own_classes(
+        tmp_path, fresh_streamlit_caches):
+    """#29 item 6: an imported run's upload is not inverted like MNIST's, and Draw names the run's classes."""
+    from streamlit.testing.v1 import AppTest
+
+    from cnnlab import inspection, runs, training
+    from cnnlab.i18n import percent
+    from cnnlab.training import TrainConfig
+    from conftest import ROOT
+
+    store = runs.RunStore()
+    own_images.import_images(shapes_folder(tmp_path / "a", per_class=10), "shapes")  # grey, 28×28
+    run, _ = store.get_or_train(TrainConfig(dataset="shapes", architecture="fast", epochs=15, batch_size=8))
+    renamed = shapes_folder(tmp_path / "b", per_class=10)
+    (renamed / "circle").rename(renamed / "ring")
+    own_images.import_images(renamed, "shapes")  # the name now points at other pictures with other classes
+    image = Image.new("L", (60, 40), 235)  # a dark square on light paper: MNIST's recipe would invert it
+    ImageDraw.Draw(image).rectangle([20, 8, 44, 32], fill=20)
+    raw = io.BytesIO()
+    image.save(raw, format="PNG")
+    raw = raw.getvalue()
+    expected = own_images._pixels_of(raw, (28, 28, 1))  # the import's own preparation of this very file
+    assert np.array_equal(inspection.image_from_upload(raw, (28, 28, 1), as_imported=True), expected)
+    model = run.build_model()
+    right = training.predict(model, expected[np.newaxis])[0]
+    wrong = training.predict(model, (255 - expected)[np.newaxis])[0]  # what an inverted upload would give
+    best = int(np.argmax(right))
+    assert abs(right[best] - wrong[best]) > 0.01  # the two inputs are told apart by the page's numbers
+
+    inside = AppTest.from_file(os.path.join(ROOT, "pages/4_Inside.py"), default_timeout=120)
+    inside.session_state["run_id"] = run.id
+    inside.run()
+    inside.radio[0].set_value("an uploaded image").run()
+    inside.file_uploader[0].set_value(("square.png", raw, "image/png")).run()
+    assert not inside.exception, inside.exception
+    top = " ".join(m.value for m in inside.markdown)
+    assert f"{run.info.class_names[best]} ({percent(float(right[best]), 1)})" in top, top
+
+    draw = AppTest.from_file(os.path.join(ROOT, "pages/8_Draw.py"), default_timeout=120)
+    draw.run()
+    draw.selectbox(key="draw_model").set_value(run.id).run()
+    draw.radio(key="draw_source").set_value("Upload a photo or scan").run()
+    draw.file_uploader(key="draw_upload").set_value(("square.png", raw, "image/png")).run()
+    assert not draw.exception, draw.exception
+    bars = " ".join(c.value for c in draw.caption)
+    assert "circle" in bars and "ring" not in bars  # the classes of the data this run learned
+    assert f"square {percent(float(right[1]), 1)}" in bars, bars  # its input prepared as the import did
