@@ -184,3 +184,128 @@ def test_a_pax_header_claiming_300_mb_is_refused_from_its_header_block_in_little
     assert int(grown) < 50, f"{grown} MB above idle"
     assert len(said) == 3 and all("extended tar header (PAX or GNU long name) of 314,572,800 bytes" in s
                                   for s in said), said
+
+
+# ---------------------------------------------------------------- damaged and cut short (#29 item 3)
+
+def damaged(raw, fraction):
+    """raw with 64 bytes in the middle of its compressed stream overwritten: what a bad USB stick does."""
+    at = int(len(raw) * fraction)
+    return raw[:at] + bytes(b ^ 0xA5 for b in raw[at:at + 64]) + raw[at + 64:]
+
+
+@pytest.mark.parametrize("fraction", [0.1, 0.35, 0.6, 0.85, 0.97])
+def test_a_tar_gz_cut_short_or_damaged_is_one_sentence(fraction, isolated):
+    whole = write_archive(isolated / "whole.tar.gz", official_members(n=40)[0]).read_bytes()  # 750 KB
+    for kind, raw in (("cut", whole[:int(len(whole) * fraction)]), ("damaged", damaged(whole, fraction))):
+        path = isolated / f"{kind}.tar.gz"
+        path.write_bytes(raw)
+        with pytest.raises(archives.ArchiveRefused, match=re.escape(f"{path.name} is not a readable .tar.gz archive")):
+            archives.import_cifar(path)
+        assert nothing_written(isolated)
+    out = run_cli("data", "--import", str(path))
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1 and "is not a readable .tar.gz archive" in lines[0], out.stderr
+
+
+def shapes_zip(folder, per_class=6):
+    from test_own_images import shapes_folder, zip_of
+
+    return zip_of(shapes_folder(folder / "shapes", per_class=per_class), folder / "shapes.zip")
+
+
+VICTIM = "shapes/circle/1.png"
+
+
+def with_central_field(raw, member, field, value):
+    """A zip's bytes with one field of member's central-directory entry rewritten ('crc' or 'size', unpacked)."""
+    raw = bytearray(raw)
+    offset = {"crc": 16, "size": 24}[field]
+    at = raw.find(b"PK\x01\x02")
+    while at >= 0:
+        length = int.from_bytes(raw[at + 28:at + 30], "little")
+        if raw[at + 46:at + 46 + length] == member.encode():
+            raw[at + offset:at + offset + 4] = value.to_bytes(4, "little")
+        at = raw.find(b"PK\x01\x02", at + 4)
+    return bytes(raw)
+
+
+def declared_size(path, member=VICTIM):
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        return archive.getinfo(member).file_size
+
+
+def bad_crc_zip(folder):
+    """The shapes zip with one picture's CRC wrong (its bytes unchanged): 'Bad CRC-32' when it is read."""
+    path = shapes_zip(folder)
+    path.write_bytes(with_central_field(path.read_bytes(), VICTIM, "crc", 0x12345678))
+    return path
+
+
+def test_a_member_with_a_bad_crc_is_a_file_skipped_with_its_reason_in_the_survey_and_the_import(isolated):
+    from cnnlab import own_images
+
+    path = bad_crc_zip(isolated)
+    survey = own_images.survey(path)
+    reasons = {name: str(why) for name, why in survey.skipped}
+    assert reasons[VICTIM] == f"damaged inside the archive (Bad CRC-32 for file '{VICTIM}'): left out", reasons
+    assert survey.counts() == {"circle": 5, "square": 6, "triangle": 6}
+    info = own_images.import_images(path, "shapes")  # the import surveys it again: the same file is left out
+    assert sum(info.full_sizes) == 17
+    out = run_cli("data", "--survey", str(path))
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+    assert f"Bad CRC-32 for file '{VICTIM}'" in out.stdout
+    out = run_cli("data", "--import", str(path), "--name", "shapes2")
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+    assert "3 classes, 14 training and 3 test images" in out.stdout, out.stdout
+    assert "5 files skipped" in out.stderr, out.stderr  # the damaged one and the four shapes_folder mixes in
+
+
+def test_a_member_damaged_after_the_survey_is_left_out_of_the_import(isolated):
+    from cnnlab import own_images
+
+    path = shapes_zip(isolated)
+    found = own_images.survey(path)
+    assert found.images == 18
+    path.write_bytes(with_central_field(path.read_bytes(), VICTIM, "crc", 0x12345678))  # damaged since
+    info = own_images.import_images(path, "shapes", survey_=found)
+    assert sum(info.full_sizes) == 17
+
+
+def lying(case, folder):
+    """A zip whose declared sizes lie (one member says half or twice its size), or one cut short."""
+    path = shapes_zip(folder)
+    raw, size = path.read_bytes(), declared_size(path)
+    if case == "says_less":  # unpacks to more than it says: the bomb check was made on the smaller size
+        raw = with_central_field(raw, VICTIM, "size", size // 2)
+    elif case == "says_more":
+        raw = with_central_field(raw, VICTIM, "size", size * 2)
+    elif case == "cut_short":
+        raw = raw[:len(raw) * 2 // 3]
+    path.write_bytes(raw)
+    return path, size
+
+
+ZIP_REFUSALS = {
+    "says_less": "{victim} in shapes.zip says it unpacks to {half:,} bytes, which is not what it holds",
+    "says_more": "{victim} in shapes.zip says it unpacks to {double:,} bytes, which is not what it holds",
+    "cut_short": "shapes.zip is not a zip archive cnnlab can read (File is not a zip file)",
+}
+
+
+@pytest.mark.parametrize("case", sorted(ZIP_REFUSALS))
+def test_a_zip_whose_sizes_lie_or_that_is_cut_short_is_one_sentence_and_one_line(case, isolated):
+    from cnnlab import own_images
+
+    path, size = lying(case, isolated)
+    said = ZIP_REFUSALS[case].format(victim=VICTIM, half=size // 2, double=size * 2)
+    with pytest.raises(own_images.ImportRefused, match=re.escape(said)):
+        own_images.survey(path)
+    for args in (("--survey", str(path)), ("--import", str(path), "--name", "shapes")):
+        out = run_cli("data", *args)
+        lines = out.stderr.strip().splitlines()
+        assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+        assert len(lines) == 1 and lines[0].startswith(f"cnnlab: {said}"), out.stderr
+    assert not (isolated / "cnnlab_home" / "data" / "own").exists()
