@@ -41,3 +41,7 @@ class ConfigError(CnnlabError):
 
 class TrainingDiverged(CnnlabError):
     """The loss became NaN or infinite; nothing is stored."""
+
+
+class TrainingStoppedEarly(CnnlabError):
+    """Stopped before its first epoch finished: there is no whole epoch to keep, so nothing is stored."""

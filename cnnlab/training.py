@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from cnnlab import architectures, datasets
-from cnnlab.errors import ConfigError, SpecError, TrainingDiverged
+from cnnlab.errors import ConfigError, SpecError, TrainingDiverged, TrainingStoppedEarly
 from cnnlab.i18n import Message, t
 
 # Keras's default learning rate for each optimizer; "sgd+momentum" is SGD with momentum 0.9.
@@ -223,7 +223,7 @@ class TrainResult:
     test_accuracy: float
     probabilities: np.ndarray  # (n_test, num_classes) float32
     y_test: np.ndarray  # (n_test,) uint8
-    stopped: bool
+    stopped: bool  # Stop ended it before its last epoch; it keeps its whole epochs only
     train_seconds: float
     epoch_seconds: list  # each epoch's wall time, its validation included (the first also builds and traces)
     device: str
@@ -238,6 +238,7 @@ class TrainResult:
 
     @property
     def epochs_completed(self):
+        """Whole epochs: an epoch that Stop cut short is not in the history (train() leaves it out)."""
         return len(self.history.get("loss", []))
 
     def save_weights(self, path):
@@ -621,6 +622,9 @@ BATCH_REPORT_SECONDS = 0.1  # a progress bar needs no more; each report reads th
 def _progress_callback(keras, on_epoch_end, on_batch_end, should_stop, state, every=BATCH_REPORT_SECONDS):
     """A Keras callback that reports progress, stops when asked and watches for a NaN loss.
 
+    Only whole epochs count: the epoch that a Stop cuts short is neither reported nor timed, and the weights of
+    the last whole epoch are kept in state["whole_weights"] for train() to go back to.
+
     Batch-end work runs on Keras's callback threads (async_safe), so reading a batch's loss never makes
     the training thread wait; batch progress is passed on at most every `every` seconds, in order, and
     each epoch's last batch is always passed on before its epoch end (Keras waits for the batch callbacks
@@ -640,6 +644,8 @@ def _progress_callback(keras, on_epoch_end, on_batch_end, should_stop, state, ev
             if should_stop is not None and should_stop():
                 state["stopped"] = True
                 self.model.stop_training = True
+            with lock:
+                state["batches"] = max(state["batches"], batch + 1)  # batches of this epoch that ran
             if on_batch_end is None:
                 return
             logs = {k: float(v) for k, v in (logs or {}).items()}
@@ -654,18 +660,27 @@ def _progress_callback(keras, on_epoch_end, on_batch_end, should_stop, state, ev
             state["epoch_started"] = time.perf_counter()
             with lock:
                 last["batch"], last["latest"] = -1, None
+                state["batches"] = 0
 
         def on_epoch_end(self, epoch, logs=None):
-            state["epoch_seconds"].append(time.perf_counter() - state["epoch_started"])  # with its validation
             if on_batch_end is not None:
                 with lock:  # every batch callback of this epoch has run (Keras flushed them)
                     if last["latest"] is not None and last["latest"][0] > last["batch"]:
                         report(*last["latest"])
+            steps = self.params.get("steps")
+            if state["stopped"] and steps is not None and state["batches"] < steps:
+                # Keras ends an epoch that Stop cut short as if it were whole: it is not one, so it is not
+                # reported, timed or kept (train() drops it from the history and the timeline)
+                state["cut_short"] = True
+                return
+            state["epoch_seconds"].append(time.perf_counter() - state["epoch_started"])  # with its validation
             logs = {k: float(v) for k, v in (logs or {}).items()}
             if not math.isfinite(logs.get("loss", 0.0)):
                 state["diverged_epoch"] = epoch + 1
                 self.model.stop_training = True
                 return
+            if should_stop is not None:  # what a stop in the next epoch goes back to
+                state["whole_weights"] = self.model.get_weights()
             if on_epoch_end is not None:
                 on_epoch_end(epoch, logs)
 
@@ -674,6 +689,9 @@ def _progress_callback(keras, on_epoch_end, on_batch_end, should_stop, state, ev
 
 def train(config, on_epoch_end=None, on_batch_end=None, should_stop=None, dataset=None, warm=None):
     """Train config's network; callbacks get (epoch, logs) / (batch, logs); should_stop() ends at the next batch.
+
+    A stopped training keeps the epochs it completed (the weights, history and timeline of the last whole one);
+    stopped inside its first epoch, it has none, and raises TrainingStoppedEarly.
 
     warm: a WarmNetworks to take an already compiled network from (give it back with detach_model(warm)).
     """
@@ -699,7 +717,8 @@ def train(config, on_epoch_end=None, on_batch_end=None, should_stop=None, datase
             model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate),
                           loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     steps = steps_per_epoch(config, len(dataset.x_train))
-    state = {"stopped": False, "diverged_epoch": None, "epoch_seconds": [], "epoch_started": 0.0}
+    state = {"stopped": False, "diverged_epoch": None, "epoch_seconds": [], "epoch_started": 0.0, "batches": 0,
+             "cut_short": False, "whole_weights": None}
     callback = _progress_callback(keras, on_epoch_end, on_batch_end, should_stop, state, BATCH_REPORT_SECONDS)
     validation = _pipeline(tf, x_val, y_val, max(config.batch_size, 256)) if len(x_val) else None
     x_test = dataset.x_test[..., np.newaxis] if dataset.x_test.ndim == 3 else dataset.x_test
@@ -713,13 +732,22 @@ def train(config, on_epoch_end=None, on_batch_end=None, should_stop=None, datase
     if state["diverged_epoch"] is not None:
         raise TrainingDiverged("error.training.diverged", epoch=state["diverged_epoch"],
                                rate=config.learning_rate)
+    whole = len(state["epoch_seconds"])  # epochs that ran to their end
+    if state["cut_short"]:  # a stopped run keeps its whole epochs only: their weights, history and timeline
+        if whole == 0:
+            if warm is not None:
+                warm.keep(config, model)  # its compiled steps serve the next training all the same
+            raise TrainingStoppedEarly("error.training.stopped_in_first_epoch")
+        model.set_weights(state["whole_weights"])
+        timeline.entries = timeline.entries[:whole + 1]  # row 0 is the random start
     probabilities = predict(model, x_test)
     test_loss, test_accuracy = evaluate(probabilities, dataset.y_test)
     return TrainResult(
         config=config, model=model,
-        history={k: [float(v) for v in values] for k, values in history.history.items()},
+        history={k: [float(v) for v in values[:whole]] for k, values in history.history.items()},
         test_loss=test_loss, test_accuracy=test_accuracy, probabilities=probabilities,
-        y_test=np.asarray(dataset.y_test), stopped=state["stopped"], train_seconds=train_seconds,
+        y_test=np.asarray(dataset.y_test), stopped=state["stopped"] and whole < config.epochs,
+        train_seconds=train_seconds,
         epoch_seconds=[round(s, 4) for s in state["epoch_seconds"]],
         device=device, source=dataset.source, data=dataset.describe_data(),
         sizes={"train": len(x_train), "validation": len(x_val), "test": len(x_test)}, notes=config.notes,

@@ -669,3 +669,24 @@ def test_a_teacher_deletes_an_imported_dataset_with_its_runs_and_students_cannot
     assert "Deleted shapes and 1 run trained on it." in all_text(at)
     assert datasets.own_names() == [] and runs.RunStore().get(own_run.id) is None
     assert "teacher.own_none" not in all_text(at) and "No class has imported" in all_text(at)
+
+
+def test_a_student_who_stops_inside_the_first_epoch_reads_that_no_epoch_finished():
+    import ui
+
+    at = page("pages/3_Train.py", architecture="net_1").run()  # net_1: an epoch of seconds on two cores
+    at.slider(key="epochs").set_value(30)
+    at.select_slider(key="batch_size").set_value(16)
+    at.button[0].click().run()
+    job = ui.queue().get(at.session_state["job_id"])
+    deadline = time.time() + 180
+    while (job.status != "running" or job.batch < 1) and time.time() < deadline:
+        time.sleep(0.05)
+    at.run()
+    at.button(key=f"stop_{job.id}").click().run()
+    assert not at.exception, at.exception
+    assert ui.queue().wait(job, timeout=120) and job.status == "failed" and job.epochs_done == 0
+    at.run()
+    text = " ".join(e.value for e in at.error)
+    assert "Stopped before the first epoch finished" in text and "nothing was stored" in text, all_text(at)
+    assert runs.RunStore().list() == [] and not at.metric  # no run of zero epochs, nothing shown as one

@@ -66,7 +66,10 @@ def test_a_stopped_run_keeps_the_timeline_of_the_epochs_it_completed():
                                 on_epoch_end=lambda epoch, logs: done.append(epoch), should_stop=lambda: len(done) >= 2)
     assert not run.complete
     timeline = run.timeline()
-    assert len(timeline["spread"]) == run.record["epochs_completed"] + 1 and run.record["epochs_completed"] < 5
+    assert run.record["epochs_completed"] == 2 and done == [0, 1]  # Stop came in the third epoch: it is not counted
+    assert len(timeline["spread"]) == len(timeline["filters"]) == 3  # the random start and the two whole epochs
+    final = run.build_model().get_layer("conv_1").get_weights()[0]
+    np.testing.assert_allclose(timeline["filters"][-1].astype(np.float32), final, atol=2e-3)  # the stored weights
     assert "timeline.npz" in run.record["checksums"]
 
 

@@ -6,8 +6,8 @@ import sys
 import numpy as np
 import pytest
 
-from cnnlab import runs
-from cnnlab.errors import CnnlabError
+from cnnlab import exports, runs
+from cnnlab.errors import CnnlabError, TrainingStoppedEarly
 from cnnlab.training import TrainConfig
 from conftest import ROOT
 
@@ -77,12 +77,26 @@ def test_run_ids_from_users_never_become_paths():
 def test_a_stopped_run_is_kept_marked_and_replaced_by_a_full_training():
     store = runs.RunStore()
     config = TrainConfig(**dict(TINY, epochs=3))
-    stopped, cached = store.get_or_train(config, should_stop=lambda: True)
+    done = []
+    stopped, cached = store.get_or_train(config, on_epoch_end=lambda epoch, logs: done.append(epoch),
+                                         should_stop=lambda: len(done) >= 1)  # Stop early in the second epoch
     assert not cached and not stopped.complete and stopped.record["status"] == "stopped"
-    assert stopped.record["epochs_completed"] == 1
+    assert stopped.record["epochs_completed"] == 1 and done == [0]  # whole epochs only: the cut one is not counted
+    assert {len(values) for values in stopped.history.values()} == {1} and len(stopped.record["epoch_seconds"]) == 1
+    assert len(stopped.timeline()["spread"]) == 2  # the random start and the one whole epoch
     assert store.get(stopped.id).record["status"] == "stopped"  # the partial run is kept
+    script = exports.script(stopped)  # the code that trains it again trains the epochs it kept
+    assert "EPOCHS = 1\n" in script and "stopped after 1 of 3 epochs, so the code trains 1" in script
     full, cached = store.get_or_train(config)
     assert not cached and full.complete and full.id == stopped.id and full.record["epochs_completed"] == 3
+
+
+def test_a_run_stopped_inside_its_first_epoch_is_not_stored_and_says_why():
+    store = runs.RunStore()
+    with pytest.raises(TrainingStoppedEarly, match="no epoch was completed"):
+        store.get_or_train(TrainConfig(**dict(TINY, epochs=3)), should_stop=lambda: True)
+    assert list((store.root / "runs").iterdir()) == [] and store.list() == []  # no run with zero epochs
+    assert list((store.root / "tmp").iterdir()) == []
 
 
 def test_leftovers_of_a_dead_writer_are_cleaned():
@@ -134,7 +148,9 @@ def test_listing_a_store_reads_only_what_changed_and_checks_files_when_they_are_
 def test_a_run_replaced_under_its_id_has_a_new_version():
     store = runs.RunStore()
     config = TrainConfig(**dict(TINY, epochs=2))
-    stopped, _ = store.get_or_train(config, should_stop=lambda: True)
+    done = []
+    stopped, _ = store.get_or_train(config, on_epoch_end=lambda epoch, logs: done.append(epoch),
+                                    should_stop=lambda: len(done) >= 1)
     full, _ = store.get_or_train(config)
     assert full.id == stopped.id and full.version != stopped.version  # the pages' model cache is keyed by it
     assert store.get(full.id).complete

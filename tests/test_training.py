@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cnnlab import datasets, i18n, training
-from cnnlab.errors import CnnlabError, ConfigError, SpecError
+from cnnlab.errors import CnnlabError, ConfigError, SpecError, TrainingStoppedEarly
 from cnnlab.training import TrainConfig
 
 TINY = dict(dataset="mnist", architecture="fast", epochs=2, batch_size=32, train_size=640, validation_split=0.25)
@@ -135,13 +135,13 @@ def test_seeding_with_the_seed_tensorflow_has_draws_as_a_full_reseed():
 def test_a_kept_network_trains_exactly_as_a_new_one(settings):
     warm = training.WarmNetworks()
     first = training.TrainConfig(**dict(TINY, **settings, seed=1, epochs=1))
-    # a run stopped half-way leaves its network in the middle of an epoch, with trained weights and state
+    # a run stopped half-way leaves its network in the middle of an epoch, with trained weights and state; with no
+    # whole epoch it stores nothing, but its compiled network is kept all the same
     asked = []
-    stopped = training.train(first, warm=warm, should_stop=lambda: asked.append(1) or len(asked) > 4)
-    assert stopped.stopped
-    traced = stopped.model.train_function
-    stopped.detach_model(warm)
-    assert len(warm) == 1 and stopped.model is None
+    with pytest.raises(TrainingStoppedEarly):
+        training.train(first, warm=warm, should_stop=lambda: asked.append(1) or len(asked) > 4)
+    assert len(warm) == 1
+    traced = next(iter(warm._networks.values())).train_function
     config = training.TrainConfig(**dict(TINY, **settings, seed=2, learning_rate=0.02, batch_size=64))
     again = training.train(config, warm=warm)
     assert len(warm) == 0 and again.model.train_function is traced  # the kept network, not traced again
@@ -212,18 +212,52 @@ def test_kept_networks_are_keyed_by_what_their_traced_steps_depend_on():
     assert len(warm) == 2 and warm.take(TrainConfig(**dict(TINY, architecture="net_1"))) is None
 
 
-def test_should_stop_ends_within_the_epoch_and_keeps_what_was_learned():
-    asked = []
+def test_stop_inside_the_first_epoch_keeps_nothing_and_says_so():
+    asked, epochs = [], []
 
     def should_stop():
         asked.append(1)
         return len(asked) >= 3
 
-    result = training.train(TrainConfig(**dict(TINY, epochs=5)), should_stop=should_stop)
-    assert result.stopped
-    assert result.epochs_completed == 1  # stopped a batch or two after asking, not at the end of training
-    assert len(asked) < math.ceil(480 / 32)  # ... nor at the end of the first epoch
-    assert result.probabilities.shape == (2000, 10)
+    with pytest.raises(TrainingStoppedEarly, match="Stopped before the first epoch finished"):
+        training.train(TrainConfig(**dict(TINY, epochs=5)), should_stop=should_stop,
+                       on_epoch_end=lambda epoch, logs: epochs.append(epoch))
+    assert len(asked) < math.ceil(480 / 32)  # stopped a batch or two after asking, not at the end of the epoch
+    assert epochs == []  # Keras ends the cut epoch as if it were whole: it is not reported as one
+
+
+def test_a_stopped_run_is_its_whole_epochs_exactly():
+    steps = math.ceil(480 / 32)
+    asked, epochs = [], []
+
+    def should_stop():  # a few batches into the second epoch
+        asked.append(1)
+        return len(asked) >= steps + 3
+
+    config = TrainConfig(**dict(TINY, epochs=5))
+    stopped = training.train(config, should_stop=should_stop, on_epoch_end=lambda epoch, logs: epochs.append(epoch))
+    assert stopped.stopped and stopped.epochs_completed == 1 and epochs == [0]
+    assert len(asked) < 2 * steps  # it did stop inside the second epoch
+    assert {len(values) for values in stopped.history.values()} == {1} and len(stopped.epoch_seconds) == 1
+    assert len(stopped.timeline["spread"]) == 2  # the random start and the one whole epoch
+    # oracle: the same settings trained for exactly one epoch; the stopped run is that run, weights and all
+    one = training.train(TrainConfig(**dict(TINY, epochs=1)))
+    assert not one.stopped
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        np.testing.assert_allclose(stopped.history[key], one.history[key], rtol=1e-6)
+    np.testing.assert_allclose(stopped.probabilities, one.probabilities, atol=1e-6)
+    for a, b in zip(stopped.model.get_weights(), one.model.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    np.testing.assert_allclose(stopped.timeline["filters"][-1].astype(np.float32),
+                               one.timeline["filters"][-1].astype(np.float32))
+
+
+def test_a_stop_after_the_last_batch_of_the_last_epoch_is_a_complete_run():
+    steps = math.ceil(480 / 32)
+    asked = []
+    result = training.train(TrainConfig(**dict(TINY, epochs=1)),
+                            should_stop=lambda: asked.append(1) or len(asked) >= steps)  # asked at the very end
+    assert result.epochs_completed == 1 and not result.stopped
 
 
 def test_batch_reports_are_throttled(monkeypatch):
