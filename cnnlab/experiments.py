@@ -8,7 +8,7 @@ report's questions from the stored runs, with the numbers behind each answer.
 import dataclasses
 import json
 
-from cnnlab import inspection, training
+from cnnlab import comparisons, inspection, training
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import Message, t
 
@@ -297,6 +297,7 @@ def _which_model(question, report, done):
                              winner_acc=winner.test_accuracy, winner_params=winner.record["params"],
                              loser=loser.config.architecture_name, loser_acc=loser.test_accuracy,
                              loser_params=loser.record["params"], points=points))
+        parts.extend(comparisons.caveats([a, b], [first, second]))  # what makes this pair not like for like
     if not parts:
         return _missing(question, list(pairs[0]))
     return Answer(question, tuple(parts), True)
@@ -320,11 +321,7 @@ def _which_optimizer(question, done):
         key = "answer.which_optimizer_adam"
     else:
         key = "answer.which_optimizer_adadelta"
-    parts = [Message(key, **numbers)]
-    if adam.record["epochs_completed"] != adadelta.record["epochs_completed"]:
-        parts.append(Message("answer.unequal_epochs", first="A5", second="A6",
-                             adam_epochs=Message("count.epochs", count=numbers["adam_epochs"]),
-                             adadelta_epochs=Message("count.epochs", count=numbers["adadelta_epochs"])))
+    parts = [Message(key, **numbers), *comparisons.caveats([adam, adadelta], ["A5", "A6"])]
     return Answer(question, tuple(parts), True)
 
 
@@ -347,7 +344,8 @@ def _longer(question, report, done):
     return Answer(question, (Message("answer.longer", verdict=Message(verdict), long_epochs=long_epochs,
                                      long_acc=long_.test_accuracy, long_loss=long_.test_loss,
                                      short_acc=short.test_accuracy, short_loss=short.test_loss,
-                                     short_epochs=short_epochs, points=gain * 100),), True)
+                                     short_epochs=short_epochs, points=gain * 100),
+                             *comparisons.caveats([short, long_], [first, second], lengths=False)), True)
 
 
 def _answer(question, report, done):

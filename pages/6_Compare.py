@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from cnnlab import charts, datasets, i18n, inspection
+from cnnlab import charts, comparisons, datasets, i18n, inspection
 from cnnlab.i18n import t
 
 COLUMNS = {"run_id": "compare.col_run", "dataset": "compare.col_dataset", "data": "compare.col_data",
@@ -43,12 +43,13 @@ if chosen:
     metric = st.radio(t("compare.metric"), ["accuracy", "loss"], horizontal=True,
                       format_func=lambda m: t(charts.METRICS[m]))
     st.altair_chart(charts.comparison_curves(list(zip(labels, [r.history for r in runs])), metric), width="stretch")
-    if len({r.config.dataset for r in runs}) > 1:
-        st.warning(t("compare.datasets"))
-    elif len(runs) > 1:
+    caveats = comparisons.caveats(runs, labels) if len(runs) > 1 else []  # what makes the ranking not like for like
+    if len(runs) > 1 and len({r.config.dataset for r in runs}) == 1:
         ranked = sorted(zip(runs, labels), key=lambda pair: -pair[0].test_accuracy)
         st.markdown(t("compare.best", label=ranked[0][1], acc=ranked[0][0].test_accuracy,
                                         delta=ranked[0][0].test_accuracy - ranked[1][0].test_accuracy))
+    for caveat in caveats:
+        st.warning(str(caveat))
     st.header(t("compare.verdicts"))
     for run, label in zip(runs, labels):
         st.markdown(f"- **{label}**: {inspection.overfitting_verdict(run.history).message}")

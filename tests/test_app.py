@@ -552,6 +552,22 @@ def test_compare_offers_the_lab_report_of_the_chosen_runs(stored_run):
     assert "Lab report (.html)" in [d.proto.label for d in at.get("download_button")]
 
 
+def test_compare_says_when_its_best_run_is_not_a_like_for_like_comparison(stored_run, isolated):
+    """#29 item 7: a run tested on the 2,000-image sample is not ranked against one tested on 4,000 without a word."""
+    real_digits_in_another_split(isolated / "keras_home" / "datasets" / "mnist.npz")  # another copy of MNIST
+    other, _ = runs.RunStore().get_or_train(TrainConfig(**dict(TINY, epochs=1)))
+    at = page("pages/6_Compare.py").run()
+    assert not at.exception, at.exception
+    assert sorted(at.multiselect[0].value) == sorted([stored_run.id, other.id])
+    warnings = " ".join(w.value for w in at.warning)
+    assert "tested on different images" in warnings, warnings
+    assert "2,000 test images" in warnings and "4,000 test images" in warnings
+    assert "different training images" in warnings and "different lengths" in warnings
+    assert "1 epoch" in warnings and "2 epochs" in warnings
+    at.multiselect[0].set_value([stored_run.id]).run()  # one run: nothing to compare, nothing to warn of
+    assert not at.warning
+
+
 def test_inside_says_why_it_decided_what_filters_look_for_and_steps_into_one_neuron(stored_run):
     at = page("pages/4_Inside.py", run_id=stored_run.id).run()
     assert not at.exception, at.exception
@@ -591,7 +607,7 @@ def test_data_page_surveys_a_zip_imports_it_and_every_dataset_menu_offers_it(tmp
 
     archive = zip_of(shapes_folder(tmp_path / "shapes", per_class=8), tmp_path / "leaves.zip").read_bytes()
     at = page("pages/1_Data.py").run()
-    at.file_uploader(key="own_zip").set_value(("leaves.zip", archive, "application/zip")).run()
+    at.file_uploader(key="own_zip_0").set_value(("leaves.zip", archive, "application/zip")).run()
     assert not at.exception, at.exception
     assert "leaves.zip: 24 pictures in 3 classes" in [s.value for s in at.subheader]
     found = at.dataframe[0].value
@@ -621,7 +637,7 @@ def test_data_page_imports_a_folder_sent_whole_and_refuses_a_bad_name_in_words(t
              if p.suffix in (".png", ".jpg")]  # the browser sends only the types the uploader accepts
     at = page("pages/1_Data.py").run()
     at.radio(key="own_kind").set_value("folder").run()
-    at.file_uploader(key="own_folder").set_value(files).run()
+    at.file_uploader(key="own_folder_0").set_value(files).run()
     assert not at.exception, at.exception
     assert "coins: 18 pictures in 3 classes" in [s.value for s in at.subheader]
     assert at.selectbox[1].value == (32, 32, 3)  # colour pictures: 32×32 colour proposed

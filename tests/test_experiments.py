@@ -170,7 +170,27 @@ def test_the_optimizer_answer_follows_its_numbers(adam, adadelta, starts, not_in
 def test_unequal_lengths_are_said():
     stored = [fake_run(experiments.get("A5"), 0.6, 1.0, 3), fake_run(experiments.get("A6"), 0.3, 2.0, 1)]
     answer = next(a for a in experiments.answers("A", stored) if a.question == "which_optimizer")
-    assert "different lengths (A5: 3 epochs, A6: 1 epoch)" in answer.text
+    assert "different lengths (A5: 3 epochs and A6: 1 epoch)" in answer.text
+
+
+def test_which_model_says_when_the_pair_was_tested_or_trained_on_different_images_or_for_different_lengths():
+    """#29 item 7: every answer that compares runs says what makes them not like for like."""
+    a1, a2 = fake_run(experiments.get("A1"), 0.98, 0.1, 3), fake_run(experiments.get("A2"), 0.97, 0.1, 3)
+    same = next(a for a in experiments.answers("A", [a1, a2]) if a.question == "which_model")
+    assert "not a fair" not in same.text and "different lengths" not in same.text  # like for like: no caveat
+    a1.record["data"] = {"variant": "sample", "test_fingerprint": "aa", "fingerprint": "f1", "test": 2000,
+                         "train": 6000}
+    a2.record["data"] = {"variant": "full", "test_fingerprint": "bb", "fingerprint": "f2", "test": 10000,
+                         "train": 48000}
+    a2.record["epochs_completed"] = 1
+    text = next(a for a in experiments.answers("A", [a1, a2]) if a.question == "which_model").text
+    assert "tested on different images (A1: 2,000 test images, sample and A2: 10,000 test images" in text, text
+    assert "different training images (A1: 6,000 training images" in text
+    assert "different lengths (A1: 3 epochs and A2: 1 epoch)" in text
+    a5, a6 = fake_run(experiments.get("A5"), 0.6, 1.0, 3), fake_run(experiments.get("A6"), 0.3, 2.0, 3)
+    a6.record["data"] = dict(a2.record["data"])
+    optimizer = next(a for a in experiments.answers("A", [a5, a6]) if a.question == "which_optimizer").text
+    assert "tested on different images" in optimizer and "different lengths" not in optimizer
 
 
 def test_a_longer_training_is_never_compared_with_itself(isolated):
