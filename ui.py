@@ -219,6 +219,16 @@ def _guarded(load, run_id):
         st.stop()
 
 
+def timeline(run):
+    """How a run learned (Run.timeline), or None for a run without one; a damaged file gets a sentence (the run
+    was set aside), never a traceback."""
+    try:
+        return run.timeline()
+    except runs.RunDamaged as error:
+        st.warning(str(error))
+        st.stop()
+
+
 def model(run_id):
     """A run's network, shared by the server (rebuilt once per version of the run)."""
     return _guarded(_model, run_id)

@@ -59,7 +59,7 @@ if data is not None:
 
 # ---------------------------------------------------------------- how it learned
 st.header(t("learned.timeline"))
-timeline = run.timeline()
+timeline = ui.timeline(run)
 if timeline is None:
     st.info(t("learned.no_timeline"))
     st.stop()

@@ -89,7 +89,8 @@ def likely_settings():
     """The settings the form shows now, for a network the server can get ready while the student chooses."""
     try:
         return training.TrainConfig(dataset=dataset, architecture=architecture if network == t("train.custom")
-                                    else network, optimizer=optimizer, dropout=None if own_dropout else dropout)
+                                    else network, optimizer=optimizer, dropout=None if own_dropout else dropout,
+                                    learning_rate=learning_rate, seed=int(seed))  # its start state is prepared too
     except CnnlabError:
         return None
 

@@ -390,6 +390,19 @@ def test_train_page_asks_before_replacing_a_students_training_and_refuses_what_i
         lock.release()
 
 
+def test_the_train_page_prepares_the_network_with_the_forms_seed_and_learning_rate():
+    """#29 item 10: the start state prepared while the student reads the form is the form's (seed and rate)."""
+    import ui
+
+    at = page("pages/3_Train.py", train_seed=7, train_lr=0.01)
+    at.run()
+    assert not at.exception, at.exception
+    queue = ui.queue()
+    shown = TrainConfig(dataset="mnist", architecture="fast", learning_rate=0.01, seed=7)
+    assert not queue.prepare(shown)  # asked already, by the page: nothing to ask again
+    assert queue.prepare(TrainConfig(dataset="mnist", architecture="fast"))  # the default seed and rate were not
+
+
 def test_the_teacher_page_needs_a_token_and_shows_nothing_without_one(monkeypatch):
     monkeypatch.delenv("CNNLAB_TEACHER_TOKEN", raising=False)
     at = page("pages/10_Teacher.py").run()

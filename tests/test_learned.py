@@ -114,3 +114,23 @@ def test_the_learned_page_maps_the_test_images_and_replays_the_training():
     at.radio(key="learned_method").set_value("tsne").run()
     assert not at.exception, at.exception
     assert any(c.value.startswith("How far apart the classes sit on the t-SNE map") for c in at.caption)
+
+
+def test_a_damaged_timeline_is_a_sentence_on_the_learned_page_and_the_run_is_set_aside():
+    """#29 item 10: like every other page, Learned says a damaged file in a sentence, never a traceback."""
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import ROOT
+
+    store = runs.RunStore()
+    run, _ = store.get_or_train(TrainConfig(architecture="fast", epochs=1, train_size=320, validation_split=0.25))
+    with open(run.path / "timeline.npz", "r+b") as f:  # same size, other bytes: only its checksum can tell
+        f.seek(200)
+        f.write(b"\x00" * 16)
+    at = AppTest.from_file(f"{ROOT}/pages/11_Learned.py", default_timeout=120)
+    at.session_state["run_id"] = run.id
+    at.run()
+    assert not at.exception, at.exception
+    warnings = " ".join(w.value for w in at.warning)
+    assert run.id in warnings and "timeline.npz" in warnings, warnings
+    assert store.get(run.id) is None and any(p.name.startswith(run.id) for p in (store.root / "corrupt").iterdir())
