@@ -120,6 +120,19 @@ def downloads():
     return downloading.Downloads()
 
 
+def release_uploads(files):
+    """Drop Streamlit's in-memory copy of uploaded files once cnnlab has written them to disk (st.chat_input does
+    the same with its files): the bytes are then on disk only, not in the server's memory for the whole session."""
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    context = get_script_run_ctx()
+    if context is None or not isinstance(context.uploaded_file_mgr, MemoryUploadedFileManager):
+        return
+    for file in files:
+        context.uploaded_file_mgr.remove_file(session_id=context.session_id, file_id=file.file_id)
+
+
 def student():
     """This browser session's id in the queue (a plain string in session state)."""
     return st.session_state.setdefault("student", uuid.uuid4().hex)

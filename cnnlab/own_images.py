@@ -15,6 +15,10 @@ A member that is damaged (its CRC does not match, its stream is broken, it is en
 with its reason, in the survey and in the import; one that unpacks to another size than it declares makes
 the whole zip refused, since every limit above was checked on the declared sizes.
 
+Pictures sent through a browser are an Upload: written to disk in the store's tmp/ (keep_upload), never held in
+the server's memory, and removed when imported, discarded, replaced by the session's next upload, or left for
+UPLOAD_MAX_AGE; one session holds one upload of at most MAX_UPLOAD_BYTES.
+
 `import_images` then makes a dataset like the built-in ones: every picture centre-cropped and resized to the
 chosen shape, a stratified train/test split drawn with a seed, stored in the data area under the name and the
 content's fingerprint (cnnlab.datasets: own/<name>/<fingerprint>/). The files are written in a temporary
@@ -27,7 +31,6 @@ import concurrent.futures
 import copy
 import dataclasses
 import datetime
-import io
 import json
 import lzma
 import os
@@ -51,6 +54,8 @@ MAX_FILES = 5000
 MAX_ARCHIVE_BYTES = archives.MAX_ARCHIVE_BYTES  # what the server takes in one upload (.streamlit/config.toml)
 MAX_TOTAL_BYTES = 500 * MB
 MAX_RATIO = 100  # a picture never compresses 100 times; a zip bomb does
+MAX_UPLOAD_BYTES = MAX_ARCHIVE_BYTES  # what one session may keep on the server: one upload (a zip or a folder)
+UPLOAD_MAX_AGE = 6 * 3600  # seconds: an upload neither imported nor replaced for this long is removed
 TINY_CLASS = 10  # fewer images than this in a class: a warning
 UNBALANCED = 3.0  # the largest class this many times the smallest: a warning
 GREY_SHAPE, COLOUR_SHAPE = (28, 28, 1), (32, 32, 3)
@@ -113,31 +118,76 @@ def _parts(name):
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Upload:
-    """Pictures sent through a browser: a zip archive's bytes, or a folder's files as [(path inside it, bytes)]."""
+    """Pictures a browser sent, kept on disk in the store's tmp/ (never in the server's memory) until they are
+    imported or given up: `path` is the zip, or the folder that holds the sent folder's files under their paths."""
 
     name: str
-    archive: bytes = None
-    files: tuple = None
+    path: pathlib.Path
+
+    def remove(self):
+        shutil.rmtree(self.path.parent, ignore_errors=True)
 
 
-def _upload_entries(upload):
-    """[(name, read())] of an upload, after the same limits as a folder or an archive on disk."""
-    if upload.archive is not None:
-        return _zip_entries(io.BytesIO(upload.archive), name=upload.name)
-    files = list(upload.files or ())
-    if len(files) > MAX_FILES:
-        raise ImportRefused("error.own.too_many_files", count=len(files), limit=MAX_FILES)
-    total = sum(len(data) for _, data in files)
-    if total > MAX_TOTAL_BYTES:
-        raise ImportRefused("error.own.too_big_unpacked", size=total / MB, limit=MAX_TOTAL_BYTES / MB)
-    return None, [(name, (lambda data=data: data)) for name, data in files]
+def keep_upload(sent, folder=False, replaces=None):
+    """The Upload, on disk, of what a browser sent: `sent` is [(name, binary file)], one zip, or a folder's files
+    named by their paths (the folder's own name first, as browsers send them). `replaces`, the session's upload
+    before this one, is removed first: a session holds one upload, of at most MAX_UPLOAD_BYTES; uploads left for
+    UPLOAD_MAX_AGE are swept. ImportRefused (nothing kept) for too much or a path that leaves the folder."""
+    if replaces is not None:
+        replaces.remove()
+    sweep_uploads()
+    sent = list(sent)
+    if len(sent) > MAX_FILES:
+        raise ImportRefused("error.own.too_many_files", count=len(sent), limit=MAX_FILES)
+    name = sent[0][0] if not folder else _parts(sent[0][0])[0]
+    area = storage.temporary_area()
+    final = area / f"upload.{os.getpid()}.{uuid.uuid4().hex[:12]}"  # RunStore.clean_tmp keeps it while we live
+    tmp = final.with_name(final.name + ".part")
+    inside = tmp / ("files" if folder else "archive.zip")
+    written = 0
+    try:
+        for path, stream in sent:
+            target = inside.joinpath(*_parts(path)) if folder else inside
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(target, "wb") as out:
+                while chunk := stream.read(MB):
+                    written += len(chunk)
+                    if written > MAX_UPLOAD_BYTES:
+                        raise ImportRefused("error.own.upload_too_big", name=name, limit=MAX_UPLOAD_BYTES / MB)
+                    out.write(chunk)
+        os.replace(tmp, final)
+    except OSError as error:  # a full disk: nothing half-kept
+        raise ImportRefused("error.own.write_failed", name=name, reason=error.strerror or str(error)) from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return Upload(name, final / inside.name)
+
+
+def sweep_uploads(max_age=None):
+    """Remove the uploads nobody imported or gave up for max_age seconds (UPLOAD_MAX_AGE): their sessions are gone."""
+    now = time.time()
+    for path in storage.temporary_area().glob("upload.*"):
+        try:
+            stale = now - path.stat().st_mtime > (UPLOAD_MAX_AGE if max_age is None else max_age)
+        except OSError:
+            continue
+        if stale:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _upload_entries(upload, skipped):
+    """(archive or None, [(name, read())]) of an upload on disk, after the same limits as a folder or a zip."""
+    if upload.path.is_file():
+        return _zip_entries(upload.path, name=upload.name)
+    if upload.path.is_dir():
+        return None, _folder_entries(upload.path, skipped)
+    raise ImportRefused("error.own.upload_gone", name=upload.name)
 
 
 def _zip_entries(path, name=None):
-    """[(name, read())] of a zip's files (a path, or its bytes in a BytesIO), after every check that needs no
-    decompression."""
+    """[(name, read())] of a zip's files, after every check that needs no decompression."""
     name = name or pathlib.Path(path).name
-    size = path.getbuffer().nbytes if isinstance(path, io.BytesIO) else os.path.getsize(path)
+    size = os.path.getsize(path)
     if size > MAX_ARCHIVE_BYTES:
         raise ImportRefused("error.own.archive_too_big", size=size / MB, limit=MAX_ARCHIVE_BYTES / MB)
     try:
@@ -494,7 +544,7 @@ def _readable(entries, wanted):
 def _entries(source, skipped):
     """(archive or None, [(name, read())]) of a folder, a zip or an Upload, after the checks that read no picture."""
     if isinstance(source, Upload):
-        return _upload_entries(source)
+        return _upload_entries(source, skipped)
     source = pathlib.Path(source)
     if source.is_dir():
         return None, _folder_entries(source, skipped)

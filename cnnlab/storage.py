@@ -22,6 +22,12 @@ def data_area():
     return home() / "data"
 
 
+def temporary_area():
+    """Files held for a moment: runs being written, pictures a browser sent (the run store's tmp/). An entry named
+    `<what>.<pid>.<…>` is removed once its process is gone (runs.RunStore.clean_tmp)."""
+    return home() / "tmp"
+
+
 def temporary_sibling(path):
     """A fresh name beside path, for writing before the rename (same folder, so the rename is atomic)."""
     path = pathlib.Path(path)

@@ -1,8 +1,5 @@
 """Data: what the images look like, how many per class, and how they are prepared for the network."""
 
-import dataclasses
-import io
-
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -99,44 +96,69 @@ def get_the_whole(name, running):
     if upload is not None and st.button(t("data.cifar_import"), key="cifar_import", type="primary"):
         with st.spinner(t("data.cifar_checking")):
             try:
-                archives.import_cifar(io.BytesIO(upload.getvalue()), archive_name=upload.name)
+                upload.seek(0)
+                archives.import_cifar(upload, archive_name=upload.name)  # read where Streamlit holds it, no copy
                 st.rerun()
             except CnnlabError as error:
                 st.error(str(error))
 
 
 def bring_your_own():
-    """Import a class's own pictures (a zip or a folder of class folders): what was found first, then the import."""
+    """Import a class's own pictures (a zip or a folder of class folders): what was found first, then the import.
+    What was sent is kept on disk until it is imported or given up (own_images.keep_upload), not in memory."""
     st.markdown(t("data.own_intro"))
     kind = st.radio(t("data.own_kind"), ["zip", "folder"], horizontal=True, key="own_kind",
                     format_func={"zip": t("data.own_kind_zip"), "folder": t("data.own_kind_folder")}.get)
+    sending = st.session_state.setdefault("own_round", 0)  # a fresh, empty uploader once a sending is on disk
     if kind == "zip":
-        sent = st.file_uploader(t("data.own_upload_zip"), type=["zip"], key="own_zip",
-                                max_upload_size=own_images.MAX_ARCHIVE_BYTES // own_images.MB)
-        upload = None if sent is None else own_images.Upload(sent.name, archive=sent.getvalue())
-        seen = None if sent is None else sent.file_id
+        sent = st.file_uploader(t("data.own_upload_zip"), type=["zip"], key=f"own_zip_{sending}",
+                                max_upload_size=own_images.MAX_UPLOAD_BYTES // own_images.MB)
+        sent = [] if sent is None else [sent]
     else:
-        sent = st.file_uploader(t("data.own_upload_folder"), accept_multiple_files="directory", key="own_folder",
-                                type=list(drawing.EXTENSIONS))
-        upload = None if not sent else own_images.Upload(sent[0].name.split("/", 1)[0],
-                                                         files=tuple((f.name, f.getvalue()) for f in sent))
-        seen = None if not sent else tuple(f.file_id for f in sent)
-    if upload is None:
+        sent = st.file_uploader(t("data.own_upload_folder"), accept_multiple_files="directory",
+                                key=f"own_folder_{sending}", type=list(drawing.EXTENSIONS)) or []
+    if sent:
+        take_in(sent, folder=kind == "folder")
+    found = st.session_state.get("own_survey")  # a Survey of the upload on disk, or why it was refused
+    if found is None:
         return
-    if st.session_state.get("own_survey_of") != seen:  # surveyed once per upload, not on every rerun
-        with st.spinner(t("data.own_surveying")):
-            try:
-                st.session_state["own_survey"] = own_images.survey(upload)
-            except CnnlabError as error:
-                st.session_state["own_survey"] = error
-        st.session_state["own_survey_of"] = seen
-    found = st.session_state["own_survey"]
     if isinstance(found, CnnlabError):
         st.error(str(found))
         return
-    found = dataclasses.replace(found, origin=upload)
+    st.caption(t("data.own_held", name=found.source))
     show_survey(found)
     import_form(found)
+    if st.button(t("data.own_discard"), key="own_discard"):
+        give_up()
+        st.rerun()
+
+
+def take_in(sent, folder):
+    """Write what the browser sent to disk (in place of this session's earlier upload), drop Streamlit's copy of
+    it, survey it (surveyed once, not on every rerun) and show an empty uploader again."""
+    earlier = st.session_state.pop("own_survey", None)
+    with st.spinner(t("data.own_surveying")):
+        try:
+            upload = own_images.keep_upload([(f.name, f) for f in sent], folder=folder,
+                                            replaces=earlier.origin if isinstance(earlier, own_images.Survey) else None)
+            try:
+                found = own_images.survey(upload)
+            except CnnlabError:
+                upload.remove()  # nothing can be imported from it: not kept
+                raise
+        except CnnlabError as error:
+            found = error
+    ui.release_uploads(sent)
+    st.session_state["own_survey"] = found
+    st.session_state["own_round"] += 1
+    st.rerun()
+
+
+def give_up():
+    """Remove this session's upload from disk (discarded, or imported)."""
+    found = st.session_state.pop("own_survey", None)
+    if isinstance(found, own_images.Survey):
+        found.origin.remove()
 
 
 def show_survey(found):
@@ -184,6 +206,7 @@ def import_form(found):
     except CnnlabError as error:
         st.error(str(error))
         return
+    give_up()  # imported: the pictures sent are no longer needed
     st.session_state["dataset"] = info.name
     st.session_state["own_imported"] = info.name
     st.rerun()
