@@ -113,26 +113,53 @@ def test_activation_maximisation_excites_each_filter_more_than_noise_and_any_rea
 ])
 def test_one_neuron_worked_out_by_hand_is_the_networks_own_number_and_field(spec, layer):
     import keras
-    import tensorflow as tf
 
     keras.utils.set_random_seed(1)
     model = architectures.build(spec, (28, 28, 1), 10)
     image = squares(1, 3)[0][0]
     maps = keras.Model(model.inputs, model.get_layer(layer).output)
     height, width, channels = maps.output.shape[1:]
+    twin = open_twin(spec)
     for row, col, channel in ((height // 2, width // 2, 0), (1, width - 2, channels - 1), (0, 0, 1)):
         cell = explain.neuron(model, image, layer, row, col, channel)
         assert cell.value == pytest.approx(cell.network_value, abs=1e-4)
         assert cell.window.shape == cell.kernel.shape
-        # oracle: the input pixels whose change moves this cell are exactly its receptive field
-        x = tf.Variable(image[None, ..., None] / 255.0 + 0.01, dtype=tf.float32)
-        with tf.GradientTape() as tape:
-            pre = keras.Model(model.inputs, model.get_layer(layer).output)(x)[0, row, col, channel]
-        grad = np.abs(tape.gradient(pre, x).numpy()[0, ..., 0])
-        rows, cols = np.nonzero(grad)
-        if len(rows):  # a ReLU cell at zero has no gradient: nothing to compare
-            top, left, bottom, right = cell.field
-            assert top <= rows.min() and rows.max() < bottom and left <= cols.min() and cols.max() < right
+        # oracle: the input pixels whose change moves this cell are exactly its receptive field, read off the
+        # gradient of a twin with the same geometry in which every path is open (linear, averaging, positive
+        # weights): the real network's ReLUs and max pools close some paths, so its support can only be smaller
+        grad = np.abs(tape_gradient(twin, layer, image, row, col, channel))
+        assert np.count_nonzero(grad) > 0
+        top, left, bottom, right = cell.field
+        expected = np.zeros_like(grad, dtype=bool)
+        expected[top:bottom, left:right] = True
+        np.testing.assert_array_equal(grad > 0, expected)
+        real = np.abs(tape_gradient(model, layer, image, row, col, channel))
+        assert not np.any((real > 0) & ~expected)  # the real network never reaches outside it either
+
+
+def open_twin(spec):
+    """A network with the geometry of spec in which every input pixel of a cell's field reaches the cell."""
+    import keras
+
+    twin_spec = [dict(layer, kind="avgpool") if layer["kind"] == "maxpool" else
+                 dict(layer, activation="linear") if layer["kind"] == "conv" else layer for layer in spec]
+    twin = architectures.build(twin_spec, (28, 28, 1), 10)
+    for layer in twin.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            kernel, bias = layer.get_weights()
+            layer.set_weights([np.ones_like(kernel), np.zeros_like(bias)])
+    return twin
+
+
+def tape_gradient(model, layer, image, row, col, channel):
+    """d cell / d input pixels: (h, w)."""
+    import keras
+    import tensorflow as tf
+
+    x = tf.Variable(image[None, ..., None] / 255.0 + 0.01, dtype=tf.float32)
+    with tf.GradientTape() as tape:
+        cell = keras.Model(model.inputs, model.get_layer(layer).output)(x)[0, row, col, channel]
+    return tape.gradient(cell, x).numpy()[0, ..., 0]
 
 
 def test_filter_patterns_are_computed_once_kept_with_the_run_and_remade_when_broken():

@@ -1,9 +1,9 @@
 """Only files cnnlab wrote are loaded as models; user strings never become paths; the server stays local."""
 
 import json
+import os
 import pathlib
 import shutil
-import tomllib
 
 import pytest
 
@@ -93,14 +93,66 @@ def test_stored_runs_hold_weights_and_json_only():
             assert all(arrays[key].dtype != object for key in arrays.files)
 
 
-def test_the_bundled_model_is_checked_before_loading():
+def test_the_bundled_model_is_checked_before_loading(tmp_path, monkeypatch):
     bundle = drawing.bundled()
-    assert len(bundle.manifest["sha256"]) == 64
     assert sorted(p.name for p in bundle.folder.iterdir()) == ["model.weights.h5"]  # no pickled model file
+    assert bundle.build_model().count_params() > 0  # the shipped weights match their checksum
+    copy = tmp_path / "models"
+    shutil.copytree(bundle.folder.parent, copy)
+    weights = copy / bundle.folder.name / "model.weights.h5"
+    raw = bytearray(weights.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF  # one byte changed in the middle of the weights: still a readable HDF5 file
+    weights.write_bytes(bytes(raw))
+    monkeypatch.setenv("CNNLAB_MODELS_DIR", str(copy))
+    with pytest.raises(CnnlabError, match="checksum"):
+        drawing.bundled().build_model()  # refused before Keras reads a byte of it
+    weights.unlink()
+    with pytest.raises(CnnlabError, match="model.weights.h5"):
+        drawing.bundled().build_model()
 
 
-def test_the_server_binds_to_localhost_by_default():
-    config = tomllib.loads(pathlib.Path(ROOT, ".streamlit", "config.toml").read_text())
-    assert config["server"]["address"] == "127.0.0.1"
+def listening(port):
+    """The local addresses (hex, as the kernel writes them) of the sockets listening on TCP port: 0100007F is
+    127.0.0.1; 00000000 and the all-zero IPv6 address are every interface."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in pathlib.Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            address, hex_port = fields[1].rsplit(":", 1)
+            if fields[3] == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                found.append(address)
+    return found
+
+
+def test_the_server_listens_on_localhost_only_unless_told_otherwise(isolated):
+    """`streamlit run app.py` as the README says, with no address given: the socket it listens on is 127.0.0.1's
+    alone (.streamlit/config.toml), so nobody else on the school's network reaches it by accident."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = dict(os.environ, PYTHONPATH=ROOT, XDG_CONFIG_HOME=str(isolated / "xdg"))
+    process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                                "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).status == 200:
+                    break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            pytest.fail("streamlit did not start")
+        assert listening(port) == ["0100007F"]  # 127.0.0.1, and no socket on every interface
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
     readme = pathlib.Path(ROOT, "README.md").read_text()
     assert "--server.address 0.0.0.0" in readme  # how to open it to a classroom deliberately
