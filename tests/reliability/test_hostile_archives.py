@@ -309,3 +309,57 @@ def test_a_zip_whose_sizes_lie_or_that_is_cut_short_is_one_sentence_and_one_line
         assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
         assert len(lines) == 1 and lines[0].startswith(f"cnnlab: {said}"), out.stderr
     assert not (isolated / "cnnlab_home" / "data" / "own").exists()
+
+
+# ---------------------------------------------------------------- the Data page says it in one sentence
+
+def data_page(**state):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(os.path.join(ROOT, "pages/1_Data.py"), default_timeout=120)
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def errors(at):
+    return [e.value for e in at.error]
+
+
+@pytest.mark.usefixtures("fresh_streamlit_caches")
+def test_the_data_page_refuses_crafted_and_damaged_tar_gz_in_one_sentence(isolated):
+    folder = data_area(isolated)
+    folder.mkdir(parents=True)
+    crafted("pax_x", isolated).rename(folder / "cifar-10-python.tar.gz")  # placed in the data folder
+    at = data_page(dataset="cifar10")
+    at.button(key="cifar_folder").click().run()
+    assert not at.exception, at.exception
+    assert errors(at) == [f"cifar-10-python.tar.gz {REFUSALS['pax_x']}, where cnnlab accepts at most 8,192 and "
+                          "CIFAR-10's official archive has none: refused before it was read, nothing was written."]
+    whole = write_archive(isolated / "whole.tar.gz", official_members(n=40)[0]).read_bytes()
+    at.file_uploader(key="cifar_upload").set_value(("cifar-10-python.tar.gz", damaged(whole, 0.6),
+                                                    "application/gzip")).run()
+    at.button(key="cifar_import").click().run()  # a teacher's upload (no token set: everyone is one)
+    assert not at.exception, at.exception
+    assert any(e.startswith("cifar-10-python.tar.gz is not a readable .tar.gz archive") for e in errors(at)), errors(at)
+    assert sorted(p.name for p in folder.iterdir()) == ["cifar-10-python.tar.gz"]  # nothing unpacked
+
+
+@pytest.mark.usefixtures("fresh_streamlit_caches")
+def test_the_data_page_skips_a_damaged_picture_and_refuses_a_lying_or_cut_zip_in_one_sentence(isolated):
+    at = data_page()
+    at.file_uploader(key="own_zip_0").set_value(("shapes.zip", bad_crc_zip(isolated).read_bytes(),
+                                                 "application/zip")).run()
+    assert not at.exception and not at.error, (at.exception, errors(at))
+    skipped = at.dataframe[1].value
+    reasons = dict(zip(skipped["file"], skipped["why it is left out"]))
+    assert reasons[VICTIM] == f"damaged inside the archive (Bad CRC-32 for file '{VICTIM}'): left out", reasons
+    at.button[0].click().run()  # Import
+    assert not at.exception and not at.error, errors(at)
+    assert "Imported shapes: 14 training and 3 test pictures." in " ".join(s.value for s in at.success)
+    for number, case in enumerate(("says_less", "cut_short"), start=1):
+        path, size = lying(case, isolated / case)
+        at.file_uploader(key=f"own_zip_{number}").set_value(("shapes.zip", path.read_bytes(), "application/zip")).run()
+        assert not at.exception, at.exception
+        said = ZIP_REFUSALS[case].format(victim=VICTIM, half=size // 2, double=size * 2)
+        assert len(errors(at)) == 1 and errors(at)[0].startswith(said), errors(at)
