@@ -379,6 +379,29 @@ def _made_on_click(function, lang, *args):
     return make
 
 
+def _run_now(runs_store, run_id):
+    """The run stored under run_id at this moment (CnnlabError common.run_gone when it is not there any more)."""
+    run = runs_store.get(run_id)
+    if run is None:
+        raise CnnlabError("common.run_gone")
+    return run
+
+
+def export_now(runs_store, run_id, fmt):
+    """A run's export, made from the run stored under its id when the file is made, not from the page's copy: a run
+    replaced since the page was drawn (a stopped run trained again to the end) is exported as it is now, and its new
+    files are never checked against the old checksums (which would set the good run aside for everyone)."""
+    from cnnlab import exports
+
+    return exports.render(_run_now(runs_store, run_id), fmt)
+
+
+def report_now(make, runs_store, run_ids, course=None):
+    """A lab report (make: reports.report_html or report_zip) of the runs stored under run_ids when it is made."""
+    found = [run for run in (runs_store.get(run_id) for run_id in run_ids) if run is not None]
+    return make(found, course, runs_store.list() if course else None)
+
+
 def take_home(run, key="take_home"):
     """A run's "Take it home" section: its model, weights, code, notebook and lab report, and links to it."""
     with st.expander(t("take.title"), icon="📦"):
@@ -392,7 +415,7 @@ def _take_home(run, key):
     lang = i18n.get_language()
     columns = st.columns(3)
     for i, (fmt, label, explained, mime) in enumerate(EXPORTS):
-        columns[i % 3].download_button(t(label), _made_on_click(exports.render, lang, run, fmt),
+        columns[i % 3].download_button(t(label), _made_on_click(export_now, lang, store(), run.id, fmt),
                                        file_name=exports.default_name(run, fmt), mime=mime, help=t(explained),
                                        key=f"{key}_{fmt}", on_click="ignore", width="stretch")
     data_file = exports.data_file(run)
@@ -414,11 +437,12 @@ def report_download(label, runs_, file_stem, key, course=None):
     from cnnlab import reports
 
     lang = i18n.get_language()
-    stored = store().list() if course else None
+    ids = [run.id for run in runs_]  # found again when the report is made (a run may be replaced meanwhile)
     left, right = st.columns(2)
-    left.download_button(label, _made_on_click(reports.report_html, lang, runs_, course, stored),
+    left.download_button(label, _made_on_click(report_now, lang, reports.report_html, store(), ids, course),
                          file_name=f"{file_stem}.html", mime="text/html", key=f"{key}_html", on_click="ignore",
                          help=t("take.report_help"))
-    right.download_button(t("take.markdown"), _made_on_click(reports.report_zip, lang, runs_, course, stored),
+    right.download_button(t("take.markdown"),
+                          _made_on_click(report_now, lang, reports.report_zip, store(), ids, course),
                           file_name=f"{file_stem}.zip", mime="application/zip", key=f"{key}_zip", on_click="ignore",
                           help=t("take.markdown_help"))

@@ -176,3 +176,41 @@ def test_draw_a_digit_in_spanish_with_no_english_on_screen(server, browser_page)
     assert "%" in text and "," in text.split("Con ")[1][:8]  # "Con 99,2 % de seguridad": a decimal comma
     left = [fragment for fragment in english_sentences() if fragment in text]
     assert not left, left
+
+
+def test_a_download_after_its_run_was_trained_again_gives_the_new_run_and_sets_nothing_aside(server, browser_page):
+    """#29 item 9: the page was drawn on a stopped run; the run is replaced under its id by a full training; a click
+    then makes the file from the run stored now (before, it checked the new files against the old checksums and
+    moved the good run to corrupt/ for everyone)."""
+    from cnnlab import runs
+    from cnnlab.training import TrainConfig
+
+    store = runs.RunStore()  # the server's store: the same CNNLAB_HOME
+    config = TrainConfig(dataset="mnist", architecture="fast", epochs=2, batch_size=32, train_size=320,
+                         validation_split=0.25)
+    done = []
+    stopped, _ = store.get_or_train(config, on_epoch_end=lambda epoch, logs: done.append(epoch),
+                                    should_stop=lambda: len(done) >= 1)
+    assert not stopped.complete
+    page = browser_page
+    open_page(page, f"{server}/Train?run={stopped.id}", "3_Train_stopped_run")
+    page.get_by_text("Take it home").click()
+    button = page.get_by_role("button", name="Weights (.weights.h5)")
+    button.wait_for(timeout=60_000)
+    # and the Compare page, drawn on the stopped run too, with its lab report
+    compare = page.context.browser.new_page(viewport={"width": 1400, "height": 2400})
+    open_page(compare, f"{server}/Compare", "6_Compare_stopped_run")
+    report = compare.get_by_role("button", name="Lab report (.html)")
+    report.wait_for(timeout=60_000)
+    full, cached = store.get_or_train(config)  # the same settings trained again, to the end: a new version
+    assert not cached and full.complete and full.id == stopped.id and full.version != stopped.version
+    with page.expect_download(timeout=30_000) as download:
+        button.click()
+    got = pathlib.Path(download.value.path()).read_bytes()
+    assert got == (full.path / "model.weights.h5").read_bytes()  # the run as it is now
+    with compare.expect_download(timeout=30_000) as download:
+        report.click()
+    html = pathlib.Path(download.value.path()).read_text()
+    assert "2 of 2 epochs" in html and "1 of 2 epochs" not in html  # the report of the run as it is now
+    assert list((store.root / "corrupt").iterdir()) == []  # nothing set aside
+    assert runs.RunStore(store.root).get(full.id).complete
