@@ -65,6 +65,8 @@ TEST_SHARE = 0.2
 SURVEY_SIDE = 64  # the survey decodes a JPEG at 1/8 of a large size: every byte is read, few pixels are made
 DECODE_BATCH = 64  # files read before they are decoded together on every core
 MIN_PER_CLASS = 2  # one picture to train on and one to test with
+LABEL_DTYPE = np.uint8  # labels are stored as the built-in datasets store theirs: one byte each
+MAX_CLASSES = int(np.iinfo(LABEL_DTYPE).max) + 1  # 256: a 257th class would wrap round to label 0
 
 
 class ImportRefused(CnnlabError):
@@ -331,6 +333,7 @@ def survey(source):
         raise ImportRefused("error.own.no_images", path=source.name)
     if len(classes) < 2:
         raise ImportRefused("error.own.one_class", name=next(iter(classes)))
+    _check_classes(len(classes))
     warnings = [Message("own.warn.tiny", name=name, count=len(files), least=TINY_CLASS)
                 for name, files in sorted(classes.items()) if len(files) < TINY_CLASS]
     most, least = max(map(len, classes.values())), min(map(len, classes.values()))
@@ -343,6 +346,12 @@ def survey(source):
 
 
 # ---------------------------------------------------------------- importing
+
+def _check_classes(count):
+    """ImportRefused for more classes than a label can name (MAX_CLASSES), rather than labels that wrap round."""
+    if count > MAX_CLASSES:
+        raise ImportRefused("error.own.too_many_classes", count=count, limit=MAX_CLASSES)
+
 
 def check_name(name):
     """The dataset's key for a name typed by a user; ImportRefused for one that cannot be used."""
@@ -487,6 +496,7 @@ def import_images(source, name, shape=None, test_share=TEST_SHARE, seed=0, on_pr
         label, count = sorted(small.items())[0]
         raise ImportRefused("error.own.too_few", name=label, count=count, least=MIN_PER_CLASS)
     classes = sorted(found.classes)  # the order Keras's image_dataset_from_directory gives them
+    _check_classes(len(classes))  # before a label is made: LABEL_DTYPE holds them all
     wanted = {file: index for index, label in enumerate(classes) for file in found.classes[label]}
     rank = {file: i for i, file in enumerate(wanted)}  # class by class, each in the survey's order
     pixels, labels, ranks = [], [], []
@@ -515,7 +525,7 @@ def import_images(source, name, shape=None, test_share=TEST_SHARE, seed=0, on_pr
     if len(set(labels)) < 2:
         raise ImportRefused("error.own.no_images", path=pathlib.Path(found.source).name)
     order = np.argsort(ranks)  # the files' order on disk or in the archive does not change the dataset
-    labels = np.asarray(labels, np.uint8)[order]
+    labels = np.asarray(labels, LABEL_DTYPE)[order]
     images = np.stack(pixels)[order]
     train, test = _split(labels, float(test_share), int(seed))
     info = datasets.OwnDatasetInfo(

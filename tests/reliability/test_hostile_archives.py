@@ -363,3 +363,40 @@ def test_the_data_page_skips_a_damaged_picture_and_refuses_a_lying_or_cut_zip_in
         assert not at.exception, at.exception
         said = ZIP_REFUSALS[case].format(victim=VICTIM, half=size // 2, double=size * 2)
         assert len(errors(at)) == 1 and errors(at)[0].startswith(said), errors(at)
+
+
+# ---------------------------------------------------------------- more classes than a label can name (#29 item 10)
+
+def classes_zip(path, count):
+    """A zip of `count` class folders c000, c001, … of two 12×12 pictures each, every pixel of class k grey k % 256."""
+    import zipfile
+
+    import numpy as np
+    from PIL import Image
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for k in range(count):
+            out = io.BytesIO()
+            Image.fromarray(np.full((12, 12), k % 256, np.uint8)).save(out, format="PNG")
+            for n in range(2):
+                archive.writestr(f"classes/c{k:03d}/{n}.png", out.getvalue())
+    return path
+
+
+def test_more_classes_than_a_label_can_name_are_refused_and_256_keep_their_labels(isolated):
+    from cnnlab import own_images
+
+    many = classes_zip(isolated / "many.zip", 257)
+    said = "257 class folders were found, and cnnlab takes at most 256 classes (a label is stored in one byte)"
+    with pytest.raises(own_images.ImportRefused, match=re.escape(said)):
+        own_images.survey(many)
+    out = run_cli("data", "--import", str(many), "--name", "many")
+    assert out.returncode == 2 and out.stderr.strip().splitlines() == [f"cnnlab: {said}: merge some classes, or "
+                                                                       "import them as separate datasets."], out.stderr
+    assert not (isolated / "cnnlab_home" / "data" / "own").exists()
+    info = own_images.import_images(classes_zip(isolated / "most.zip", 256), "most", shape=(28, 28, 1))
+    data = datasets.load("most")
+    assert info.classes == tuple(f"c{k:03d}" for k in range(256))
+    for x, y in ((data.x_train, data.y_train), (data.x_test, data.y_test)):
+        assert (x.reshape(len(x), -1).min(axis=1) == y).all() and (x.reshape(len(x), -1).max(axis=1) == y).all()
+    assert sorted(set(data.y_test)) == list(range(256))  # every class, its own label: none wrapped round
