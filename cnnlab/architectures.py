@@ -3,14 +3,17 @@
 A spec is what the student edits: conv, pool, dropout, flatten, dense layers. The output layer,
 Dense(num_classes, softmax), is always added by `build`. Shapes and parameter counts are worked
 out in plain Python (`summarize`), so invalid specs get a message naming the layer and the fix
-without importing TensorFlow; `build` checks the same spec and then makes a Keras model.
+without importing TensorFlow; so are the server's limits on a network of one's own (`check_size`:
+MAX_PARAMS parameters, MAX_ACTIVATIONS numbers per image), which `build` applies before it makes a
+Keras model.
 """
 
 import dataclasses
+import functools
 import json
 import math
 
-from cnnlab.errors import SpecError
+from cnnlab.errors import ConfigError, SpecError
 from cnnlab.i18n import Message, t
 
 KINDS = ("conv", "maxpool", "avgpool", "dropout", "flatten", "dense", "batchnorm", "globalavgpool")
@@ -375,6 +378,60 @@ def count_params(layers, input_shape, num_classes):
     return sum(row.params for row in summarize(layers, input_shape, num_classes))
 
 
+# ---------------------------------------------------------------- the server's limits on a network, before it is built
+
+MAX_PARAMS = 5_000_000  # weights and biases of a network of one's own, output layer included (20 MB as float32)
+MAX_ACTIVATIONS = 1_000_000  # numbers its layers output for one image, kept for the backward pass (4 MB as float32)
+FLOAT_BYTES = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class Size:
+    """How much of the server a network takes, counted from its spec: nothing is built to know it."""
+
+    params: int
+    activations: int  # numbers all its layers output for one image (a batch holds batch_size times as many)
+
+    @property
+    def activation_mb(self):
+        return self.activations * FLOAT_BYTES / 1024 ** 2
+
+
+def size(layers, input_shape, num_classes):
+    """The Size of a spec on images of input_shape; SpecError when it cannot build."""
+    rows = summarize(layers, input_shape, num_classes)
+    return Size(sum(row.params for row in rows), sum(math.prod(row.output_shape) for row in rows))
+
+
+def check_size(layers, input_shape, num_classes):
+    """The network's Size, or ConfigError saying which limit it is over (MAX_PARAMS, MAX_ACTIVATIONS), by how much and
+    what to change; SpecError when it cannot build at all. Every path that builds a network calls this first.
+
+    A course preset (whatever its dropout rates) is the course's own network: its size on the images the app
+    accepts is bounded (28 to 64 pixels a side), so it is not held to the limits for networks of one's own.
+    """
+    layers = parse_spec(layers)
+    found = size(layers, input_shape, num_classes)
+    if _plain(layers) in _preset_layers():
+        return found
+    if found.params > MAX_PARAMS:
+        raise ConfigError("error.limit.params", params=found.params, limit=MAX_PARAMS)
+    if found.activations > MAX_ACTIVATIONS:
+        raise ConfigError("error.limit.activations", activations=found.activations, mb=found.activation_mb,
+                          limit=MAX_ACTIVATIONS, limit_mb=MAX_ACTIVATIONS * FLOAT_BYTES / 1024 ** 2)
+    return found
+
+
+def _plain(layers):
+    """The layers without their dropout rates (a preset with the Dropout setting changed is still that preset)."""
+    return tuple(dataclasses.replace(layer, rate=None) if layer.kind == "dropout" else layer for layer in layers)
+
+
+@functools.cache
+def _preset_layers():
+    return {_plain(preset.layers) for preset in PRESETS.values()}
+
+
 def flops_per_image(layers, input_shape, num_classes):
     """Forward-pass floating-point operations for one image (a multiply-add counts 2)."""
     flops = 0
@@ -393,10 +450,16 @@ def shape_key(input_shape):
 
 # ---------------------------------------------------------------- Keras
 
-def build(layers, input_shape, num_classes, name="cnnlab"):
-    """A Keras Functional model: Input -> the spec's layers -> Dense(num_classes, softmax, float32)."""
-    rows = summarize(layers, input_shape, num_classes)  # SpecError before any Keras work
+def build(layers, input_shape, num_classes, name="cnnlab", within_limits=True):
+    """A Keras Functional model: Input -> the spec's layers -> Dense(num_classes, softmax, float32).
+
+    Nothing is built over the server's limits (check_size): the spec is counted first, in plain Python.
+    within_limits=False only for a network already trained here (a stored run: its weights are on disk).
+    """
     layers = parse_spec(layers)
+    if within_limits:
+        check_size(layers, input_shape, num_classes)  # SpecError or ConfigError before any Keras work
+    rows = summarize(layers, input_shape, num_classes)
     import keras  # heavy: only when a model is really built
 
     inputs = keras.Input(shape=tuple(input_shape), name="image")

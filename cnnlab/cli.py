@@ -282,6 +282,7 @@ def _train_quietly(store, config, requested_by=None, ray=None):
     address (None: CNNLAB_RAY_ADDRESS, else this process)."""
     from cnnlab import executors, training
 
+    training.check_layers(config)  # a network that cannot build, or is over the limits: one line, nothing loaded
     dataset = datasets.load(config.dataset)
     training.preflight(config, dataset)
     print(t("cli.data_from", title=dataset.info.title, variant=dataset.variant_label,

@@ -4,7 +4,8 @@ Speeds are measured, not guessed: after every training the store's speeds.json k
 images per second for that network (a moving average) and its overall training rate in model GFLOP/s,
 which estimates a network it has not trained yet from its FLOPs. A request over the server's limit
 (CNNLAB_MAX_MINUTES; by default 10 minutes on a CPU, 30 on a GPU) is refused with the estimate and
-the nearest settings that fit. Custom networks above MAX_CUSTOM_PARAMS are refused before building.
+the nearest settings that fit. A network over architectures' limits (parameters, activations per image) is
+refused before anything is built (architectures.check_size).
 """
 
 import dataclasses
@@ -20,7 +21,6 @@ from cnnlab.errors import ConfigError
 from cnnlab.i18n import Alternatives, Message
 
 DEFAULT_LIMIT_MINUTES = {"cpu": 10.0, "gpu": 30.0}
-MAX_CUSTOM_PARAMS = 5_000_000
 STARTING_GFLOPS = {"cpu": 100.0, "gpu": 5000.0}  # model GFLOP/s of training before anything was measured here
 FIXED_SECONDS = 3.0  # building, tracing, evaluating and storing a run, whatever its size
 SMOOTHING = 0.5  # weight of the newest measurement in the moving averages
@@ -138,12 +138,9 @@ def estimate(config, available, speeds):
 
 def check(config, dataset, speeds, limit=None):
     """The Estimate of config on dataset; ConfigError when it is over the limit (with what would fit) or when a
-    custom network is too big to build."""
+    network is over the server's limits on its size (architectures.check_size: nothing is built)."""
     info = dataset.info
-    if not isinstance(config.architecture, str):
-        params = architectures.count_params(config.layers, info.image_shape, info.num_classes)
-        if params > MAX_CUSTOM_PARAMS:
-            raise ConfigError("error.limit.params", params=params, limit=MAX_CUSTOM_PARAMS)
+    architectures.check_size(config.layers, info.image_shape, info.num_classes)
     minutes = limit_minutes(limit)
     found = estimate(config, len(dataset.x_train), speeds)
     if found.minutes <= minutes:

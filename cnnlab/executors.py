@@ -111,10 +111,16 @@ class ProcessExecutor(LocalExecutor):
         """Start the worker and have it compile and trace config's network while the student still chooses.
 
         Returns at once; True when the worker was asked. Nothing is asked while a training runs (the worker is
-        busy, and whatever it trains stays warm there) or for a network asked for before.
+        busy, and whatever it trains stays warm there), for a network asked for before, or for one that cannot be
+        built or is over the server's limits (counted here, in plain Python: no worker starts for it, and the form
+        says why when the student presses Train).
         """
         import concurrent.futures.process
 
+        try:
+            training.check_layers(config)
+        except CnnlabError:
+            return False
         signature = training.network_signature(config) + (config.seed, config.learning_rate)  # and its start state
         if not self._lock.acquire(blocking=False):
             return False
@@ -365,6 +371,7 @@ class RayExecutor:
 
     def train(self, config, dataset, on_epoch_end=None, on_batch_end=None, should_stop=None):
         """A TrainResult trained on the cluster (or by another server's identical request already there)."""
+        training.check_layers(config, dataset.info)  # a network over the limits is refused here: no task is sent
         self.connect()
         ray = _ray()
         run_id = config.run_id(dataset.variant, dataset.fingerprint)

@@ -201,10 +201,11 @@ class Run:
             return {name: f[name] for name in f.files}
 
     def build_model(self):
-        """The network rebuilt from the config, with the stored weights loaded."""
+        """The network rebuilt from the config, with the stored weights loaded (it trained here: whatever the limits
+        on a network to train now, a stored run stays readable)."""
         info = self.info
         model = architectures.build(self.config.layers, info.image_shape, info.num_classes,
-                                    name=self.config.architecture_name)
+                                    name=self.config.architecture_name, within_limits=False)
         model.load_weights(self._checked("model.weights.h5"))
         return model
 

@@ -382,6 +382,7 @@ def warm_up(config, warm):
     gets that, and its steps run once more where the new seed cleared TensorFlow's kernels). False when nothing
     was left to do.
     """
+    check_layers(config)  # a network over the limits is never built, not even for a warm-up
     configure_devices()
     from tensorflow.python.eager import context
 
@@ -694,7 +695,9 @@ def train(config, on_epoch_end=None, on_batch_end=None, should_stop=None, datase
     stopped inside its first epoch, it has none, and raises TrainingStoppedEarly.
 
     warm: a WarmNetworks to take an already compiled network from (give it back with detach_model(warm)).
+    A network over the server's limits raises ConfigError before any data is read or anything is built.
     """
+    check_layers(config, dataset.info if dataset is not None else None)
     dataset = dataset or datasets.load(config.dataset)
     info = dataset.info
     x_train, y_train, x_val, y_val = split_data(config, dataset)
@@ -779,14 +782,16 @@ def evaluate(probabilities, labels):
     return loss, accuracy
 
 
-def check_layers(config):
-    """Raise SpecError now if the config's network cannot be built on its dataset."""
-    info = datasets.get_info(config.dataset)
+def check_layers(config, info=None):
+    """The network's architectures.Size on its dataset (info: that dataset's DatasetInfo, when known), counted
+    without building anything; SpecError when it cannot be built on those images, ConfigError when it is over the
+    server's limits (architectures.check_size). Every path that builds config's network calls this first."""
+    info = info or datasets.get_info(config.dataset)
     try:
-        architectures.summarize(config.layers, info.image_shape, info.num_classes)
-    except SpecError as error:
-        raise SpecError("error.spec.on_dataset", name=config.architecture_name, title=info.title,
-                        error=error.message) from None
+        return architectures.check_size(config.layers, info.image_shape, info.num_classes)
+    except (SpecError, ConfigError) as error:
+        raise type(error)("error.spec.on_dataset", name=config.architecture_name, title=info.title,
+                          error=error.message) from None
 
 
 def preflight(config, dataset=None):

@@ -1,6 +1,9 @@
 """Estimates come from this server's measured speeds; a request over the limit is refused with what fits."""
 
 import dataclasses
+import math
+import multiprocessing
+import time
 
 import pytest
 
@@ -11,28 +14,53 @@ from cnnlab.training import TrainConfig
 TINY = dict(dataset="mnist", architecture="fast", epochs=1, batch_size=32, train_size=320, validation_split=0.25)
 
 
+# two networks of one's own whose forward passes differ by exactly 2x, by hand: Flatten then Dense(u) then the output
+# Dense(10) on 784 pixels costs 2*784*u + 2*u*10 FLOPs, so doubling u doubles every term
+NARROW = [{"kind": "flatten"}, {"kind": "dense", "size": 32}]
+WIDE = [{"kind": "flatten"}, {"kind": "dense", "size": 64}]
+
+
 def test_a_training_updates_this_servers_speed_for_that_network():
     store = runs.RunStore()
     speeds = estimates.Speeds(store.root)
-    config = TrainConfig(**dict(TINY, epochs=3))
+    config = TrainConfig(**dict(TINY, architecture=NARROW, epochs=3))
     guess, measured = speeds.images_per_second(config)
     assert guess > 0 and not measured  # a first guess from the network's FLOPs
-    store.get_or_train(TrainConfig(**TINY))  # one epoch: mostly building and tracing, so it is not counted
+    store.get_or_train(TrainConfig(**dict(TINY, architecture=NARROW)))  # one epoch: mostly building, not counted
     assert speeds.images_per_second(config) == (guess, False)
     run, _ = store.get_or_train(config)
     rate, measured = speeds.images_per_second(config)
+    # 320 images with a quarter for validation: 240 train (forward and back), 80 validate (forward only: a third)
+    assert (run.record["data"]["train"], run.record["data"]["validation"]) == (240, 80)
     after_the_first = sorted(run.record["epoch_seconds"][1:])
     steady = after_the_first[len(after_the_first) // 2]  # the median of the epochs after the first
-    images = run.record["data"]["train"] + run.record["data"]["validation"] / 3
-    assert measured and len(run.record["epoch_seconds"]) == 3 and rate == pytest.approx(images / steady, rel=1e-6)
-    other = TrainConfig(**dict(TINY, architecture="net_1"))
-    from cnnlab import architectures
-
-    flops = {c.architecture: architectures.flops_per_image(c.layers, (28, 28, 1), 10) for c in (config, other)}
+    assert measured and len(run.record["epoch_seconds"]) == 3 and rate == pytest.approx((240 + 80 / 3) / steady)
+    other = TrainConfig(**dict(TINY, architecture=WIDE))
     estimated, _ = speeds.images_per_second(other)  # another network: from the GFLOP/s measured on this one
-    assert estimated == pytest.approx(rate * flops["fast"] / flops["net_1"], rel=1e-6)
+    assert estimated == pytest.approx(rate / 2, rel=1e-9)  # twice the FLOPs (by hand, above): half the speed
     longer = estimates.estimate(dataclasses.replace(config, epochs=30), 8000, speeds)
     assert longer.seconds > estimates.estimate(config, 8000, speeds).seconds
+
+
+def test_sizes_and_flops_are_counted_as_keras_and_a_hand_count_have_them():
+    from cnnlab import architectures
+
+    # by hand, on 6x6x1 images and 3 classes: conv 2 filters 3x3 -> 4x4x2 (params (9+1)*2 = 20, 32 values);
+    # maxpool -> 2x2x2 (8); flatten (8); dense 4 (params (8+1)*4 = 36, 4 values); output 3 (params (4+1)*3 = 15)
+    tiny = [architectures.conv(2), architectures.maxpool(), architectures.flatten(), architectures.dense(4)]
+    assert architectures.size(tiny, (6, 6, 1), 3) == architectures.Size(params=20 + 36 + 15,
+                                                                       activations=32 + 8 + 8 + 4 + 3)
+    # multiply-adds x 2: conv 18 weights at 16 positions, dense 32 weights, output 12 weights
+    assert architectures.flops_per_image(tiny, (6, 6, 1), 3) == 2 * (18 * 16 + 32 + 12)
+    # and on networks Keras builds: its own parameter count and the outputs of its layers
+    for spec, shape in ((tiny, (6, 6, 1)), ("fast", (28, 28, 1)), ("proposed", (32, 32, 3)),
+                        ([architectures.conv(8, kernel=5, stride=2, padding="same"), architectures.Layer("batchnorm"),
+                          architectures.Layer("avgpool", kernel=3, padding="same"),
+                          architectures.Layer("globalavgpool"), architectures.dropout(0.2)], (15, 17, 3))):
+        model = architectures.build(spec, shape, 10 if spec != tiny else 3)
+        values = sum(math.prod(layer.output.shape[1:]) for layer in model.layers[1:])  # without the Input layer
+        assert architectures.size(spec, shape, 10 if spec != tiny else 3) == architectures.Size(
+            model.count_params(), values), spec
 
 
 def test_a_request_over_the_limit_is_refused_with_settings_that_fit(monkeypatch):
@@ -55,8 +83,23 @@ def test_a_request_over_the_limit_is_refused_with_settings_that_fit(monkeypatch)
         estimates.check(config, data, speeds)
 
 
-def test_a_huge_custom_network_is_refused_before_it_is_built():
-    spec = [{"kind": "conv", "size": 64}, {"kind": "flatten"}, {"kind": "dense", "size": 128}]  # 5.5 M parameters
-    config = TrainConfig(dataset="mnist", architecture=spec)
-    with pytest.raises(ConfigError, match="this server trains custom networks of at most 5,000,000"):
-        estimates.check(config, datasets.load("mnist"), estimates.Speeds(runs.RunStore().root), limit=1e9)
+def test_a_huge_network_is_refused_by_prepare_and_by_submit_and_no_worker_builds_it():
+    from cnnlab import executors, jobs, training
+
+    store = runs.RunStore()
+    executor = executors.ProcessExecutor()  # the web server's: it prepares in a worker process
+    queue = jobs.TrainingQueue(store, executor)
+    huge = TrainConfig(dataset="mnist", architecture=[{"kind": "conv", "size": 64}, {"kind": "flatten"},
+                                                      {"kind": "dense", "size": 128}])  # 5.5 M parameters
+    before = set(multiprocessing.active_children())
+    started = time.perf_counter()
+    assert queue.prepare(huge) is False  # what the Train page asks on every render
+    # no worker was started to build it (a network under the limits starts one: test_executors' prepare test)
+    assert time.perf_counter() - started < 0.5 and set(multiprocessing.active_children()) == before
+    with pytest.raises(ConfigError, match="more than this server's limit of 5,000,000 for a network of your own"):
+        queue.submit(huge, student="ada")
+    assert queue.jobs() == [] and store.list() == []
+    warm = training.WarmNetworks()  # what the worker would do if asked: refuse, and keep nothing
+    with pytest.raises(ConfigError, match="5,000,000"):
+        training.warm_up(huge, warm)
+    assert len(warm) == 0
