@@ -56,6 +56,11 @@ try:
 except CnnlabError as error:
     st.error(t("model.invalid", error=error))
     st.stop()
+try:  # counted from the rows above, nothing built: a network over the server's limits is said, and cannot be used
+    architectures.check_size(layers, info.image_shape, info.num_classes)
+    too_large = None
+except CnnlabError as error:
+    too_large = error
 
 left, right = st.columns([3, 2])
 with left:
@@ -65,6 +70,8 @@ with left:
                                for r in rows]), hide_index=True, width="stretch")
     total = sum(r.params for r in rows)
     st.markdown(t("model.total", total=total, mb=total * 4 / 1024 ** 2))
+    if too_large is not None:
+        st.error(t("model.too_large", error=too_large))
 with right:
     st.header(t("model.flow"))
     shape = " × ".join(map(str, info.image_shape))
@@ -75,7 +82,7 @@ with right:
     st.graphviz_chart("digraph { rankdir=TB; node [fontname=Helvetica, fontsize=10]; "
                       + "; ".join(nodes + edges) + " }")
 
-if st.button(t("model.use"), type="primary"):
+if st.button(t("model.use"), type="primary", disabled=too_large is not None):
     unchanged = preset_name in presets and layers == architectures.PRESETS[preset_name].layers
     st.session_state["architecture"] = preset_name if unchanged else [layer.to_dict() for layer in layers]
     st.success(t("model.used"))

@@ -83,6 +83,12 @@ with st.form("settings"):
 
 if network in architectures.PRESETS:
     ui.fit_note(network, datasets.get_info(dataset))
+elif not submitted:  # a network of one's own (from the Model page or a link): over the limits is said before Train
+    try:
+        info = datasets.get_info(dataset)
+        architectures.check_size(architecture, info.image_shape, info.num_classes)
+    except CnnlabError as error:
+        st.warning(t("train.bad", error=error))
 
 
 def likely_settings():
