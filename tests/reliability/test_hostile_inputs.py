@@ -101,5 +101,5 @@ def test_upload_limits_are_no_larger_than_what_each_upload_needs():
     at.session_state["dataset"] = "cifar10"
     at.run()
     cifar = next(u for u in at.get("file_uploader") if u.key == "cifar_upload")
-    own = next(u for u in at.get("file_uploader") if u.key == "own_zip")  # a class's own pictures, zipped
+    own = next(u for u in at.get("file_uploader") if u.key == "own_zip_0")  # a class's own pictures, zipped
     assert cifar.proto.max_upload_size_mb == own.proto.max_upload_size_mb == config["server"]["maxUploadSize"]
