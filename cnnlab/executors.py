@@ -168,6 +168,8 @@ class ProcessExecutor(LocalExecutor):
                 while not ended:
                     if should_stop is not None and should_stop():
                         stop.set()
+                    elif stop.is_set():  # a Stop taken back (a student rejoined) before the worker saw it: forgotten
+                        stop.clear()
                     try:
                         kind, index, logs = progress.get(timeout=POLL_SECONDS)
                     except queue.Empty:
@@ -431,9 +433,13 @@ class RayExecutor:
 
         try:
             while True:
-                if not left and should_stop is not None and should_stop() and not seen.get("lost"):
+                stopping = should_stop is not None and not seen.get("lost") and should_stop()
+                if stopping and not left:
                     progress.leave.remote(self._server)  # it ends when no server waits for it any more
                     left = True
+                elif left and not stopping and not seen.get("lost"):  # asked for again (a student rejoined): this
+                    progress.claim.remote(self._server)  # server waits for it again, and a stop it got alone is off
+                    left = False
                 state = read()
                 if result is None and state is not None and state["result"] is not None:
                     result = state["result"][0]
@@ -452,8 +458,10 @@ class RayExecutor:
             # a finished training lingers a little for servers that asked for it too; a stopped, failed or lost
             # one is forgotten at once, so that the same settings asked again train afresh
             shared = trained is not None and not trained.stopped
-            if owner or not shared:
-                timer = threading.Timer(KEEP_FINISHED_SECONDS if shared else 0, _forget_quietly, args=(progress,))
+            if not shared:  # forgotten before this thread can ask for the same settings again (in the order sent)
+                _forget_quietly(progress)
+            elif owner:
+                timer = threading.Timer(KEEP_FINISHED_SECONDS, _forget_quietly, args=(progress,))
                 timer.daemon = True
                 timer.start()
 

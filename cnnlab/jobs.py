@@ -17,7 +17,7 @@ import threading
 import time
 
 from cnnlab import datasets, estimates, executors, runs, training
-from cnnlab.errors import CnnlabError
+from cnnlab.errors import CnnlabError, TrainingStoppedEarly
 from cnnlab.i18n import Message
 
 log = logging.getLogger(__name__)
@@ -277,6 +277,11 @@ class TrainingQueue:
                 job.finished, job.dataset = time.time(), None  # finished jobs do not keep a copy of the data alive
                 self._changed.notify_all()
 
+    def _asked_again(self, job):
+        """True when no Stop stands on the job now: a Stop it got was taken back by someone asking for it again."""
+        with self._changed:
+            return not job.stop_requested
+
     def _train(self, job):
         job.steps = training.steps_per_epoch(job.config, len(job.dataset.x_train))
 
@@ -289,9 +294,21 @@ class TrainingQueue:
             job.batch = batch + 1
 
         try:
-            run, cached = self.store.get_or_train(job.config, on_epoch_end=on_epoch_end, on_batch_end=on_batch_end,
-                                                  should_stop=lambda: job.stop_requested, dataset=job.dataset,
-                                                  executor=self.executor)
+            while True:
+                try:
+                    run, cached = self.store.get_or_train(job.config, on_epoch_end=on_epoch_end,
+                                                          on_batch_end=on_batch_end,
+                                                          should_stop=lambda: job.stop_requested, dataset=job.dataset,
+                                                          executor=self.executor)
+                except TrainingStoppedEarly:
+                    if not self._asked_again(job):
+                        raise
+                    run = None
+                if run is not None and (run.complete or not self._asked_again(job)):
+                    break
+                # someone asked for it again after the Stop had reached the training (a student who rejoined a
+                # training just stopped): what they get is a whole run, so it trains again, to the end
+                job.history, job.batch = {}, 0
             job.trained_on = run.record.get("trained_on")
             for experiment_id in sorted(job.requested_by):  # every experiment that asked, also while it trained
                 run = self.store.tag(run.id, experiment_id) or run

@@ -118,6 +118,26 @@ def test_a_shared_training_on_ray_goes_on_when_one_student_stops(local_ray):
     assert store.get(job.id).record["status"] == "complete" and job.epochs_done == 6
 
 
+def test_a_stop_taken_back_on_ray_before_the_training_saw_it_is_forgotten(local_ray):
+    """#29 item 10: Stop, then the student rejoins; the cluster is busy, so the training has not started yet."""
+    import threading
+
+    import ray
+
+    from cnnlab import datasets
+
+    executor, _ = local_ray
+    data = datasets.load("mnist")
+    busy = threading.Thread(target=executor.train, args=(TrainConfig(**dict(TINY, epochs=6, seed=21)), data))
+    busy.start()  # it takes the instance's cores: the next training waits for them
+    assert wait_for(lambda: ray.available_resources().get("CPU", 0) < executors.cpus_per_training(), 120)
+    asked = []
+    result = executor.train(TrainConfig(**dict(TINY, seed=22)), data,
+                            should_stop=lambda: asked.append(1) or len(asked) == 1)  # Stop, then asked again
+    busy.join()
+    assert not result.stopped and result.epochs_completed == 2 and len(asked) > 1
+
+
 def test_an_error_inside_a_ray_task_reaches_the_page_in_words(local_ray):
     executor, _ = local_ray
     queue = jobs.TrainingQueue(runs.RunStore(), executor)
@@ -167,6 +187,20 @@ def test_a_web_servers_trainings_run_in_a_worker_process_with_progress_stop_and_
     assert store.get(job.id) is None and not list((store.root / "tmp").iterdir())
     again = queue.submit(TrainConfig(**dict(TINY, seed=6)))
     assert queue.wait(again, timeout=120) and again.status == "done", again.error
+
+
+def test_a_stop_taken_back_before_the_worker_saw_it_is_forgotten():
+    """#29 item 10: Stop, then the student rejoins while the worker process is still starting: it trains to the end."""
+    from cnnlab import datasets
+
+    executor = executors.ProcessExecutor()
+    asked = []
+    try:
+        result = executor.train(TrainConfig(**TINY), datasets.load("mnist"),
+                                should_stop=lambda: asked.append(1) or len(asked) == 1)  # Stop, then asked again
+    finally:
+        executor.close()
+    assert not result.stopped and result.epochs_completed == 2 and len(asked) > 1
 
 
 def test_the_worker_gets_a_network_ready_while_the_student_chooses(tmp_path, monkeypatch):

@@ -2,7 +2,8 @@ import time
 
 import pytest
 
-from cnnlab import jobs, runs
+from cnnlab import executors, jobs, runs
+from cnnlab.errors import TrainingStoppedEarly
 from cnnlab.training import TrainConfig
 
 TINY = dict(dataset="mnist", architecture="fast", epochs=1, batch_size=32, train_size=320, validation_split=0.25)
@@ -140,3 +141,41 @@ def test_a_stored_run_is_never_refused_by_the_limit_and_the_limit_is_read_where_
     with pytest.raises(Exception, match="limit is 0 minutes"):
         strict.submit(TrainConfig(**dict(TINY, seed=6)))
     assert strict.jobs() == [] and strict.submit(TrainConfig(**TINY)).id == stored.id
+
+
+class RejoinedAfterTheStop(executors.LocalExecutor):
+    """Trains in this process, as the CLI does; when a training comes back stopped (or stopped inside its first
+    epoch), a student asks for the same settings again before the queue has the result: a student who rejoins a
+    training just stopped, after the Stop had reached it."""
+
+    def __init__(self):
+        self.rejoin = []  # what to do once, the first time a training comes back stopped
+
+    def train(self, config, dataset, **callbacks):
+        try:
+            result = super().train(config, dataset, **callbacks)
+        except TrainingStoppedEarly:
+            while self.rejoin:
+                self.rejoin.pop()()
+            raise
+        while result.stopped and self.rejoin:
+            self.rejoin.pop()()
+        return result
+
+
+@pytest.mark.parametrize("stopped_in", ["the second epoch", "the first epoch"])
+def test_a_student_who_rejoins_a_training_just_stopped_gets_a_whole_run(stopped_in):
+    store = runs.RunStore()
+    executor = RejoinedAfterTheStop()
+    queue = jobs.TrainingQueue(store, executor)
+    config = TrainConfig(**dict(TINY, epochs=4, train_size=2000 if stopped_in == "the first epoch" else 640))
+    job = queue.submit(config, student="ana")
+    executor.rejoin.append(lambda: queue.submit(config, student="ana"))  # Train pressed again, same settings
+    deadline = time.time() + 120
+    while (job.epochs_done < 1 if stopped_in == "the second epoch" else job.batch < 1) and time.time() < deadline:
+        time.sleep(0.01)
+    queue.stop(job.id, student="ana")
+    assert queue.wait(job, timeout=180) and job.status == "done", job.error
+    assert executor.rejoin == []  # the Stop did reach the training, and she asked again after it
+    run = store.get(job.id)
+    assert run.complete and run.record["epochs_completed"] == 4 and job.epochs_done == 4
