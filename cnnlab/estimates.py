@@ -16,6 +16,8 @@ import os
 import pathlib
 import threading
 
+import filelock
+
 from cnnlab import architectures, storage, training
 from cnnlab.errors import ConfigError
 from cnnlab.i18n import Alternatives, Message
@@ -65,6 +67,13 @@ class Speeds:
     def __init__(self, root=None):
         self.path = pathlib.Path(root or storage.home()) / "speeds.json"
 
+    def _file_lock(self):
+        """The store's cross-process lock on speeds.json (locks/speeds.lock): the server and the command line both
+        read, change and write it, and without it one's update overwrites the other's."""
+        folder = self.path.parent / "locks"
+        folder.mkdir(parents=True, exist_ok=True)
+        return filelock.FileLock(str(folder / "speeds.lock"))
+
     def read(self):
         try:
             data = json.loads(self.path.read_text())
@@ -81,7 +90,7 @@ class Speeds:
         gflops = rate * architectures.flops_per_image(config.layers, info.image_shape, info.num_classes) \
             * TRAINING_FLOPS_PER_FORWARD / 1e9
         kind = device or device_kind()
-        with _lock:
+        with _lock, self._file_lock():  # threads of this process, then every process on this store
             data = self.read()
             networks = data.setdefault(kind, {}).setdefault("networks", {})
             key = network_key(config)

@@ -103,3 +103,40 @@ def test_a_huge_network_is_refused_by_prepare_and_by_submit_and_no_worker_builds
     with pytest.raises(ConfigError, match="5,000,000"):
         training.warm_up(huge, warm)
     assert len(warm) == 0
+
+
+RECORDER = """
+import pathlib, sys, time
+sys.path.insert(0, {root!r})
+from cnnlab import estimates
+from cnnlab.training import TrainConfig
+speeds = estimates.Speeds({store!r})
+pathlib.Path({go!r} + ".{first}").touch()  # ready
+while not pathlib.Path({go!r}).exists():  # both processes start writing at once
+    time.sleep(0.001)
+for size in range({first}, {first} + {count}):
+    speeds.record(TrainConfig(architecture=[{{"kind": "flatten"}}, {{"kind": "dense", "size": size}}]), 1000, 1.0,
+                  device="cpu")
+"""
+
+
+def test_two_processes_recording_speeds_at_once_lose_nothing(tmp_path):
+    """#29 item 10: the server and the command line both write speeds.json; each keeps the other's measurements."""
+    import pathlib
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    store, go, count = tmp_path / "store", tmp_path / "go", 60
+    store.mkdir()
+    writers = [subprocess.Popen([sys.executable, "-c", RECORDER.format(root=ROOT, store=str(store), go=str(go),
+                                                                        first=first, count=count)])
+               for first in (8, 8 + count)]
+    deadline = time.time() + 60
+    while not all(pathlib.Path(f"{go}.{first}").exists() for first in (8, 8 + count)) and time.time() < deadline:
+        time.sleep(0.01)  # both imported and waiting
+    go.touch()
+    assert [writer.wait(timeout=120) for writer in writers] == [0, 0]
+    networks = estimates.Speeds(store).read()["cpu"]["networks"]
+    assert len(networks) == 2 * count  # no process's update overwrote the other's
