@@ -16,6 +16,8 @@ import math
 from cnnlab.errors import ConfigError, SpecError
 from cnnlab.i18n import Message, t
 
+MAX_LAYERS = 64  # the course's deepest network has 14; the Model page's table stays readable
+MAX_SPEC_CHARS = 16_000  # JSON of 64 layers with every field is about 6,000 characters
 KINDS = ("conv", "maxpool", "avgpool", "dropout", "flatten", "dense", "batchnorm", "globalavgpool")
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "swish", "linear")
 PADDINGS = ("valid", "same")
@@ -91,10 +93,14 @@ class Layer:
 
 
 def _whole(value):
-    number = float(value)
-    if number != int(number):
+    try:
+        number = float(value)
+        whole = int(number)
+    except OverflowError:  # 10**400, or 1e309 read as infinity: no layer has that many of anything
+        raise ValueError(value) from None
+    if number != whole:
         raise ValueError(value)
-    return int(number)
+    return whole
 
 
 def conv(filters, kernel=3, stride=1, padding="valid", activation="relu"):
@@ -265,17 +271,28 @@ def fit_note(name, info):
 
 
 def parse_spec(spec):
-    """A tuple of Layers from a preset name, a JSON string, or a list of dicts / Layers."""
+    """A tuple of Layers from a preset name, a JSON string, or a list of dicts / Layers.
+
+    A spec is bounded before it is parsed (MAX_SPEC_CHARS of JSON, MAX_LAYERS layers, no nesting deeper than a
+    list of layers), so that a link or a pasted text cannot make the parser or the Model page's table work for
+    minutes; SpecError says which bound.
+    """
     if isinstance(spec, str):
         text = spec.strip()
         if not text.startswith("["):
             return get_preset(text).layers
+        if len(text) > MAX_SPEC_CHARS:
+            raise SpecError("error.spec.too_long", size=len(text), limit=MAX_SPEC_CHARS)
         try:
             spec = json.loads(text)
         except json.JSONDecodeError as error:
             raise SpecError("error.spec.json", msg=error.msg, pos=error.pos) from None
+        except RecursionError:  # brackets nested deeper than Python's parser recurses: not a list of layers
+            raise SpecError("error.spec.nested") from None
     if not isinstance(spec, (list, tuple)) or not spec:
         raise SpecError("error.spec.empty")
+    if len(spec) > MAX_LAYERS:
+        raise SpecError("error.spec.too_many_layers", count=len(spec), limit=MAX_LAYERS)
     return tuple(item if isinstance(item, Layer) else Layer.from_dict(item, position)
                  for position, item in enumerate(spec, start=1))
 

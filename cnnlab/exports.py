@@ -266,12 +266,15 @@ def config_from_query(query):
     augment = query.get("augment", "0").lower()
     if augment not in ("0", "1", "true", "false"):
         raise ConfigError("error.config.augment")
-    return training.TrainConfig(
+    config = training.TrainConfig(
         dataset=query.get("dataset", "mnist"), architecture=query.get("network", architectures.DEFAULT_PRESET),
         epochs=query.get("epochs", 5), batch_size=query.get("batch", 64), optimizer=query.get("optimizer", "adam"),
         learning_rate=query.get("lr"), dropout=query.get("dropout"),
         validation_split=query.get("validation", 0.1), train_size=query.get("train_size"),
         seed=query.get("seed", 0), augment=augment in ("1", "true"))
+    info = datasets.get_info(config.dataset)
+    architectures.summarize(config.layers, info.image_shape, info.num_classes)  # every layer valid, every shape
+    return config  # (a network over the size limits still fills the form: the form says why it will not train)
 
 
 def link(base, **query):

@@ -80,6 +80,10 @@ def speaking(lang):
         _current.reset(token)
 
 
+ECHO = 200  # characters of a text given to a message that are shown: a name typed into a link may be megabytes
+HUGE = 10 ** 15  # numbers from here on are written 1.000e+15: Babel cannot group 10**400
+
+
 class _Formatter(string.Formatter):
     """str.format whose numbers follow the language: 0.9825 with '.2%' is '98.25%' or '98,25 %'."""
 
@@ -107,6 +111,8 @@ def number(value, spec="", lang=None):
     lang = lang or get_language()
     if isinstance(value, float) and not math.isfinite(value):
         return format(value, "")
+    if abs(value) >= HUGE:  # a number no setting takes (typed in a link, say): shown as such, never a crash
+        return format(decimal.Decimal(value), ".3e")
     match = _SPEC.match(spec)
     if match is None:
         return format(value, spec)
@@ -166,11 +172,14 @@ def text(value):
 
 
 def _render(value):
-    """Messages are worded now; a list becomes 'a, b and c' in the current language."""
+    """Messages are worded now; a list becomes 'a, b and c' in the current language; a text longer than ECHO
+    characters (what someone typed, sent back in a message) is cut, so a message stays a sentence."""
     if isinstance(value, (Message, Alternatives)):
         return str(value)
     if isinstance(value, list):
         return join(value)
+    if isinstance(value, str) and len(value) > ECHO:
+        return value[:ECHO - 1] + "…"
     return value
 
 
