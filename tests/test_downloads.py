@@ -95,13 +95,30 @@ def test_a_download_can_be_stopped_and_keeps_nothing(mirror, isolated):
     assert leftovers(isolated) == []
 
 
+class _Held(_Quiet):
+    """Serves nothing until the test lets it: a download that is certainly still running."""
+
+    gate = threading.Event()
+
+    def do_GET(self):
+        self.gate.wait(timeout=60)
+        super().do_GET()
+
+
 def test_the_server_runs_one_download_per_dataset_in_the_background(mirror, isolated):
-    write_fashion(mirror(), n_train=300, n_test=50)
+    write_fashion(mirror(_Held), n_train=300, n_test=50)
+    _Held.gate.clear()
     registry = downloads.Downloads()
     first = registry.start("fashion-mnist")
-    assert registry.start("fashion_mnist") is first or first.status != "running"  # one at a time
+    try:
+        assert first.status == "running"
+        assert registry.start("fashion_mnist") is first  # one at a time: the second start joins the first
+    finally:
+        _Held.gate.set()
     assert first.wait(timeout=60) and first.status == "done", first.error
     assert registry.get("fashion_mnist") is first and first.progress.fraction == 1.0
+    again = registry.start("fashion_mnist")  # a finished download may be started again
+    assert again is not first and again.wait(timeout=60) and again.status == "done", again.error
 
 
 def test_the_command_line_downloads_with_progress_on_stderr(mirror, isolated):
