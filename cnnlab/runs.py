@@ -46,6 +46,7 @@ READABLE_FORMATS = (1, 2)  # runs of format 1 stay readable: nothing already tra
 RUN_ID = re.compile(r"^[0-9a-f]{16}$")
 FILES = ("predictions.npz", "model.weights.h5")
 TIMELINE = "timeline.npz"  # how it learned (training.Timeline); runs trained before it have none
+IN_USE_SECONDS = 0.5  # how long a deletion waits for a run's lock (held briefly when tagged, for a whole training)
 SET_ASIDE = "set_aside.json"  # written into a damaged run's folder under corrupt/: which run, and why
 
 
@@ -61,6 +62,10 @@ def _record_checksum(record):
 
 class RunDamaged(CnnlabError):
     """A run's weights or predictions no longer match their checksum: it was set aside, and is retrained on demand."""
+
+
+class RunInUse(CnnlabError):
+    """A run that is being trained (its lock is held) cannot be deleted now; the message says to try again later."""
 
 
 class DataGone(CnnlabError):
@@ -348,14 +353,25 @@ class RunStore:
         return len(folders), sum(_size(path) for path in folders)
 
     def delete(self, run_id):
-        """Remove a run (a teacher's action): renamed out of runs/ under its lock, then erased. True when it was there."""
+        """Remove a run (a teacher's action): renamed out of runs/ under its lock, then erased. True when it was there.
+
+        A run being trained holds its lock for the whole training: that raises RunInUse at once (within
+        IN_USE_SECONDS), so that the teacher's page says so instead of waiting for the training to end.
+        """
         path = self.run_path(run_id)
-        with self.lock(run_id):
+        lock = self.lock(run_id)
+        try:
+            lock.acquire(timeout=IN_USE_SECONDS)
+        except filelock.Timeout:
+            raise RunInUse("error.run.in_use", run_id=run_id) from None
+        try:
             if not path.exists():
                 return False
             gone = self.root / "tmp" / f"{run_id}.deleted.{uuid.uuid4().hex[:8]}"
             os.replace(path, gone)
             self._cache.pop(run_id, None)
+        finally:
+            lock.release()
         shutil.rmtree(gone, ignore_errors=True)
         for derived in (self.root / "explain").glob(f"{run_id}-*"):  # what was computed from it (cnnlab.explain)
             shutil.rmtree(derived, ignore_errors=True)

@@ -87,8 +87,11 @@ if stored:
     chosen = st.selectbox(t("teacher.delete_which"), [run.id for run in stored], index=None,
                           format_func=lambda run_id: ui.describe(store.get(run_id)), key="delete_run")
     if chosen and st.button(t("teacher.delete"), key="delete_button"):
-        if store.delete(chosen):
-            st.success(t("teacher.deleted", id=chosen[:6]))
+        try:
+            if store.delete(chosen):
+                st.success(t("teacher.deleted", id=chosen[:6]))
+        except CnnlabError as error:  # being trained: said at once, the page never waits for the training
+            st.warning(str(error))
 
 st.header(t("teacher.own"))
 if "own_deleted" in st.session_state:  # said after the rerun that took it off every menu

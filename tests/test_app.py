@@ -5,6 +5,7 @@ import re
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -489,6 +490,47 @@ def test_the_teacher_sees_workers_damaged_runs_and_deletes_a_run(monkeypatch, st
     at.button(key="delete_button").click().run()
     assert f"Run {stored_run.id[:6]} deleted." in all_text(at)
     assert store.get(stored_run.id) is None and store.size()[0] == 0
+
+
+def test_deleting_a_run_that_is_being_trained_says_so_at_once(monkeypatch, stored_run):
+    """#29 item 10: a training holds its run's lock from start to end; the Teacher page does not wait for it."""
+    monkeypatch.setenv("CNNLAB_TEACHER_TOKEN", "s3cret")
+    store = runs.RunStore()
+    at = page("pages/10_Teacher.py").run()
+    at.text_input(key="teacher_page_token").input("s3cret").run()
+    at.selectbox(key="delete_run").select(stored_run.id).run()
+    held, trained = threading.Event(), threading.Event()
+
+    def train_it():  # its settings are being trained again (a stopped run asked for once more, say), for 30 s at most
+        with store.lock(stored_run.id):
+            held.set()
+            trained.wait(30)
+
+    threading.Thread(target=train_it, daemon=True).start()
+    held.wait(10)
+    try:
+        started = time.time()
+        at.button(key="delete_button").click().run(timeout=60)
+        assert time.time() - started < 10 and not at.exception, at.exception
+        warning = " ".join(w.value for w in at.warning)
+        assert f"Run {stored_run.id} is being trained right now" in warning and "cannot be deleted yet" in warning
+        assert store.get(stored_run.id) is not None  # still there
+    finally:
+        trained.set()
+    said = []
+
+    def delete():
+        try:
+            said.append(store.delete(stored_run.id))
+        except runs.RunInUse as error:
+            said.append(error)
+
+    with store.lock(stored_run.id):  # the store itself, as the command line meets it: an answer, not a wait
+        deleting = threading.Thread(target=delete, daemon=True)
+        deleting.start()
+        deleting.join(10)
+        assert len(said) == 1 and isinstance(said[0], runs.RunInUse), said
+    assert store.delete(stored_run.id) and store.get(stored_run.id) is None  # once trained, it goes
 
 
 LINKED = TrainConfig(dataset="mnist", architecture=[{"kind": "conv", "size": 8}, {"kind": "maxpool"},
