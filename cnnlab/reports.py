@@ -19,7 +19,7 @@ import zipfile
 
 import numpy as np
 
-from cnnlab import architectures, charts, i18n, inspection, training
+from cnnlab import architectures, charts, comparisons, i18n, inspection, training
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
 
@@ -215,6 +215,7 @@ def _comparison(runs):
     best = max(runs, key=lambda r: r.test_accuracy)
     blocks.append(Paragraph(t("report.best", name=best.config.architecture_name, id=best.id[:8],
                               accuracy=best.test_accuracy)))
+    blocks += [Paragraph(str(caveat)) for caveat in comparisons.caveats(runs, [r.id[:8] for r in runs])]
     return blocks
 
 

@@ -78,6 +78,8 @@ def test_a_report_of_several_runs_compares_them_and_keeps_each_ones_figures_apar
     assert i18n.t("report.no_conv") in text  # the MLP has no filters to show, and says so
     best = max((stored_run, other), key=lambda r: r.test_accuracy)
     assert i18n.t("report.best", name=best.config.architecture_name, id=best.id[:8], accuracy=best.test_accuracy) in text
+    # 3 epochs against 2: the report says the ranking is not like for like (#29 item 7)
+    assert f"different lengths ({stored_run.id[:8]}: 3 epochs and {other.id[:8]}: 2 epochs)" in text, text
 
 
 def test_the_markdown_zip_holds_every_figure_it_names_as_a_real_png(stored_run, tmp_path):
