@@ -492,7 +492,8 @@ class RunStore:
         run_id = run_id_for(config, dataset)
         run = self._complete(run_id, requested_by)
         if run is not None:
-            return run, True
+            return run, True  # stored: whatever today's limits, a run trained here once stays readable
+        training.check_layers(config)
         lock = self.lock(run_id)
         try:
             lock.acquire(timeout=0)

@@ -179,3 +179,20 @@ def test_a_student_who_rejoins_a_training_just_stopped_gets_a_whole_run(stopped_
     assert executor.rejoin == []  # the Stop did reach the training, and she asked again after it
     run = store.get(job.id)
     assert run.complete and run.record["epochs_completed"] == 4 and job.epochs_done == 4
+
+
+def test_a_run_stored_before_a_stricter_limit_still_comes_back_through_the_queue(monkeypatch):
+    """#29 item 8: a stored run is never refused, also when the network limits became stricter since it trained."""
+    from cnnlab import architectures
+
+    store = runs.RunStore()
+    own = [{"kind": "conv", "size": 8}, {"kind": "flatten"}, {"kind": "dense", "size": 16}]
+    config = TrainConfig(**dict(TINY, architecture=own))
+    stored, _ = store.get_or_train(config)
+    monkeypatch.setattr(architectures, "MAX_ACTIVATIONS", 1_000)  # today's server allows far less than it had
+    with pytest.raises(Exception, match="1,000"):
+        jobs.TrainingQueue(store).submit(TrainConfig(**dict(TINY, architecture=own, seed=3)))  # a new one: refused
+    queue = jobs.TrainingQueue(store)
+    job = queue.submit(config)
+    assert queue.wait(job, timeout=60) and job.status == "done", job.error
+    assert job.cached and job.id == stored.id
