@@ -64,6 +64,11 @@ class RunDamaged(CnnlabError):
     """A run's weights or predictions no longer match their checksum: it was set aside, and is retrained on demand."""
 
 
+class RunReplaced(RunDamaged):
+    """A run trained again under its id while an older copy of it was being read: nothing is damaged or set aside;
+    reading it again gives the new one."""
+
+
 class RunInUse(CnnlabError):
     """A run that is being trained (its lock is held) cannot be deleted now; the message says to try again later."""
 
@@ -115,11 +120,22 @@ class Run:
             except OSError:
                 good = False
             if not good:
+                if self._replaced():  # another version of the run is there now: nothing is damaged
+                    raise RunReplaced("error.run.replaced", run_id=self.id)
                 if self.store is not None:
                     self.store._set_aside(self.id, self.path, Message("corrupt.checksum", name=name))
                 raise RunDamaged("error.run.damaged", run_id=self.id, name=name)
             self._verified.add(name)
         return path
+
+    def _replaced(self):
+        """True when the run's folder now holds another version of it (a stopped run trained again since this Run
+        was read): its files are that version's, not damaged ones of this."""
+        try:
+            record = json.loads((self.path / "run.json").read_text())
+            return record["id"] == self.id and record["checksums"] != self.record["checksums"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
 
     @property
     def version(self):
@@ -253,22 +269,26 @@ class RunStore:
     def get(self, run_id):
         """The stored run, or None when there is none; a damaged entry is set aside with a notice."""
         path = self.run_path(run_id)
-        try:
-            stat = (path / "run.json").stat()
-        except OSError:
-            stat = None
-        if stat is None and not path.exists():
+        signature = _signature(path)
+        if signature is None and not path.exists():
             self._cache.pop(run_id, None)
             return None
-        signature = None if stat is None else (stat.st_size, stat.st_mtime_ns, stat.st_ino)
         cached = self._cache.get(run_id)
         if cached is not None and signature is not None and cached[0] == signature and self._files_there(cached[1]):
             return cached[1]
-        try:
-            run = self._read(run_id, path)
-        except CorruptRun as error:
-            self._cache.pop(run_id, None)
-            self._set_aside(run_id, path, error.args[0])
+        for _ in range(3):
+            try:
+                run = self._read(run_id, path)
+                break
+            except CorruptRun as error:
+                now = _signature(path)
+                if now is not None and now != signature:  # replaced while it was read (a stopped run trained
+                    signature = now  # again): what is there now is read, nothing is set aside
+                    continue
+                self._cache.pop(run_id, None)
+                self._set_aside(run_id, path, error.args[0])
+                return None
+        else:
             return None
         self._cache[run_id] = (signature, run)
         return run
@@ -425,13 +445,17 @@ class RunStore:
             record["record_sha256"] = _record_checksum(record)
             (tmp / "run.json").write_text(json.dumps(record, indent=1))
             _fsync_tree(tmp)
-            if final.exists():  # a stopped run being replaced by a complete one
-                old = self.root / "tmp" / f"{run_id}.replaced.{uuid.uuid4().hex[:8]}"
-                os.replace(final, old)
-                shutil.rmtree(old, ignore_errors=True)
-            os.replace(tmp, final)
+            # a stopped run replaced by a complete one: swapped in one step, so a reader finds the old run or the new
+            if not (final.exists() and storage.exchange(tmp, final)):
+                if final.exists():  # where the system cannot swap: two renames, and a moment with no run
+                    old = self.root / "tmp" / f"{run_id}.replaced.{uuid.uuid4().hex[:8]}"
+                    os.replace(final, old)
+                    os.replace(tmp, final)
+                    shutil.rmtree(old, ignore_errors=True)
+                else:
+                    os.replace(tmp, final)
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(tmp, ignore_errors=True)  # after a swap, the run it replaced
         return self._read(run_id, final)
 
     @staticmethod
@@ -529,6 +553,15 @@ class RunStore:
 def run_id_for(config, dataset):
     """The id of config's run on this very dataset (its variant and content fingerprint)."""
     return config.run_id(dataset.variant, dataset.fingerprint)
+
+
+def _signature(path):
+    """(size, mtime, inode) of a run folder's run.json, or None: it changes whenever the run is written again."""
+    try:
+        stat = (path / "run.json").stat()
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns, stat.st_ino
 
 
 def _size(folder):

@@ -1,9 +1,12 @@
 """Where cnnlab keeps its files ($CNNLAB_HOME, default ~/.cache/cnnlab) and how it writes them: atomically.
 
 A reader sees a file either as it was or as it is now, never half-written: every write goes to a
-temporary file in the same folder, is flushed to disk, and then renamed over the old one.
+temporary file in the same folder, is flushed to disk, and then renamed over the old one. A folder that
+replaces another (a run trained again) is swapped with it in one step (exchange), where the system allows.
 """
 
+import ctypes
+import functools
 import os
 import pathlib
 import uuid
@@ -51,3 +54,28 @@ def write_bytes(path, data):
 
 def write_text(path, text):
     write_bytes(path, text.encode("utf-8"))
+
+
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2  # from Linux's <fcntl.h> and <linux/fs.h>
+
+
+@functools.cache
+def _renameat2():
+    """libc's renameat2 (Linux 3.15+, glibc 2.28+), or None where there is none."""
+    try:
+        function = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
+
+
+def exchange(first, second):
+    """Swap two paths (folders or files) in one step, so that a reader of either path finds the one or the other,
+    never nothing: Linux's renameat2(RENAME_EXCHANGE). False, with nothing changed, where the system or the file
+    system cannot (the caller then renames in two steps)."""
+    function = _renameat2()
+    if function is None:
+        return False
+    return function(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE) == 0

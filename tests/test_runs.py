@@ -2,6 +2,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -154,3 +155,59 @@ def test_a_run_replaced_under_its_id_has_a_new_version():
     full, _ = store.get_or_train(config)
     assert full.id == stopped.id and full.version != stopped.version  # the pages' model cache is keyed by it
     assert store.get(full.id).complete
+    with pytest.raises(runs.RunReplaced, match="was trained again"):
+        stopped.predictions()  # an older copy's files read after the replacement: said; the new run is not set aside
+    assert list((store.root / "corrupt").iterdir()) == [] and store.get(full.id).complete
+
+
+READER = """
+import json, pathlib, sys
+sys.path.insert(0, {root!r})
+from cnnlab import runs
+reader, seen = runs.RunStore({store!r}), {{}}
+pathlib.Path({ready!r}).touch()
+while not pathlib.Path({done!r}).exists():
+    try:
+        run = reader.get({run_id!r})
+        said = "missing" if run is None else run.record["status"]
+        if run is not None and sum(seen.values()) % 10 == 0:  # and its files, now and then
+            run.predictions()
+    except runs.RunReplaced:  # an older copy read while the new one came: said, nothing set aside
+        said = "replaced"
+    except Exception as error:
+        said = type(error).__name__
+    seen[said] = seen.get(said, 0) + 1
+print(json.dumps({{"seen": seen, "notices": [str(notice) for notice in reader.notices]}}))
+"""
+
+
+def test_a_reader_never_finds_a_run_missing_or_damaged_while_it_is_replaced(tmp_path):
+    """#29 item 10: a run replaced under its id (a stopped run trained again) is swapped in one step; another
+    process reading it all the while (a second server, the command line) finds the old run or the new, every time."""
+    from cnnlab import datasets, training
+
+    store = runs.RunStore()
+    config = TrainConfig(**dict(TINY, epochs=2))
+    done = []
+    stopped = training.train(config, on_epoch_end=lambda epoch, logs: done.append(epoch),
+                             should_stop=lambda: len(done) >= 1)
+    full = training.train(config)
+    run_id = runs.run_id_for(config, datasets.load("mnist"))
+    store.save(run_id, stopped)
+    ready, finished = tmp_path / "ready", tmp_path / "finished"
+    reader = subprocess.Popen([sys.executable, "-c", READER.format(root=ROOT, store=str(store.root), run_id=run_id,
+                                                                   ready=str(ready), done=str(finished))],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 60
+        while not ready.exists() and time.time() < deadline:
+            time.sleep(0.01)
+        for result in [full, stopped] * 15:
+            store.save(run_id, result)
+    finally:
+        finished.touch()
+        out, _ = reader.communicate(timeout=60)
+    report = json.loads(out.strip().splitlines()[-1])
+    assert {"complete", "stopped"} <= set(report["seen"]) <= {"complete", "stopped", "replaced"}, report
+    assert report["notices"] == [] and list((store.root / "corrupt").iterdir()) == []  # nothing set aside
+    assert store.get(run_id).record["status"] == "stopped"  # the last one written
