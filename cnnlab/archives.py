@@ -4,8 +4,8 @@ An archive from a teacher's USB stick, an upload or a download is untrusted unti
 anything is written: it must be a gzip-compressed tar no bigger than the official one; every member
 must be the archive's one folder or a regular file named as in the official archive (no `../`, no
 absolute path, no link, no device); each member's declared size and the total are bounded before a
-byte of it is read; batches are unpickled by an unpickler that only builds arrays and never calls code
-(datasets._CifarUnpickler); shapes and labels are checked. Only then are the batches written, into a
+byte of it is read; batches are unpickled by an unpickler that only builds arrays of bytes, never calls code
+and never builds more than a batch holds (datasets._CifarUnpickler); shapes and labels are checked. Only then are the batches written, into a
 temporary folder renamed into place, so an import that fails leaves nothing behind.
 
 Python's tarfile reads an extended header (PAX, or a GNU long name) whole into memory before it hands

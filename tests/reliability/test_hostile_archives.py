@@ -10,6 +10,7 @@ exit 2, no traceback) and the Data page (one sentence, no exception).
 import gzip
 import io
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -400,3 +401,126 @@ def test_more_classes_than_a_label_can_name_are_refused_and_256_keep_their_label
     for x, y in ((data.x_train, data.y_train), (data.x_test, data.y_test)):
         assert (x.reshape(len(x), -1).min(axis=1) == y).all() and (x.reshape(len(x), -1).max(axis=1) == y).all()
     assert sorted(set(data.y_test)) == list(range(256))  # every class, its own label: none wrapped round
+
+
+# ---------------------------------------------------------------- crafted CIFAR-10 batches (#29, review: MUST 1)
+
+class Reduced:
+    """An object that pickles as the call (and the state) given: how an attacker writes any pickle they like."""
+
+    def __init__(self, *reduce):
+        self.reduce = reduce
+
+    def __reduce__(self):
+        return self.reduce
+
+
+def hex_chain(levels, base=bytes(256)):
+    """_codecs.encode(_codecs.encode(... base ..., 'hex'), 'hex'): each level doubles the bytes."""
+    import codecs
+
+    value = base
+    for _ in range(levels):
+        value = Reduced(codecs.encode, (value, "hex"))
+    return value
+
+
+def crafted_batch(case):
+    """A pickled 'batch' as an attacker writes it."""
+    import numpy as np
+    from numpy._core.multiarray import _reconstruct
+
+    row = list(range(256)) * 12  # 3,072 ints
+    if case == "memo_rows":  # the issue's: one row repeated by memo reference, 100,000 times (200 KB)
+        return pickle.dumps({b"data": [row] * 100_000, b"labels": [0] * 10}, protocol=3)
+    if case == "memo_rows_many":  # the same, past the opcodes a batch can need
+        return pickle.dumps({b"data": [row] * 170_000, b"labels": [0] * 10}, protocol=3)
+    if case == "bad_encoding":  # _codecs.encode(..., 'latinX'): LookupError
+        rows = np.zeros((2, 3072), np.uint8)
+        return pickle.dumps({b"data": rows, b"labels": [0, 1]}, protocol=2).replace(b"latin1", b"latinX")
+    if case == "hex_chain":  # 256 bytes, hex-encoded 19 times: 128 MB
+        return pickle.dumps({b"data": hex_chain(19), b"labels": [0]}, protocol=3)
+    if case == "object_array":  # numpy's _reconstruct asked for 40 million None at once: 320 MB
+        return pickle.dumps({b"data": Reduced(_reconstruct, (np.ndarray, (40_000_000,), b"O")), b"labels": [0]},
+                            protocol=3)
+    if case == "ndarray_called":
+        return pickle.dumps({b"data": Reduced(np.ndarray, ((40_000_000,), "O")), b"labels": [0]}, protocol=3)
+    if case == "memo_index":  # a memo index of 8 million: the unpickler makes room for all of them (128 MB)
+        return b"\x80\x02N" + b"r" + (1 << 23).to_bytes(4, "little") + b"."
+    if case == "dtype_state":  # a uint8 dtype told it holds objects, then an array of it: NumPy crashed on it
+        dtype = Reduced(np.dtype, ("u1", False, True), (3, "|", None, None, None, -1, -1, 63))
+        array = Reduced(_reconstruct, (np.ndarray, (0,), b"b"), (1, (1000,), dtype, False, []))
+        return pickle.dumps({b"data": array, b"labels": [0]}, protocol=2)
+    if case == "label_out_of_range":  # 300 does not fit a byte (OverflowError)
+        return pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 300]}, protocol=2)
+    if case == "label_not_int":
+        return pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, "1"]}, protocol=2)
+    if case == "too_many_rows":  # 10,001 rows of zeros: more than any batch of CIFAR-10 holds
+        return pickle.dumps({b"data": np.zeros((10_001, 3072), np.uint8), b"labels": [0] * 10_001}, protocol=3)
+    raise KeyError(case)
+
+
+BATCH_REFUSALS = {
+    "memo_rows": "holds rows of 3,072 bytes in an array, not list",
+    "memo_rows_many": "more than 160,000 pickle opcodes, more than a CIFAR-10 batch needs",
+    "bad_encoding": "_codecs.encode with latinX, not as bytes are pickled",
+    "hex_chain": "_codecs.encode with hex, not as bytes are pickled",
+    "object_array": "an array reconstructed other than as NumPy pickles one",
+    "ndarray_called": "numpy.ndarray called, not as NumPy pickles an array",
+    "memo_index": "a pickle memo index of 8,388,608, more than a CIFAR-10 batch needs",
+    "dtype_state": "an array that is not the bytes of its shape",
+    "label_out_of_range": "one label (0 to 9) each",
+    "label_not_int": "one label (0 to 9) each",
+    "too_many_rows": "at most 10,000 rows of 3,072 bytes, not 10,001",
+}
+
+
+def crafted_cifar(case, folder):
+    """The small official archive with its test_batch replaced by the crafted one."""
+    members, _ = official_members()
+    members["test_batch"] = crafted_batch(case)
+    return write_archive(folder / f"{case}.tar.gz", members)
+
+
+@pytest.mark.parametrize("case", sorted(BATCH_REFUSALS))
+def test_a_crafted_cifar_batch_is_refused_in_one_sentence(case, isolated):
+    path = crafted_cifar(case, isolated)
+    said = f"'test_batch' in {path.name} is not a CIFAR-10 batch ("
+    with pytest.raises(archives.ArchiveRefused, match=re.escape(said)) as refused:
+        archives.read_arrays(path)
+    assert BATCH_REFUSALS[case] in str(refused.value), str(refused.value)
+    with pytest.raises(archives.ArchiveRefused, match=re.escape(BATCH_REFUSALS[case])):
+        archives.import_cifar(io.BytesIO(path.read_bytes()), archive_name=path.name)  # as an upload
+    assert nothing_written(isolated)
+
+
+MEASURE_BATCHES = """
+import resource, sys
+from cnnlab import archives
+from cnnlab.errors import CnnlabError
+
+idle = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+for path in sys.argv[1:]:
+    try:
+        archives.import_cifar(path)
+        print("accepted")
+    except CnnlabError as error:
+        print(str(error).splitlines()[0])
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - idle) // 1024)
+"""
+
+BOMBS = ("memo_rows", "memo_rows_many", "hex_chain", "object_array", "ndarray_called", "memo_index", "dtype_state")
+
+
+def test_crafted_cifar_batches_are_refused_in_little_memory(isolated):
+    """Each of these made hundreds of megabytes from a few hundred kilobytes (or crashed the interpreter) before
+    the batch was looked at; now each is refused within 50 MB of the process's idle, one after the other."""
+    paths = [str(crafted_cifar(case, isolated)) for case in BOMBS]
+    assert all(os.path.getsize(p) < MB for p in paths)
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    out = subprocess.run([sys.executable, "-c", MEASURE_BATCHES, *paths], capture_output=True, text=True, env=env,
+                         timeout=120, cwd=ROOT)
+    assert out.returncode == 0, (out.returncode, out.stderr[-2000:])
+    *said, grown = out.stdout.strip().splitlines()
+    assert [BATCH_REFUSALS[case] in line for case, line in zip(BOMBS, said)] == [True] * len(BOMBS), said
+    assert int(grown) < 50, f"{grown} MB above idle"
