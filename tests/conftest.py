@@ -35,6 +35,17 @@ def isolated(tmp_path, monkeypatch):
     i18n.set_language("en")
 
 
+# A test that starts one of these (a Streamlit server, Chromium, a Ray instance or cluster) takes seconds to tens of
+# seconds before it asserts anything: it is marked slow, so `python -m pytest -m "not slow"` is the quick run.
+SLOW_FIXTURES = {"server", "browser", "browser_page", "local_ray", "cluster"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 def _clear_streamlit_caches():
     """Empty the pages' server-wide caches, where a test has loaded Streamlit (a test that has not needs none)."""
     if "streamlit" in sys.modules:

@@ -20,6 +20,7 @@ TINY = dict(dataset="mnist", architecture="fast", epochs=2, batch_size=32, train
 pytestmark = [
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed"),
     pytest.mark.skipif(not AXE.exists(), reason="axe-core is not installed: run `npm ci`"),
+    pytest.mark.slow,  # a Streamlit server and Chromium on every page, in two languages
 ]
 
 
