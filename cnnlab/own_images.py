@@ -37,6 +37,7 @@ import os
 import pathlib
 import shutil
 import stat
+import struct
 import time
 import uuid
 import zipfile
@@ -54,6 +55,8 @@ MAX_FILES = 5000
 MAX_ARCHIVE_BYTES = archives.MAX_ARCHIVE_BYTES  # what the server takes in one upload (.streamlit/config.toml)
 MAX_TOTAL_BYTES = 500 * MB
 MAX_RATIO = 100  # a picture never compresses 100 times; a zip bomb does
+MAX_ENTRY_BYTES = 46 + 1024 + 512  # one entry of a zip's directory: its fixed part, a name, extra fields, a comment
+MAX_DIRECTORY_BYTES = MAX_FILES * MAX_ENTRY_BYTES  # 7.9 MB: what the directory of MAX_FILES entries can take
 MAX_UPLOAD_BYTES = MAX_ARCHIVE_BYTES  # what one session may keep on the server: one upload (a zip or a folder)
 UPLOAD_MAX_AGE = 6 * 3600  # seconds: an upload neither imported nor replaced for this long is removed
 TINY_CLASS = 10  # fewer images than this in a class: a warning
@@ -192,6 +195,7 @@ def _zip_entries(path, name=None):
     size = os.path.getsize(path)
     if size > MAX_ARCHIVE_BYTES:
         raise ImportRefused("error.own.archive_too_big", size=size / MB, limit=MAX_ARCHIVE_BYTES / MB)
+    _check_directory(path)
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as error:  # cut short, damaged
@@ -210,6 +214,49 @@ def _zip_entries(path, name=None):
             raise ImportRefused("error.own.bomb", member=member.filename, ratio=member.file_size // max(
                 member.compress_size, 1))
     return archive, [(m.filename, (lambda m=m: _read_member(archive, m, name))) for m in members if not m.is_dir()]
+
+
+END, END64, LOCATOR64, ENTRY = b"PK\x05\x06", b"PK\x06\x06", b"PK\x06\x07", b"PK\x01\x02"  # zip's signatures
+
+
+def _check_directory(path):
+    """Refuse a zip whose directory lists more than MAX_FILES entries, or takes more than MAX_DIRECTORY_BYTES, from
+    its end records and that directory alone: zipfile.ZipFile() makes an object of every entry before anyone can
+    count them (a 16 MB zip64 of 300,000 entries took 132 MB). The end record is found where zipfile looks for it
+    (the file's last 22 bytes, else the last signature in its last 64 KB), the zip64 one just before it, and the
+    directory is walked entry by entry as zipfile will walk it; a zip without them is left to zipfile to refuse."""
+    with open(path, "rb") as file:
+        size = file.seek(0, os.SEEK_END)
+        start = max(size - (1 << 16) - 22, 0)
+        file.seek(start)
+        tail = file.read()
+        at = len(tail) - 22 if tail[-22:-18] == END and tail[-2:] == b"\0\0" else tail.rfind(END)
+        if at < 0 or at + 22 > len(tail):
+            return
+        end = start + at  # where the end record is: the directory ends where it (or the zip64 records) begins
+        entries, directory_size = struct.unpack_from("<HI", tail, at + 10)
+        if end >= 76:
+            file.seek(end - 76)
+            record, locator = file.read(56), file.read(20)
+            if locator[:4] == LOCATOR64 and record[:4] == END64:
+                entries, directory_size = struct.unpack_from("<QQ", record, 32)
+                end -= 76
+        if entries > MAX_FILES:
+            raise ImportRefused("error.own.too_many_files", count=entries, limit=MAX_FILES)
+        if directory_size > MAX_DIRECTORY_BYTES:
+            raise ImportRefused("error.own.directory_too_big", size=directory_size / MB, limit=MAX_FILES,
+                                most=MAX_DIRECTORY_BYTES / MB)
+        if end - directory_size < 0:
+            return
+        file.seek(end - directory_size)
+        directory = file.read(directory_size)
+    count = position = 0
+    while position + 46 <= len(directory) and directory[position:position + 4] == ENTRY:
+        name, extra, comment = struct.unpack_from("<3H", directory, position + 28)
+        position += 46 + name + extra + comment
+        count += 1
+    if count > MAX_FILES:  # the end record's count may lie; zipfile reads the directory, not the count
+        raise ImportRefused("error.own.too_many_files", count=count, limit=MAX_FILES)
 
 
 def _read_member(archive, member, name):

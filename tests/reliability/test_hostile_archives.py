@@ -524,3 +524,88 @@ def test_crafted_cifar_batches_are_refused_in_little_memory(isolated):
     *said, grown = out.stdout.strip().splitlines()
     assert [BATCH_REFUSALS[case] in line for case, line in zip(BOMBS, said)] == [True] * len(BOMBS), said
     assert int(grown) < 50, f"{grown} MB above idle"
+
+
+# ---------------------------------------------------------------- a zip's directory, bounded before it is read (MUST 2)
+
+def directory_zip(path, entries, name=b"a.png", zip64=False, says=None):
+    """A zip of one stored file whose central directory lists it `entries` times (each entry 46 bytes and its name),
+    as an attacker writes it: zip64 end records, or a plain end record that says `says` entries."""
+    import struct
+    import zlib
+
+    data = b"x"
+    local = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 0, 0, 0, zlib.crc32(data), 1, 1, len(name), 0) + name + data
+    entry = struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 0, 0, 0, zlib.crc32(data), 1, 1, len(name), 0, 0, 0,
+                        0, 0, 0) + name
+    directory = entry * entries
+    count = entries if says is None else says
+    end = b""
+    if zip64:
+        end += struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, len(directory), len(local))
+        end += struct.pack("<4sLQL", b"PK\x06\x07", 0, len(local) + len(directory), 1)
+        end += struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    else:
+        end += struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, min(count, 0xFFFF), min(count, 0xFFFF), len(directory),
+                           len(local), 0)
+    path.write_bytes(local + directory + end)
+    return path
+
+
+DIRECTORIES = {  # case: (entries, zip64, what the end record says, the sentence)
+    "zip64_300k": (300_000, True, None, "The archive or folder holds 300,000 files, more than the 5,000 cnnlab takes"),
+    "says_3_holds_300k": (300_000, False, 3, "The archive's list of its files takes 14.6 MB, more than 5,000 files "
+                                             "need (7.5 MB at most): refused before it was read."),
+    "says_3_holds_140k": (140_000, False, 3, "The archive or folder holds 140,000 files, more than the 5,000 cnnlab "
+                                             "takes"),
+}
+
+MEASURE_ZIPS = """
+import sys, tracemalloc
+from cnnlab import own_images
+from cnnlab.errors import CnnlabError
+
+for path in sys.argv[1:]:
+    tracemalloc.start()
+    try:
+        own_images.survey(path)
+        said = "accepted"
+    except CnnlabError as error:
+        said = str(error)
+    print(tracemalloc.get_traced_memory()[1] // 2**20, said)  # the most Python held at once, in MB
+    tracemalloc.stop()
+"""
+
+
+def test_a_zip_whose_directory_lists_too_many_entries_is_refused_before_zipfile_reads_it(isolated):
+    """The review's zip: 16 MB of zip64 listing 300,000 entries (all the same file) took 132 MB before the count
+    was checked, since zipfile makes an object of every entry first (1.4 GB at the 163 MB upload limit); and the
+    same with an end record that says 3 entries. Refused from the end records, or by walking the directory,
+    holding at most 16 MB at once (the directory of 140,000 entries is 6.8 MB of bytes, and 60 MB of objects)."""
+    from cnnlab import own_images
+
+    paths = []
+    for case, (entries, zip64, says, said) in DIRECTORIES.items():
+        path = directory_zip(isolated / f"{case}.zip", entries, zip64=zip64, says=says)
+        with pytest.raises(own_images.ImportRefused, match=re.escape(said)):
+            own_images.survey(path)
+        paths.append(str(path))
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    out = subprocess.run([sys.executable, "-c", MEASURE_ZIPS, *paths], capture_output=True, text=True, env=env,
+                         timeout=120, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = [line.split(" ", 1) for line in out.stdout.strip().splitlines()]
+    assert [said.startswith(d[3]) for d, (_, said) in zip(DIRECTORIES.values(), lines)] == [True] * 3, lines
+    assert [int(held) < 16 for held, _ in lines] == [True] * 3, lines
+    out = run_cli("data", "--survey", paths[0])
+    assert out.returncode == 2 and out.stderr.strip().splitlines() == [f"cnnlab: {DIRECTORIES['zip64_300k'][3]}: "
+                                                                       "use fewer pictures."], out.stderr
+
+
+def test_a_directory_of_5000_entries_with_long_names_is_still_read(isolated):
+    """The bound leaves room for MAX_FILES entries with 200-character names: a real zip of that many is no attack."""
+    from cnnlab import own_images
+
+    path = directory_zip(isolated / "long.zip", own_images.MAX_FILES, name=b"n" * 200 + b".png")
+    with pytest.raises(own_images.ImportRefused, match="No readable picture in a class folder of long.zip"):
+        own_images.survey(path)  # one file listed 5,000 times, in no class folder: past the directory, then refused
