@@ -109,8 +109,11 @@ def app_url(address=None):
 
 @st.cache_resource
 def store():
-    """One run store per server process."""
-    return runs.RunStore()
+    """One run store per server process; made when the server's first page opens, which removes what writers that
+    died left behind and uploads left for hours."""
+    made = runs.RunStore()
+    made.clean_tmp()
+    return made
 
 
 @st.cache_resource

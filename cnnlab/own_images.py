@@ -16,8 +16,9 @@ with its reason, in the survey and in the import; one that unpacks to another si
 the whole zip refused, since every limit above was checked on the declared sizes.
 
 Pictures sent through a browser are an Upload: written to disk in the store's tmp/ (keep_upload), never held in
-the server's memory, and removed when imported, discarded, replaced by the session's next upload, or left for
-UPLOAD_MAX_AGE; one session holds one upload of at most MAX_UPLOAD_BYTES.
+the server's memory, named by the session that sent them and replaced by its next upload once that one is stored,
+removed when imported or discarded, and swept once left for UPLOAD_MAX_AGE; one session holds one upload of at
+most MAX_UPLOAD_BYTES, all sessions together at most MAX_UPLOADS_BYTES.
 
 `import_images` then makes a dataset like the built-in ones: every picture centre-cropped and resized to the
 chosen shape, a stratified train/test split drawn with a seed, stored in the data area under the name and the
@@ -31,6 +32,7 @@ import concurrent.futures
 import copy
 import dataclasses
 import datetime
+import hashlib
 import json
 import lzma
 import os
@@ -39,6 +41,7 @@ import shutil
 import stat
 import struct
 import time
+import unicodedata
 import uuid
 import zipfile
 import zlib
@@ -58,6 +61,7 @@ MAX_RATIO = 100  # a picture never compresses 100 times; a zip bomb does
 MAX_ENTRY_BYTES = 46 + 1024 + 512  # one entry of a zip's directory: its fixed part, a name, extra fields, a comment
 MAX_DIRECTORY_BYTES = MAX_FILES * MAX_ENTRY_BYTES  # 7.9 MB: what the directory of MAX_FILES entries can take
 MAX_UPLOAD_BYTES = MAX_ARCHIVE_BYTES  # what one session may keep on the server: one upload (a zip or a folder)
+MAX_UPLOADS_BYTES = 4 * MAX_UPLOAD_BYTES  # what every session together may keep: uploads not yet imported
 UPLOAD_MAX_AGE = 6 * 3600  # seconds: an upload neither imported nor replaced for this long is removed
 TINY_CLASS = 10  # fewer images than this in a class: a warning
 UNBALANCED = 3.0  # the largest class this many times the smallest: a warning
@@ -133,45 +137,108 @@ class Upload:
         shutil.rmtree(self.path.parent, ignore_errors=True)
 
 
-def keep_upload(sent, folder=False, replaces=None):
+def _sent_parts(name):
+    """The path parts of a file name a browser sent, which becomes a file on the server: as _parts, with at least
+    one part and no control character (a NUL cannot be in a file name; names in a zip or a folder on disk may keep
+    theirs, such as macOS's 'Icon\\r', as no file is made from them)."""
+    if not isinstance(name, str) or any(unicodedata.category(character) == "Cc" for character in name):
+        raise ImportRefused("error.own.bad_file_name", member=_shown(name))
+    parts = _parts(name)
+    if not parts:
+        raise ImportRefused("error.own.bad_file_name", member=_shown(name))
+    return parts
+
+
+def _shown(name):
+    """A name as a sentence may show it: control characters written as escapes, at most 200 characters."""
+    text = "".join(c if unicodedata.category(c) != "Cc" else ascii(c)[1:-1] for c in str(name))
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def _upload_folder(owner):
+    """Where an owner's upload is kept: upload.<pid>.<owner's digest> in the store's tmp/ (RunStore.clean_tmp keeps
+    it while this process lives). A session's id names one folder, so its next upload replaces it by name, even one
+    written by a run the session never heard back from; no owner (the command line, a test): a fresh name."""
+    tag = hashlib.sha256(owner.encode()).hexdigest()[:16] if owner else uuid.uuid4().hex[:16]
+    return storage.temporary_area() / f"upload.{os.getpid()}.{tag}"
+
+
+def _size_of(folder):
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def keep_upload(sent, folder=False, owner=None):
     """The Upload, on disk, of what a browser sent: `sent` is [(name, binary file)], one zip, or a folder's files
-    named by their paths (the folder's own name first, as browsers send them). `replaces`, the session's upload
-    before this one, is removed first: a session holds one upload, of at most MAX_UPLOAD_BYTES; uploads left for
-    UPLOAD_MAX_AGE are swept. ImportRefused (nothing kept) for too much or a path that leaves the folder."""
-    if replaces is not None:
-        replaces.remove()
-    sweep_uploads()
+    named by their paths (the folder's own name first, as browsers send them); `owner` is the browser session's id.
+
+    A session holds one upload, of at most MAX_UPLOAD_BYTES, named by its owner: the earlier one is replaced only
+    once the new one is stored, so a send that fails leaves the earlier one as it was. All sessions together hold
+    at most MAX_UPLOADS_BYTES (uploads are written one at a time, under a lock, to keep that true); uploads left
+    for UPLOAD_MAX_AGE are swept first. ImportRefused, with nothing new kept, for nothing sent, a name that cannot
+    name a file, too much for one session or for the server, a path that leaves the folder, or a failed write."""
     sent = list(sent)
+    if not sent:
+        raise ImportRefused("error.own.nothing_sent")
     if len(sent) > MAX_FILES:
         raise ImportRefused("error.own.too_many_files", count=len(sent), limit=MAX_FILES)
-    name = sent[0][0] if not folder else _parts(sent[0][0])[0]
-    area = storage.temporary_area()
-    final = area / f"upload.{os.getpid()}.{uuid.uuid4().hex[:12]}"  # RunStore.clean_tmp keeps it while we live
+    named = [(_sent_parts(path), stream) for path, stream in sent]
+    name = named[0][0][0] if folder else named[0][0][-1]
+    final = _upload_folder(owner)
     tmp = final.with_name(final.name + ".part")
     inside = tmp / ("files" if folder else "archive.zip")
-    written = 0
+    locks = storage.home() / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
     try:
-        for path, stream in sent:
-            target = inside.joinpath(*_parts(path)) if folder else inside
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(target, "wb") as out:
-                while chunk := stream.read(MB):
-                    written += len(chunk)
-                    if written > MAX_UPLOAD_BYTES:
-                        raise ImportRefused("error.own.upload_too_big", name=name, limit=MAX_UPLOAD_BYTES / MB)
-                    out.write(chunk)
-        os.replace(tmp, final)
-    except OSError as error:  # a full disk: nothing half-kept
+        with filelock.FileLock(str(locks / "uploads.lock")):  # one writer at a time: the total stays true
+            sweep_uploads()
+            held = sum(_size_of(path) for path in final.parent.glob("upload.*") if path != final)
+            written = 0
+            shutil.rmtree(tmp, ignore_errors=True)
+            for parts, stream in named:
+                target = inside.joinpath(*parts) if folder else inside
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with open(target, "wb") as out:
+                    while chunk := stream.read(MB):
+                        written += len(chunk)
+                        if written > MAX_UPLOAD_BYTES:
+                            raise ImportRefused("error.own.upload_too_big", name=name, limit=MAX_UPLOAD_BYTES / MB)
+                        if held + written > MAX_UPLOADS_BYTES:
+                            raise ImportRefused("error.own.uploads_full", name=name, held=held / MB,
+                                                limit=MAX_UPLOADS_BYTES / MB)
+                        out.write(chunk)
+            _replace_folder(tmp, final)
+    except OSError as error:  # a full disk: nothing half-kept, the earlier upload as it was
         raise ImportRefused("error.own.write_failed", name=name, reason=error.strerror or str(error)) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return Upload(name, final / inside.name)
 
 
-def sweep_uploads(max_age=None):
-    """Remove the uploads nobody imported or gave up for max_age seconds (UPLOAD_MAX_AGE): their sessions are gone."""
+def _replace_folder(new, final):
+    """Put the folder `new` at `final`, in place of what was there."""
+    if storage.exchange(new, final):  # swapped in one step: `new` now holds the earlier upload, removed after
+        return
+    old = final.with_name(f"{final.name}.old{uuid.uuid4().hex[:8]}")
+    try:
+        os.replace(final, old)
+    except FileNotFoundError:
+        pass
+    os.replace(new, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def sweep_uploads(max_age=None, area=None):
+    """Remove the uploads nobody imported or gave up for max_age seconds (UPLOAD_MAX_AGE): their sessions are gone.
+    Done before each upload, by RunStore.clean_tmp (before each training) and when the server starts."""
     now = time.time()
-    for path in storage.temporary_area().glob("upload.*"):
+    for path in (area or storage.temporary_area()).glob("upload.*"):
         try:
             stale = now - path.stat().st_mtime > (UPLOAD_MAX_AGE if max_age is None else max_age)
         except OSError:

@@ -494,12 +494,16 @@ class RunStore:
             return self._read(run_id, run.path)
 
     def clean_tmp(self):
-        """Remove leftovers of writers that died (their process is gone)."""
+        """Remove leftovers of writers that died (their process is gone), and pictures sent through a browser that
+        were left for hours (own_images.sweep_uploads): before each training, and when the server starts."""
+        from cnnlab import own_images  # it reads pictures and zips: imported only when cleaning
+
         for path in (self.root / "tmp").iterdir():
             parts = path.name.split(".")
             pid = int(parts[1]) if len(parts) > 2 and parts[1].isdigit() else None
             if pid is None or not _alive(pid):
                 shutil.rmtree(path, ignore_errors=True)
+        own_images.sweep_uploads(area=self.root / "tmp")
 
     # ------------------------------------------------------------ the one entry point for pages and CLI
 

@@ -101,6 +101,8 @@ def get_the_whole(name, running):
                 st.rerun()
             except CnnlabError as error:
                 st.error(str(error))
+            finally:
+                ui.release_uploads([upload])  # imported or refused, Streamlit's copy is not kept for the session
 
 
 def bring_your_own():
@@ -119,6 +121,8 @@ def bring_your_own():
                                 key=f"own_folder_{sending}", type=list(drawing.EXTENSIONS)) or []
     if sent:
         take_in(sent, folder=kind == "folder")
+    if "own_refused" in st.session_state:  # a sending that could not be kept; the earlier one, if any, stays
+        st.error(str(st.session_state["own_refused"]))
     found = st.session_state.get("own_survey")  # a Survey of the upload on disk, or why it was refused
     if found is None:
         return
@@ -134,28 +138,31 @@ def bring_your_own():
 
 
 def take_in(sent, folder):
-    """Write what the browser sent to disk (in place of this session's earlier upload), drop Streamlit's copy of
-    it, survey it (surveyed once, not on every rerun) and show an empty uploader again."""
-    earlier = st.session_state.pop("own_survey", None)
+    """Write what the browser sent to disk (in place of this session's earlier upload, named by the session), drop
+    Streamlit's copy of it, survey it (surveyed once, not on every rerun) and show an empty uploader again. When
+    it cannot be kept, the session's earlier upload stays, with its survey, and the page says why."""
+    st.session_state.pop("own_refused", None)
     with st.spinner(t("data.own_surveying")):
         try:
-            upload = own_images.keep_upload([(f.name, f) for f in sent], folder=folder,
-                                            replaces=earlier.origin if isinstance(earlier, own_images.Survey) else None)
-            try:
-                found = own_images.survey(upload)
-            except CnnlabError:
-                upload.remove()  # nothing can be imported from it: not kept
-                raise
+            upload = own_images.keep_upload([(f.name, f) for f in sent], folder=folder, owner=ui.student())
         except CnnlabError as error:
-            found = error
+            upload, st.session_state["own_refused"] = None, error
+            if not isinstance(st.session_state.get("own_survey"), own_images.Survey):
+                st.session_state.pop("own_survey", None)  # an earlier refusal: this one says it now
+        if upload is not None:
+            try:
+                st.session_state["own_survey"] = own_images.survey(upload)
+            except CnnlabError as error:
+                upload.remove()  # nothing can be imported from it: not kept (it replaced the earlier one)
+                st.session_state["own_survey"] = error
     ui.release_uploads(sent)
-    st.session_state["own_survey"] = found
     st.session_state["own_round"] += 1
     st.rerun()
 
 
 def give_up():
     """Remove this session's upload from disk (discarded, or imported)."""
+    st.session_state.pop("own_refused", None)
     found = st.session_state.pop("own_survey", None)
     if isinstance(found, own_images.Survey):
         found.origin.remove()

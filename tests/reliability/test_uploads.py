@@ -8,6 +8,7 @@ discarded, replaced by the next one, refused, or left for hours; one session hol
 import dataclasses
 import io
 import os
+import re
 import time
 
 import pytest
@@ -84,8 +85,8 @@ def test_a_new_upload_replaces_the_old_a_discarded_one_goes_and_a_refused_one_is
              if p.suffix in (".png", ".jpg")]
     at.file_uploader(key="own_folder_1").set_value(files).run()
     assert not at.exception and "coins: 12 pictures in 3 classes" in [s.value for s in at.subheader]
-    [second] = uploads(isolated)
-    assert second != first and (second / "files" / "coins" / "circle" / "1.png").is_file()
+    [second] = uploads(isolated)  # the session's folder, in place of the zip it held
+    assert (second / "files" / "coins" / "circle" / "1.png").is_file() and not (second / "archive.zip").exists()
     at.button(key="own_discard").click().run()
     assert not at.exception and uploads(isolated) == [] and not at.subheader
     from test_hostile_archives import lying
@@ -134,3 +135,132 @@ def test_one_upload_is_bounded_and_uploads_left_for_hours_are_swept(isolated, mo
     kept.remove()
     with pytest.raises(own_images.ImportRefused, match="no longer on the server"):
         own_images.survey(kept)
+
+
+# ---------------------------------------------------------------- names, replacing, and the server's total (review)
+
+def sent(*names, size=10):
+    return [(name, io.BytesIO(bytes(size))) for name in names]
+
+
+@pytest.mark.parametrize("names, folder, said", [
+    ((), True, "Nothing was sent: choose a zip archive or a folder of pictures"),
+    (("up/a\x00b.png",), True, "“up/a\\x00b.png” cannot name a file on the server"),
+    (("up/a\nb.png",), True, "“up/a\\nb.png” cannot name a file on the server"),
+    (("",), True, "“” cannot name a file on the server"),
+    (("./",), True, "“./” cannot name a file on the server"),
+    (("up/ok.png", "up/../.."), True, "The archive names a file outside itself (up/../..)"),
+    (("",), False, "“” cannot name a file on the server"),
+])
+def test_a_sending_with_no_file_or_a_name_no_file_can_have_is_refused_in_a_sentence(names, folder, said, isolated):
+    with pytest.raises(own_images.ImportRefused, match=re.escape(said)):
+        own_images.keep_upload(sent(*names), folder=folder, owner="session")
+    assert uploads(isolated) == []
+
+
+def test_the_data_page_says_so_for_a_name_with_a_line_break(isolated):
+    """Streamlit itself refuses a NUL in a sent file's name; a line break reaches the page, and gets a sentence."""
+    at = page()
+    at.radio(key="own_kind").set_value("folder").run()
+    at.file_uploader(key="own_folder_0").set_value([("coins/a/1.png", b"x", "image/png"),
+                                                    ("coins/b/2\n.png", b"x", "image/png")]).run()
+    assert not at.exception, at.exception
+    assert [e.value for e in at.error] == ["“coins/b/2\\n.png” cannot name a file on the server (it is empty, or "
+                                           "holds a control character such as NUL or a line break): rename it and "
+                                           "send the pictures again. Nothing new was kept."]
+    assert uploads(isolated) == []
+
+
+def test_a_sending_that_cannot_be_stored_leaves_the_earlier_one_as_the_sentence_says(isolated):
+    """error.own.write_failed says the pictures sent before are still there: they are, on disk and on the page."""
+    _, archive = shapes(isolated)
+    at = page()
+    at.file_uploader(key="own_zip_0").set_value(("leaves.zip", archive.read_bytes(), "application/zip")).run()
+    [first] = uploads(isolated)
+    at.radio(key="own_kind").set_value("folder").run()
+    clash = [("coins/a.png", b"x", "image/png"), ("coins/a.png/1.png", b"x", "image/png")]  # a file, then a folder
+    at.file_uploader(key="own_folder_1").set_value(clash).run()
+    assert not at.exception, at.exception
+    [said] = [e.value for e in at.error]
+    assert said.startswith("The pictures of coins could not be stored (") and \
+        said.endswith("nothing was kept, and the pictures it had before are still there."), said
+    assert uploads(isolated) == [first] and (first / "archive.zip").read_bytes() == archive.read_bytes()
+    assert "leaves.zip: 12 pictures in 3 classes" in [s.value for s in at.subheader]  # still offered
+    at.button[0].click().run()  # Import: the earlier pictures
+    assert not at.exception and "Imported leaves: 9 training and 3 test pictures." in " ".join(
+        s.value for s in at.success), [e.value for e in at.error]
+    assert uploads(isolated) == []
+
+
+def test_a_session_holds_one_upload_by_name_and_the_server_a_bounded_total(isolated, monkeypatch):
+    _, archive = shapes(isolated)
+    first = own_images.keep_upload([("a.zip", io.BytesIO(archive.read_bytes()))], owner="session-1")
+    # the session's run was cut off before it noted `first`: its next sending replaces it all the same
+    second = own_images.keep_upload([("b.zip", io.BytesIO(archive.read_bytes()))], owner="session-1")
+    assert uploads(isolated) == [second.path.parent] and own_images.survey(second).images == 12
+    assert not first.path.exists() or first.path == second.path
+    monkeypatch.setattr(own_images, "MAX_UPLOADS_BYTES", 3 * 1024 * 1024)
+    own_images.keep_upload(sent("big/a/1.png", size=1024 * 1024), folder=True, owner="session-2")
+    held = sum(f.stat().st_size for f in (isolated / "cnnlab_home" / "tmp").rglob("*") if f.is_file())
+    with pytest.raises(own_images.ImportRefused, match=re.escape(
+            f"The server already keeps {held / 2**20:,.0f} MB of pictures others sent and have not imported yet; "
+            "with more it would keep more than 3 MB, its limit for everyone together")):
+        own_images.keep_upload(sent("more/a/1.png", size=2 * 1024 * 1024), folder=True, owner="session-3")
+    assert len(uploads(isolated)) == 2
+    own_images.keep_upload(sent("big/a/1.png", size=2 * 1024 * 1024), folder=True, owner="session-2")  # its own
+    assert len(uploads(isolated)) == 2  # replaced: a session's own upload does not count against it
+
+
+def test_uploads_left_for_hours_go_when_a_training_starts_or_the_server_does(isolated):
+    from cnnlab import runs
+
+    _, archive = shapes(isolated)
+    left = own_images.keep_upload([("left.zip", io.BytesIO(archive.read_bytes()))], owner="gone")
+    fresh = own_images.keep_upload([("fresh.zip", io.BytesIO(archive.read_bytes()))], owner="here")
+    hours_ago = time.time() - own_images.UPLOAD_MAX_AGE - 60
+    os.utime(left.path.parent, (hours_ago, hours_ago))
+    runs.RunStore().clean_tmp()  # what every training does first (this process, alive, wrote both)
+    assert uploads(isolated) == [fresh.path.parent]
+    os.utime(fresh.path.parent, (hours_ago, hours_ago))
+    import ui
+
+    ui.store.clear()
+    ui.store()  # the server's first page
+    assert uploads(isolated) == []
+
+
+def test_the_teachers_cifar_upload_is_dropped_from_memory_whatever_the_outcome(isolated):
+    from test_archives import official_members, write_archive
+    from test_hostile_archives import damaged
+
+    def script():  # the Data page, then how many files Streamlit holds for the session (the page ends in st.stop)
+        import os
+        import pathlib
+        import runpy
+
+        import streamlit as st
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        from conftest import ROOT
+
+        st.session_state["dataset"] = "cifar10"
+        try:
+            runpy.run_path(f"{ROOT}/pages/1_Data.py")
+        finally:
+            context = get_script_run_ctx()
+            held = len(context.uploaded_file_mgr.file_storage.get(context.session_id, {}))
+            pathlib.Path(os.environ["CNNLAB_HOME"]).mkdir(parents=True, exist_ok=True)
+            pathlib.Path(os.environ["CNNLAB_HOME"], "held").write_text(str(held))
+
+    def held():
+        return int((isolated / "cnnlab_home" / "held").read_text())
+
+    whole = write_archive(isolated / "whole.tar.gz", official_members(n=4)[0]).read_bytes()
+    for raw, imported in ((damaged(whole, 0.6), False), (whole, True)):
+        at = AppTest.from_function(script, default_timeout=120).run()
+        at.file_uploader(key="cifar_upload").set_value(("cifar-10-python.tar.gz", raw, "application/gzip")).run()
+        assert not at.exception and held() == 1  # sent, and held until it is imported
+        at.button(key="cifar_import").click().run()
+        assert not at.exception, at.exception
+        assert bool(at.error) is not imported, [e.value for e in at.error]
+        assert held() == 0  # refused or imported: Streamlit's copy is gone
