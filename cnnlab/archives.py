@@ -24,6 +24,8 @@ import tarfile
 import uuid
 import zlib
 
+import filelock
+
 from cnnlab import datasets, storage
 from cnnlab.errors import CnnlabError
 
@@ -186,8 +188,37 @@ def read_arrays(source, archive_name=None):
     return datasets.cifar_arrays(raws, archive_name, ArchiveRefused)
 
 
+def _importing():
+    """The server's one lock on importing CIFAR-10 (locks/cifar-import.lock, across threads and processes): two
+    teachers or students pressing at once import one after the other, never renaming the same folder together."""
+    locks = storage.home() / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    return filelock.FileLock(str(locks / "cifar-import.lock"))
+
+
 def import_cifar(source, archive_name=None, root=None):
     """Check an archive, then write its batches into cnnlab's data folder atomically; returns the Source."""
+    with _importing():
+        return _import(source, archive_name, root)
+
+
+def import_placed(path):
+    """Check and unpack the archive placed in the data folder (the Data page's button), then remove it. Pressed
+    twice at once, one press imports it and the other, waiting meanwhile, finds it done."""
+    path = pathlib.Path(path)
+    with _importing():
+        final = path.parent / FOLDER
+        if not path.is_file():
+            if (final / BATCHES[-1]).is_file():  # taken in by a press a moment before this one
+                return datasets.Source("data-area", str(final))
+            raise ArchiveRefused("error.archive.gone", name=path.name, folder=str(path.parent))
+        source = _import(path, path.name, path.parent)
+        path.unlink(missing_ok=True)  # checked and unpacked: the archive itself is no longer needed
+        return source
+
+
+def _import(source, archive_name=None, root=None):
+    """import_cifar's work, done under the lock: checked whole, then written and renamed into place."""
     archive_name = archive_name or pathlib.Path(getattr(source, "name", str(source))).name
     raws = read_members(source, archive_name)
     datasets.cifar_arrays(raws, archive_name, ArchiveRefused)  # every batch readable before anything is written

@@ -710,7 +710,13 @@ def _write_version(tmp, final, folder, info, data, how):
 
 
 def delete(name, store):
-    """Delete an imported dataset: every version of it and every run trained on it. Returns the runs deleted."""
+    """Delete an imported dataset: every version of it and every run trained on it. Returns the runs deleted.
+
+    While one of those runs is being trained (its lock held), nothing is deleted: runs.RunInUse says which, at once.
+    Should a training start on one of them between that check and its turn, the deletion stops there and RunInUse
+    says how many runs went and that the dataset and its other runs stay (deleting again finishes it)."""
+    from cnnlab import runs  # it brings TensorFlow: only for a deletion
+
     key = str(name).lower()
     if not datasets.is_own(key) or not datasets.OWN_NAME.fullmatch(key):
         raise ImportRefused("error.own.not_own", name=str(name))
@@ -718,10 +724,21 @@ def delete(name, store):
     folder = root / key
     if not folder.is_dir():
         raise ImportRefused("error.own.unknown", name=key)
+    doomed = [run.id for run in store.list() if run.config.dataset == key]
+    for run_id in doomed:  # all free, or nothing deleted
+        lock = store.lock(run_id)
+        try:
+            lock.acquire(timeout=runs.IN_USE_SECONDS)
+        except filelock.Timeout:
+            raise runs.RunInUse("error.own.in_use", name=key, run_id=run_id) from None
+        lock.release()
     deleted = 0
-    for run in store.list():
-        if run.config.dataset == key and store.delete(run.id):
-            deleted += 1
+    for run_id in doomed:
+        try:
+            deleted += bool(store.delete(run_id))
+        except runs.RunInUse:
+            raise runs.RunInUse("error.own.in_use_part", name=key, run_id=run_id, deleted=deleted,
+                                runs=len(doomed)) from None
     with filelock.FileLock(str(root / f".{key}.lock"), timeout=60):
         trash = root / f".deleted-{key}-{uuid.uuid4().hex[:8]}"
         os.replace(folder, trash)  # gone from every menu at once; the files go after

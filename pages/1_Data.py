@@ -82,8 +82,7 @@ def get_the_whole(name, running):
     if found.is_file() and st.button(t("data.cifar_check_folder"), key="cifar_folder"):
         with st.spinner(t("data.cifar_checking")):
             try:
-                archives.import_cifar(found)
-                found.unlink()  # checked and unpacked: the archive itself is no longer needed
+                archives.import_placed(found)  # then removed; two pressing at once: one imports, one finds it done
                 st.rerun()
             except CnnlabError as error:
                 st.error(str(error))

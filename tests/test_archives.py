@@ -3,7 +3,10 @@
 import io
 import os
 import pickle
+import re
+import shutil
 import tarfile
+import threading
 
 import numpy as np
 import pytest
@@ -150,3 +153,50 @@ def test_a_tar_gz_in_the_data_folder_is_checked_when_read(isolated, monkeypatch)
     monkeypatch.setenv("CNNLAB_DATA_DIR", str(isolated / "data"))
     with pytest.raises(datasets.DatasetUnavailable, match="is a link or a device"):
         datasets.load("cifar10")
+
+
+def at_once(count, action):
+    """Run action() on `count` threads released together; what each returned or raised."""
+    barrier, results = threading.Barrier(count), [None] * count
+
+    def one(index):
+        barrier.wait()
+        try:
+            results[index] = action()
+        except Exception as error:  # noqa: BLE001 - the test shows what each thread met
+            results[index] = error
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return results
+
+
+def test_imports_at_once_run_one_after_the_other_and_leave_one_copy(isolated):
+    """Two teachers importing at once renamed the same folders together (OSError: a traceback); now they take
+    turns under one lock, and each finishes."""
+    members, images = official_members()
+    path = write_archive(isolated / "cifar-10-python.tar.gz", members)
+    for _ in range(3):
+        results = at_once(4, lambda: archives.import_cifar(path))
+        assert all(isinstance(r, datasets.Source) for r in results), results
+    assert sorted(p.name for p in data_area(isolated).iterdir()) == [archives.FOLDER]
+    assert (datasets.load("cifar10").x_test == images["test_batch"][0]).all()
+
+
+def test_two_pressing_check_the_archive_in_the_data_folder_at_once_both_see_it_imported(isolated):
+    """The Data page's button: one press imports the archive and removes it, the other, waiting meanwhile, finds it
+    done (it used to unlink a file already gone: FileNotFoundError, a traceback)."""
+    members, images = official_members()
+    data_area(isolated).mkdir(parents=True)
+    found = write_archive(data_area(isolated) / "cifar-10-python.tar.gz", members)
+    results = at_once(2, lambda: archives.import_placed(found))
+    assert all(isinstance(r, datasets.Source) for r in results), results
+    assert not found.exists() and sorted(p.name for p in data_area(isolated).iterdir()) == [archives.FOLDER]
+    assert (datasets.load("cifar10").x_test == images["test_batch"][0]).all()
+    shutil.rmtree(data_area(isolated) / archives.FOLDER)
+    with pytest.raises(archives.ArchiveRefused, match=re.escape(
+            f"cifar-10-python.tar.gz is no longer in {data_area(isolated)}, and CIFAR-10 was not unpacked there")):
+        archives.import_placed(found)

@@ -421,3 +421,36 @@ def test_inside_and_draw_prepare_an_upload_as_the_imported_pictures_were_and_nam
     bars = " ".join(c.value for c in draw.caption)
     assert "circle" in bars and "ring" not in bars  # the classes of the data this run learned
     assert f"square {percent(float(right[1]), 1)}" in bars, bars  # its input prepared as the import did
+
+
+def test_deleting_a_dataset_while_one_of_its_runs_trains_deletes_nothing_and_says_which(tmp_path):
+    """own_images.delete used to delete runs until it met the one being trained, then stop: some runs gone, the
+    dataset kept. Now it checks every run first: nothing is deleted, and the sentence names the run."""
+    import threading
+
+    from cnnlab import datasets, runs
+    from cnnlab.training import TrainConfig
+
+    store = runs.RunStore()
+    own_images.import_images(shapes_folder(tmp_path / "shapes", per_class=6), "shapes")
+    for seed in (0, 1):
+        store.get_or_train(TrainConfig(dataset="shapes", architecture="fast", epochs=1, batch_size=8, seed=seed))
+    ids = [run.id for run in store.list() if run.config.dataset == "shapes"]
+    busy = ids[-1]  # the last one a deletion reaches: every other would have gone before it
+    held, trained = threading.Event(), threading.Event()
+
+    def train_it():  # a training holds its run's lock throughout, as RunStore.get_or_train does
+        with store.lock(busy):
+            held.set()
+            trained.wait(30)
+
+    threading.Thread(target=train_it, daemon=True).start()
+    held.wait(10)
+    try:
+        with pytest.raises(runs.RunInUse, match=f"shapes cannot be deleted now: run {busy}, trained on it, is being "
+                                                "trained again right now. Nothing was deleted"):
+            own_images.delete("shapes", store)
+        assert sorted(run.id for run in store.list()) == sorted(ids) and datasets.own_names() == ["shapes"]
+    finally:
+        trained.set()
+    assert own_images.delete("shapes", store) == 2 and store.list() == [] and datasets.own_names() == []
