@@ -198,9 +198,9 @@ def keep_upload(sent, folder=False, owner=None):
     try:
         with filelock.FileLock(str(locks / "uploads.lock")):  # one writer at a time: the total stays true
             sweep_uploads()
+            shutil.rmtree(tmp, ignore_errors=True)  # what this session's cut-off sending left
             held = sum(_size_of(path) for path in final.parent.glob("upload.*") if path != final)
             written = 0
-            shutil.rmtree(tmp, ignore_errors=True)
             for parts, stream in named:
                 target = inside.joinpath(*parts) if folder else inside
                 target.parent.mkdir(parents=True, exist_ok=True)
