@@ -5,7 +5,8 @@ Dense(num_classes, softmax), is always added by `build`. Shapes and parameter co
 out in plain Python (`summarize`), so invalid specs get a message naming the layer and the fix
 without importing TensorFlow; so are the server's limits on a network of one's own (`check_size`:
 MAX_PARAMS parameters, MAX_ACTIVATIONS numbers per image), which `build` applies before it makes a
-Keras model.
+Keras model; and so is how many images one batch may hold (`images_per_batch`: TRAINING_MEMORY for a
+training step, INFERENCE_MEMORY for a look inside a network on a page), since layer outputs grow with the batch.
 """
 
 import dataclasses
@@ -447,6 +448,36 @@ def _plain(layers):
 @functools.cache
 def _preset_layers():
     return {_plain(preset.layers) for preset in PRESETS.values()}
+
+
+# ---------------------------------------------------------------- what one batch may hold
+
+# Layer outputs grow with the batch: a network under MAX_ACTIVATIONS (4 MB an image) still holds 16 GB at a batch of
+# 4,096, so batches are sized from these budgets (bytes of layer outputs at once), never from a fixed number of images.
+TRAINING_MEMORY = 2 * 1024 ** 3  # one training: the class server (2 cores, 24 GB) trains one run at a time next to
+#   the web server, so 2 GB of layer outputs leaves the rest to the server and its sessions; and every preset trains
+#   at every batch size the Train page offers on MNIST, Fashion-MNIST and CIFAR-10 (the largest, `proposed` at a
+#   batch of 1,024 on CIFAR-10, counts 1.6 GB). training.check_layers refuses a batch size over it.
+INFERENCE_MEMORY = 256 * 1024 ** 2  # one look inside a network on a page (predictions, occlusion, the learned map,
+#   filter patterns): many students' pages compute at once in the one server process
+TRAINING_COPIES = 3  # a training step holds the outputs kept for the backward pass, their gradients and temporaries
+#   (measured on CPU: 1.6 to 2.3 times one batch's outputs; also what a gradient taken through a network holds)
+INFERENCE_COPIES = 2  # a forward pass holds a layer's output and its activation's output at once (measured: 2.0
+#   times one batch's outputs for a network that is one wide conv)
+
+
+def images_per_batch(activations, budget_bytes=None, copies=INFERENCE_COPIES):
+    """How many images one batch may hold: activations numbers per image (as `size` counts them, or
+    `model_activations`), FLOAT_BYTES each, copies times over, within budget_bytes (None: INFERENCE_MEMORY, a
+    page's); at least 1."""
+    budget_bytes = INFERENCE_MEMORY if budget_bytes is None else budget_bytes
+    return max(1, int(budget_bytes // (max(int(activations), 1) * FLOAT_BYTES * copies)))
+
+
+def model_activations(model):
+    """Numbers a built Keras model's layers output for one image, Input left out: `size`'s count for its spec."""
+    return sum(math.prod(layer.output.shape[1:]) for layer in model.layers
+               if type(layer).__name__ != "InputLayer")
 
 
 def flops_per_image(layers, input_shape, num_classes):

@@ -4,8 +4,8 @@ Speeds are measured, not guessed: after every training the store's speeds.json k
 images per second for that network (a moving average) and its overall training rate in model GFLOP/s,
 which estimates a network it has not trained yet from its FLOPs. A request over the server's limit
 (CNNLAB_MAX_MINUTES; by default 10 minutes on a CPU, 30 on a GPU) is refused with the estimate and
-the nearest settings that fit. A network over architectures' limits (parameters, activations per image) is
-refused before anything is built (architectures.check_size).
+the nearest settings that fit. A network over architectures' limits (parameters, activations per image, a batch
+over the memory of one training) is refused before anything is built (training.check_layers).
 """
 
 import dataclasses
@@ -147,9 +147,8 @@ def estimate(config, available, speeds):
 
 def check(config, dataset, speeds, limit=None):
     """The Estimate of config on dataset; ConfigError when it is over the limit (with what would fit) or when a
-    network is over the server's limits on its size (architectures.check_size: nothing is built)."""
-    info = dataset.info
-    architectures.check_size(config.layers, info.image_shape, info.num_classes)
+    network is over the server's limits on its size or its batch (training.check_layers: nothing is built)."""
+    training.check_layers(config, dataset.info)
     minutes = limit_minutes(limit)
     found = estimate(config, len(dataset.x_train), speeds)
     if found.minutes <= minutes:

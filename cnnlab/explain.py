@@ -17,7 +17,7 @@ import dataclasses
 
 import numpy as np
 
-from cnnlab import datasets, inspection
+from cnnlab import architectures, datasets, inspection
 from cnnlab.i18n import Message
 
 
@@ -72,12 +72,14 @@ class GradCam:
 
 # ---------------------------------------------------------------- what each filter looks for
 
-def maximise_filters(model, layer_name, steps=60, rate=0.05, decay=0.02, seed=0):
+def maximise_filters(model, layer_name, steps=60, rate=0.05, decay=0.02, seed=0, budget_bytes=None):
     """(filters, h, w, c) in [0, 1]: for each filter of a conv layer, the input that excites it most.
 
-    All filters climb together (one batch, one gradient per step): from faint noise around grey, each
-    step moves the image along its normalised gradient, shrinks it a little towards grey (decay) and
-    blurs it every few steps, so the pattern stays smooth enough to read.
+    Filters climb together, as many in one batch as budget_bytes (None: a page's) holds for the layers up to this
+    one and their gradients (architectures.images_per_batch; 1,200 filters of a wide layer at once held gigabytes). From faint
+    noise around grey, each step moves each image along its normalised gradient, shrinks it a little towards grey
+    (decay) and blurs it every few steps, so the pattern stays smooth enough to read. Each image climbs on its own:
+    the batches change nothing but the memory.
     """
     import keras
     import tensorflow as tf
@@ -87,13 +89,14 @@ def maximise_filters(model, layer_name, steps=60, rate=0.05, decay=0.02, seed=0)
     probe = keras.Model(model.input, layer.output)
     shape = tuple(model.input_shape[1:])
     rng = np.random.default_rng(seed)
-    x = tf.Variable((0.5 + 0.05 * rng.standard_normal((count, *shape))).astype(np.float32))
-    pick = tf.one_hot(tf.range(count), count)  # image i climbs filter i
+    start = (0.5 + 0.05 * rng.standard_normal((count, *shape))).astype(np.float32)
+    chunk = architectures.images_per_batch(architectures.model_activations(probe), budget_bytes,
+                                           architectures.TRAINING_COPIES)
 
     @tf.function
-    def climb(blur):
+    def climb(x, pick, blur):
         with tf.GradientTape() as tape:
-            activations = probe(x, training=False)  # (filters, h', w', filters)
+            activations = probe(x, training=False)  # (images, h', w', filters)
             score = tf.reduce_sum(tf.reduce_mean(activations, axis=(1, 2)) * pick)
         grads = tape.gradient(score, x)
         grads /= tf.sqrt(tf.reduce_mean(tf.square(grads), axis=(1, 2, 3), keepdims=True)) + 1e-8
@@ -102,9 +105,14 @@ def maximise_filters(model, layer_name, steps=60, rate=0.05, decay=0.02, seed=0)
             moved = tf.nn.avg_pool2d(tf.pad(moved, [[0, 0], [1, 1], [1, 1], [0, 0]], "SYMMETRIC"), 3, 1, "VALID")
         x.assign(tf.clip_by_value(moved, 0.0, 1.0))
 
-    for step in range(steps):
-        climb(tf.constant(step % 8 == 7))
-    return np.stack([inspection.normalize(image) for image in np.asarray(x.numpy())])
+    patterns = []
+    for first in range(0, count, chunk):
+        x = tf.Variable(start[first:first + chunk])
+        pick = tf.one_hot(tf.range(first, min(first + chunk, count)), count)  # image i climbs filter first + i
+        for step in range(steps):
+            climb(x, pick, tf.constant(step % 8 == 7))
+        patterns.extend(inspection.normalize(image) for image in np.asarray(x.numpy()))
+    return np.stack(patterns)
 
 
 def filter_activations(model, layer_name, images):
@@ -112,7 +120,10 @@ def filter_activations(model, layer_name, images):
     import keras
 
     probe = keras.Model(model.input, model.get_layer(layer_name).output)
-    return np.asarray(probe(np.asarray(images, np.float32), training=False), np.float32).mean(axis=(1, 2))
+    images = np.asarray(images, np.float32)
+    chunk = architectures.images_per_batch(architectures.model_activations(probe))
+    return np.concatenate([np.asarray(probe(images[i:i + chunk], training=False), np.float32).mean(axis=(1, 2))
+                           for i in range(0, len(images), chunk)])
 
 
 # ---------------------------------------------------------------- one neuron, worked out by hand

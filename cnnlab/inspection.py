@@ -7,7 +7,7 @@ import dataclasses
 
 import numpy as np
 
-from cnnlab import datasets
+from cnnlab import architectures, datasets
 from cnnlab.i18n import Message
 
 
@@ -250,9 +250,9 @@ def image_from_upload(raw, image_shape, as_imported=False):
 def occlusion(model, image, class_index, patch=4, stride=2):
     """(h, w) in [0, 1]: how much hiding each pixel lowers the chosen class's probability.
 
-    A patch×patch black square is slid over the image (one forward pass for all positions); each
-    pixel gets the mean drop in log-probability of the squares that covered it, strongest = 1
-    (log-probability, so a confident 99.99 % still shows which pixels it rests on).
+    A patch×patch black square is slid over the image (forward passes of as many positions as a page may hold at
+    once: architectures.images_per_batch); each pixel gets the mean drop in log-probability of the squares that
+    covered it, strongest = 1 (log-probability, so a confident 99.99 % still shows which pixels it rests on).
     """
     image = np.asarray(image, np.float32)
     if image.ndim == 2:
@@ -262,7 +262,10 @@ def occlusion(model, image, class_index, patch=4, stride=2):
     batch = np.repeat(image[np.newaxis], len(corners) + 1, axis=0)  # (positions + 1, h, w, channels)
     for i, (r, c) in enumerate(corners, start=1):
         batch[i, r:r + patch, c:c + patch] = 0.0
-    log_p = np.log(np.clip(np.asarray(model(batch, training=False), np.float64)[:, class_index], 1e-12, 1.0))
+    chunk = architectures.images_per_batch(architectures.model_activations(model))
+    chosen = np.concatenate([np.asarray(model(batch[i:i + chunk], training=False), np.float64)[:, class_index]
+                             for i in range(0, len(batch), chunk)])
+    log_p = np.log(np.clip(chosen, 1e-12, 1.0))
     drops = np.maximum(log_p[0] - log_p[1:], 0.0)
     total, covered = np.zeros((height, width), np.float32), np.zeros((height, width), np.float32)
     for drop, (r, c) in zip(drops, corners):

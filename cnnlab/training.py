@@ -723,7 +723,11 @@ def train(config, on_epoch_end=None, on_batch_end=None, should_stop=None, datase
     state = {"stopped": False, "diverged_epoch": None, "epoch_seconds": [], "epoch_started": 0.0, "batches": 0,
              "cut_short": False, "whole_weights": None}
     callback = _progress_callback(keras, on_epoch_end, on_batch_end, should_stop, state, BATCH_REPORT_SECONDS)
-    validation = _pipeline(tf, x_val, y_val, max(config.batch_size, 256)) if len(x_val) else None
+    # validation only goes forward: batches of at least 256 images, but no more than one training's memory holds
+    activations = architectures.model_activations(model)
+    validation_batch = min(max(config.batch_size, 256), architectures.images_per_batch(
+        activations, architectures.TRAINING_MEMORY, architectures.INFERENCE_COPIES))
+    validation = _pipeline(tf, x_val, y_val, validation_batch) if len(x_val) else None
     x_test = dataset.x_test[..., np.newaxis] if dataset.x_test.ndim == 3 else dataset.x_test
     timeline = Timeline(keras, model, x_test[0])  # the first test image: the same one every epoch
     started = time.perf_counter()
@@ -743,7 +747,7 @@ def train(config, on_epoch_end=None, on_batch_end=None, should_stop=None, datase
             raise TrainingStoppedEarly("error.training.stopped_in_first_epoch")
         model.set_weights(state["whole_weights"])
         timeline.entries = timeline.entries[:whole + 1]  # row 0 is the random start
-    probabilities = predict(model, x_test)
+    probabilities = predict(model, x_test, budget_bytes=architectures.TRAINING_MEMORY)  # the training's own budget
     test_loss, test_accuracy = evaluate(probabilities, dataset.y_test)
     return TrainResult(
         config=config, model=model,
@@ -763,11 +767,14 @@ def here():
     return {"executor": "local", "node": socket.gethostname(), "pid": os.getpid()}
 
 
-def predict(model, images, batch_size=1024):
-    """Class probabilities (n, num_classes) for uint8 or float images, in batches, without Keras's predict loop."""
+def predict(model, images, batch_size=1024, budget_bytes=None):
+    """Class probabilities (n, num_classes) for uint8 or float images, without Keras's predict loop, in batches of
+    at most batch_size images and of no more than budget_bytes of layer outputs (architectures.images_per_batch;
+    None: a page's INFERENCE_MEMORY): a wide network's batch of 1,024 would hold gigabytes."""
     images = np.asarray(images)
     if images.dtype == np.uint8:
         images = datasets.preprocess_images(images)
+    batch_size = min(batch_size, architectures.images_per_batch(architectures.model_activations(model), budget_bytes))
     outputs = [np.asarray(model(images[i:i + batch_size], training=False))
                for i in range(0, len(images), batch_size)]
     return np.concatenate(outputs).astype(np.float32) if outputs else np.zeros((0, model.output_shape[-1]))
@@ -785,10 +792,20 @@ def evaluate(probabilities, labels):
 def check_layers(config, info=None):
     """The network's architectures.Size on its dataset (info: that dataset's DatasetInfo, when known), counted
     without building anything; SpecError when it cannot be built on those images, ConfigError when it is over the
-    server's limits (architectures.check_size). Every path that builds config's network calls this first."""
+    server's limits (architectures.check_size) or when a batch of config.batch_size images would hold more layer
+    outputs than one training may (architectures.TRAINING_MEMORY; presets too: their batches grow like any other).
+    Every path that builds config's network calls this first."""
     info = info or datasets.get_info(config.dataset)
     try:
-        return architectures.check_size(config.layers, info.image_shape, info.num_classes)
+        found = architectures.check_size(config.layers, info.image_shape, info.num_classes)
+        largest = architectures.images_per_batch(found.activations, architectures.TRAINING_MEMORY,
+                                                 architectures.TRAINING_COPIES)
+        if config.batch_size > largest:
+            held = config.batch_size * found.activations * architectures.FLOAT_BYTES * architectures.TRAINING_COPIES
+            raise ConfigError("error.limit.batch", batch=config.batch_size, gb=held / 1024 ** 3,
+                              activations=found.activations, limit_gb=architectures.TRAINING_MEMORY / 1024 ** 3,
+                              largest=largest)
+        return found
     except (SpecError, ConfigError) as error:
         raise type(error)("error.spec.on_dataset", name=config.architecture_name, title=info.title,
                           error=error.message) from None

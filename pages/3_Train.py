@@ -84,9 +84,8 @@ with st.form("settings"):
 if network in architectures.PRESETS:
     ui.fit_note(network, datasets.get_info(dataset))
 elif not submitted:  # a network of one's own (from the Model page or a link): over the limits is said before Train
-    try:
-        info = datasets.get_info(dataset)
-        architectures.check_size(architecture, info.image_shape, info.num_classes)
+    try:  # its size, and a batch of the form's size (layer outputs grow with the batch)
+        training.check_layers(training.TrainConfig(dataset=dataset, architecture=architecture, batch_size=batch_size))
     except CnnlabError as error:
         st.warning(t("train.bad", error=error))
 
@@ -96,7 +95,8 @@ def likely_settings():
     try:
         return training.TrainConfig(dataset=dataset, architecture=architecture if network == t("train.custom")
                                     else network, optimizer=optimizer, dropout=None if own_dropout else dropout,
-                                    learning_rate=learning_rate, seed=int(seed))  # its start state is prepared too
+                                    learning_rate=learning_rate, seed=int(seed),  # its start state is prepared too
+                                    batch_size=batch_size)  # nothing is prepared for a batch that cannot train
     except CnnlabError:
         return None
 
