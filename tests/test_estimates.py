@@ -30,11 +30,20 @@ def test_a_training_updates_this_servers_speed_for_that_network():
     assert speeds.images_per_second(config) == (guess, False)
     run, _ = store.get_or_train(config)
     rate, measured = speeds.images_per_second(config)
-    # 320 images with a quarter for validation: 240 train (forward and back), 80 validate (forward only: a third)
-    assert (run.record["data"]["train"], run.record["data"]["validation"]) == (240, 80)
+    assert (run.record["data"]["train"], run.record["data"]["validation"]) == (240, 80)  # a quarter validates
     after_the_first = sorted(run.record["epoch_seconds"][1:])
     steady = after_the_first[len(after_the_first) // 2]  # the median of the epochs after the first
-    assert measured and len(run.record["epoch_seconds"]) == 3 and rate == pytest.approx((240 + 80 / 3) / steady)
+    assert measured and len(run.record["epoch_seconds"]) == 3
+
+    def seconds(**changes):
+        return estimates.estimate(dataclasses.replace(config, **changes), 8000, speeds).seconds
+
+    # the oracle is the server's own clock: one epoch more of these settings is estimated at what an epoch took
+    # here, whatever the length; and an epoch of twice the images (training and validation alike) at twice that
+    assert seconds(epochs=2) - seconds(epochs=1) == pytest.approx(steady, rel=1e-9)
+    assert seconds(epochs=30) - seconds(epochs=29) == pytest.approx(steady, rel=1e-9)
+    assert seconds(epochs=2, train_size=640) - seconds(epochs=1, train_size=640) == pytest.approx(2 * steady,
+                                                                                                   rel=1e-9)
     other = TrainConfig(**dict(TINY, architecture=WIDE))
     estimated, _ = speeds.images_per_second(other)  # another network: from the GFLOP/s measured on this one
     assert estimated == pytest.approx(rate / 2, rel=1e-9)  # twice the FLOPs (by hand, above): half the speed
