@@ -3,6 +3,10 @@ words, before anything is built, on every path: the package, prepare, train, a R
 
 The networks are written here, as a student would send them. The parameter one has 13 billion parameters: building it
 would take the machine's memory (the CLI died of it after 16 s), so a test that returns at all built nothing.
+
+A network under both limits still grows with its batch: a batch over one training's memory is refused with the largest
+that fits, and every batch the package makes (training, validation, predictions, the pages' looks inside) is sized by
+memory, measured in a process of its own.
 """
 
 import dataclasses
