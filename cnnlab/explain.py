@@ -76,10 +76,10 @@ def maximise_filters(model, layer_name, steps=60, rate=0.05, decay=0.02, seed=0,
     """(filters, h, w, c) in [0, 1]: for each filter of a conv layer, the input that excites it most.
 
     Filters climb together, as many in one batch as budget_bytes (None: a page's) holds for the layers up to this
-    one and their gradients (architectures.images_per_batch; 1,200 filters of a wide layer at once held gigabytes). From faint
-    noise around grey, each step moves each image along its normalised gradient, shrinks it a little towards grey
-    (decay) and blurs it every few steps, so the pattern stays smooth enough to read. Each image climbs on its own:
-    the batches change nothing but the memory.
+    one and their gradients (architectures.images_per_batch; the 1,200 filters of a wide layer at once held
+    gigabytes). From faint noise around grey, each step moves each image along its normalised gradient, shrinks it
+    a little towards grey (decay) and blurs it every few steps, so the pattern stays smooth enough to read. Each
+    image climbs on its own: the batches change nothing but the memory.
     """
     import keras
     import tensorflow as tf
