@@ -385,23 +385,32 @@ def test_train_page_asks_before_replacing_a_students_training_and_refuses_what_i
         refusal = " ".join(e.value for e in at.error)
         assert "would take about" in refusal and "limit is 0 minutes" in refusal and "What fits:" in refusal
     finally:
-        for job in (ui.queue().get(at.session_state["job_id"]), ui.queue().job_of("someone else")):
-            if job is not None:
-                ui.queue().stop(job.id)  # nothing left to train after the test
+        left = [job for job in (ui.queue().get(at.session_state["job_id"]), ui.queue().job_of("someone else"))
+                if job is not None]
+        for job in left:
+            ui.queue().stop(job.id)  # nothing left to train after the test
         lock.release()
+        for job in left:  # ended, so that the server's one worker is free for the next test
+            ui.queue().wait(job, timeout=120)
 
 
-def test_the_train_page_prepares_the_network_with_the_forms_seed_and_learning_rate():
+def test_the_train_page_prepares_the_network_with_the_forms_seed_and_learning_rate(monkeypatch):
     """#29 item 10: the start state prepared while the student reads the form is the form's (seed and rate)."""
+    from cnnlab import executors
     import ui
 
+    # the worker must not stop for idleness mid-test (the lock it takes then makes prepare answer False)
+    monkeypatch.setattr(executors.ProcessExecutor, "IDLE_SECONDS", 300.0)
+    queue = ui.queue()
     at = page("pages/3_Train.py", train_seed=7, train_lr=0.01)
     at.run()
     assert not at.exception, at.exception
-    queue = ui.queue()
+    assert ui.queue() is queue
     shown = TrainConfig(dataset="mnist", architecture="fast", learning_rate=0.01, seed=7)
     assert not queue.prepare(shown)  # asked already, by the page: nothing to ask again
-    assert queue.prepare(TrainConfig(dataset="mnist", architecture="fast"))  # the default seed and rate were not
+    # another start state is still asked for: the worker was free to take the page's request
+    assert queue.prepare(TrainConfig(dataset="mnist", architecture="fast", learning_rate=0.01, seed=8))
+    queue.executor.close()
 
 
 def test_the_teacher_page_needs_a_token_and_shows_nothing_without_one(monkeypatch):
