@@ -515,7 +515,6 @@ class RunStore:
         training both use that very copy. requested_by names a course experiment that asked for the run.
         executor (cnnlab.executors) says where it trains: by default in this process.
         """
-        training.check_layers(config)
         dataset = dataset or datasets.load(config.dataset)
         run_id = run_id_for(config, dataset)
         run = self._complete(run_id, requested_by)
