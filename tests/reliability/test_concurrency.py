@@ -123,19 +123,3 @@ def test_cached_models_are_bounded(fresh_caches):
     assert len({id(m) for m in models}) == 6
     assert ui.model(ids[-1]) is models[-1]  # recent ones are shared, not rebuilt
     assert ui.model(ids[0]) is not models[0]  # the oldest was evicted: the cache did not grow past 4
-
-
-def test_five_browser_sessions_at_once_on_one_server(server, browser):
-    """Five real Chromium sessions load pages at the same moment, the Draw page's canvas included."""
-    from test_browser import READY
-
-    names = ["Draw", "Course", "Train", "Inside", "Data"]
-    pages = [browser.new_context(viewport={"width": 1200, "height": 1600}).new_page() for _ in names]
-    for page, name in zip(pages, names):
-        page.goto(f"{server}/{name}", wait_until="commit")  # all five requests in flight together
-    for page, name in zip(pages, names):
-        page.wait_for_selector(READY, timeout=120_000)
-        page.wait_for_timeout(500)
-        page.wait_for_selector(READY, timeout=120_000)
-        assert page.locator('[data-testid="stException"]').count() == 0, name
-    assert pages[0].locator("canvas.upper-canvas").count() == 1  # the canvas rendered in its session
