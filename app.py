@@ -7,7 +7,8 @@ catalogues of cnnlab/locales); this file draws the sidebar above all of them.
 import streamlit as st
 
 import ui
-from cnnlab import datasets, training
+from cnnlab.data import datasets
+from cnnlab import training
 from cnnlab.i18n import t
 
 

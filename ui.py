@@ -7,7 +7,10 @@ import uuid
 
 import streamlit as st
 
-from cnnlab import architectures, datasets, executors, i18n, jobs, runs
+from cnnlab.networks import architectures
+from cnnlab.data import datasets
+from cnnlab.compute import executors, jobs
+from cnnlab import i18n, runs
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
 
@@ -82,7 +85,7 @@ def page(title_key, icon):
 
 def follow_run_link():
     """A ?run=<id or unique start> link makes that run the session's run, on whichever page it opens."""
-    from cnnlab import exports
+    from cnnlab.course import exports
 
     wanted = st.query_params.get("run")
     if not wanted or wanted == st.session_state.get(LINKED_RUN):
@@ -119,7 +122,7 @@ def store():
 @st.cache_resource
 def downloads():
     """The server's downloads (one per dataset at a time), shared by every session."""
-    from cnnlab import downloads as downloading
+    from cnnlab.data import downloads as downloading
     return downloading.Downloads()
 
 
@@ -187,20 +190,20 @@ def _model(run_id, version):
     """A stored run's network (or the bundled model, run_id "bundled"), rebuilt and loaded once per server and
     version (a run replaced under the same id is loaded again)."""
     if run_id == BUNDLED:
-        from cnnlab import drawing
+        from cnnlab.insight import drawing
         return drawing.bundled().build_model()
     return store().get(run_id).build_model()
 
 
 @st.cache_resource(max_entries=4)
 def _extractor(run_id, version):
-    from cnnlab import inspection
+    from cnnlab.insight import inspection
     return inspection.feature_extractor(_model(run_id, version))
 
 
 @st.cache_resource(max_entries=4)
 def _grad_cam(run_id, version):
-    from cnnlab import explain
+    from cnnlab.insight import explain
     return explain.GradCam(_model(run_id, version))
 
 
@@ -263,7 +266,7 @@ def embedding(run_id, method, count, on_progress=None):
     """((count, 2) points, silhouette of the true classes) of a run's first test images, made once per server.
 
     on_progress(fraction) is told how far a t-SNE has come (it is called in this script's thread)."""
-    from cnnlab import learned
+    from cnnlab.insight import learned
 
     key = (run_id, _version(run_id), method, count)
     maps, lock = _maps()
@@ -352,7 +355,7 @@ def settings_from_link():
 
     A link whose settings cannot be used says why, and the form keeps its own settings.
     """
-    from cnnlab import exports
+    from cnnlab.course import exports
 
     query = {name: st.query_params.get(name) for name in exports.LINK_SETTINGS if st.query_params.get(name)}
     if not query or st.session_state.get("_settings_link") == query:
@@ -394,7 +397,7 @@ def export_now(runs_store, run_id, fmt):
     """A run's export, made from the run stored under its id when the file is made, not from the page's copy: a run
     replaced since the page was drawn (a stopped run trained again to the end) is exported as it is now, and its new
     files are never checked against the old checksums (which would set the good run aside for everyone)."""
-    from cnnlab import exports
+    from cnnlab.course import exports
 
     return exports.render(_run_now(runs_store, run_id), fmt)
 
@@ -412,7 +415,7 @@ def take_home(run, key="take_home"):
 
 
 def _take_home(run, key):
-    from cnnlab import exports
+    from cnnlab.course import exports
 
     st.caption(t("take.intro"))
     lang = i18n.get_language()
@@ -437,7 +440,7 @@ def _take_home(run, key):
 
 def report_download(label, runs_, file_stem, key, course=None):
     """Download buttons for the lab report of several runs (or of a course report): HTML and Markdown + figures."""
-    from cnnlab import reports
+    from cnnlab.course import reports
 
     lang = i18n.get_language()
     ids = [run.id for run in runs_]  # found again when the report is made (a run may be replaced meanwhile)

@@ -47,7 +47,9 @@ def child(settings):
     sys.path.insert(0, str(ROOT))
     import keras
 
-    from cnnlab import architectures, datasets, training
+    from cnnlab.networks import architectures
+    from cnnlab.data import datasets
+    from cnnlab import training
 
     data = datasets.load("mnist")
     size, epochs, batch = settings.get("size", 4000), 3, settings.get("batch", 64)

@@ -103,7 +103,7 @@ def font_digits(size=200, paper=240, ink=30):
 
 def accuracy(model, images, labels, box=20):
     """The share of images the model reads right after cnnlab's drawing preprocessing."""
-    from cnnlab import drawing
+    from cnnlab.insight import drawing
 
     inputs = np.stack([drawing.prepare(image, box=box).network_input for image in images])[..., np.newaxis]
     predicted = np.argmax(np.asarray(model(inputs, training=False)), axis=1)

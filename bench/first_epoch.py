@@ -30,7 +30,8 @@ def child(variant, repeats):
     import keras
     import tensorflow as tf
 
-    from cnnlab import datasets, training
+    from cnnlab.data import datasets
+    from cnnlab import training
 
     if variant == "reseed_every_training":
         training.seed_everything = keras.utils.set_random_seed

@@ -2,7 +2,7 @@
 
     python bench/gpu.py [--json]      (on a machine with an NVIDIA GPU)
 
-Each variant trains cnnlab's own net_1 (built by cnnlab.architectures) on 60,000 images of MNIST's
+Each variant trains cnnlab's own net_1 (built by cnnlab.networks.architectures) on 60,000 images of MNIST's
 shape made here, batch 128, in a fresh process: the seconds from fit() to the end of the first epoch
 (building and compiling included) and the steady images/s (the median of the later epochs). The
 backend is TensorFlow when it is installed, as in the app; on a machine without it (the lent GPU
@@ -37,7 +37,7 @@ def train_net_1(epochs, jit_compile, policy, images=IMAGES):
     import keras
     import numpy as np
 
-    from cnnlab import architectures
+    from cnnlab.networks import architectures
 
     keras.mixed_precision.set_global_policy(policy)
     rng = np.random.default_rng(0)
@@ -97,7 +97,7 @@ def ray_gpu_check():
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # before Ray is imported: loopback only
     import ray
 
-    from cnnlab import executors
+    from cnnlab.compute import executors
 
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
     ray.init(num_cpus=os.cpu_count(), num_gpus=1, include_dashboard=False, log_to_driver=False, namespace=executors.NAMESPACE,

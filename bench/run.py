@@ -33,7 +33,8 @@ def bench_dataset(architecture, size):
     """
     import numpy as np
 
-    from cnnlab import architectures, datasets
+    from cnnlab.networks import architectures
+    from cnnlab.data import datasets
 
     if "28x28x1" in architectures.get_preset(architecture).params:
         return datasets.load("mnist")
@@ -55,7 +56,9 @@ def images_per_second(architecture, epochs, train_size, repeats):
     import keras
     import numpy as np
 
-    from cnnlab import architectures, datasets, training
+    from cnnlab.networks import architectures
+    from cnnlab.data import datasets
+    from cnnlab import training
 
     data = bench_dataset(architecture, train_size)
     config = training.TrainConfig(dataset=data.info.name, architecture=architecture, epochs=epochs, batch_size=128,
@@ -98,7 +101,7 @@ def images_per_second(architecture, epochs, train_size, repeats):
 
 def bench_size(architecture, size):
     """Training images per epoch for a preset: fewer for the heavy 32×32 colour networks, so each run stays short."""
-    from cnnlab import architectures
+    from cnnlab.networks import architectures
 
     preset = architectures.get_preset(architecture)
     shape = (28, 28, 1) if "28x28x1" in preset.params else (32, 32, 3)
@@ -117,7 +120,7 @@ def torch_images_per_second(epochs, train_size, repeats):
         return None
     import numpy as np
 
-    from cnnlab import datasets
+    from cnnlab.data import datasets
 
     data = datasets.load("mnist")
     x = torch.from_numpy(datasets.preprocess_images(data.x_train[:train_size]).transpose(0, 3, 1, 2).copy())
@@ -148,7 +151,7 @@ def torch_images_per_second(epochs, train_size, repeats):
 
 def flops_per_image(architecture, image_shape=(28, 28, 1), num_classes=10):
     """Forward-pass floating-point operations for one image of a preset (a multiply-add counts 2)."""
-    from cnnlab import architectures
+    from cnnlab.networks import architectures
 
     return architectures.flops_per_image(architectures.get_preset(architecture).layers, image_shape, num_classes)
 
@@ -173,7 +176,7 @@ def predict_drawing_ms(repeats=20):
     import numpy as np
 
     from bench import drawings
-    from cnnlab import drawing
+    from cnnlab.insight import drawing
 
     model = drawing.bundled().build_model()
     grey = drawings.stroke_digit(7, np.random.default_rng(0))
@@ -190,7 +193,8 @@ def seconds_to_accuracy(dataset, architecture, target, max_epochs, **settings):
 
     Building and tracing the network count: they are part of what a student waits for.
     """
-    from cnnlab import datasets, training
+    from cnnlab.data import datasets
+    from cnnlab import training
 
     try:
         data = datasets.load(dataset)
@@ -289,7 +293,8 @@ def cache_hit_seconds():
 
 
 def feature_maps_ms(run, repeats=20):
-    from cnnlab import datasets, inspection
+    from cnnlab.data import datasets
+    from cnnlab.insight import inspection
 
     extractor, names = inspection.feature_extractor(run.build_model())
     image = datasets.load("mnist").x_test[0]
@@ -302,7 +307,8 @@ def feature_maps_ms(run, repeats=20):
 
 def gradcam_ms(run, repeats=20):
     """Grad-CAM of one test image for its top class on the last conv layer (gradient model built, then warm)."""
-    from cnnlab import datasets, explain, inspection
+    from cnnlab.data import datasets
+    from cnnlab.insight import explain, inspection
 
     model = run.build_model()
     cam, layer = explain.GradCam(model), inspection.conv_layer_names(model)[-1]
@@ -316,7 +322,8 @@ def gradcam_ms(run, repeats=20):
 
 def activation_max_seconds_per_layer(architecture="net_1"):
     """Seconds to find every filter's favourite input, per conv layer of a preset (what Inside computes on demand)."""
-    from cnnlab import architectures, explain, inspection
+    from cnnlab.networks import architectures
+    from cnnlab.insight import explain, inspection
 
     model = architectures.build(architectures.get_preset(architecture).layers, (28, 28, 1), 10)
     layers = inspection.conv_layer_names(model)
@@ -328,7 +335,7 @@ def activation_max_seconds_per_layer(architecture="net_1"):
 
 def embedding_pca_seconds(run, count=2000):
     """The Learned page's map: the last hidden layer's features of `count` test images, then PCA (model warm)."""
-    from cnnlab import learned
+    from cnnlab.insight import learned
 
     model, images = run.build_model(), run.data().x_test[:count]
     learned.features(model, images[:10])  # warm
@@ -365,7 +372,7 @@ def import_figures(count=2000, classes=10, size=(640, 480)):
     import numpy as np
     from PIL import Image, ImageDraw
 
-    from cnnlab import own_images
+    from cnnlab.data import own_images
 
     root = pathlib.Path(tempfile.mkdtemp(prefix="cnnlab-bench-own-")) / "photos"
     rng = np.random.default_rng(0)
@@ -403,7 +410,9 @@ def app_path_figures(epochs=5, cold=False):
     With cold=True nothing was prepared, so `fast` is built and traced in the student's time; the keys then
     end in _cold.
     """
-    from cnnlab import charts, executors, jobs, runs, training
+    from cnnlab.insight import charts
+    from cnnlab.compute import executors, jobs
+    from cnnlab import runs, training
 
     settings = dict(architecture="fast", epochs=epochs, batch_size=64, seed=0)
     if not cold:
@@ -450,7 +459,7 @@ def main():
     epochs, size, repeats = (3, 3000, 5) if args.quick else (4, 6000, 5)
     figures = {}
     figures["numpy_matmul_gflops"] = round(numpy_matmul_gflops(), 1)
-    from cnnlab import architectures
+    from cnnlab.networks import architectures
 
     for architecture in architectures.PRESETS:
         ours, bare = images_per_second(architecture, epochs, bench_size(architecture, size), repeats)

@@ -13,7 +13,9 @@ import os
 import sys
 import time
 
-from cnnlab import architectures, datasets, i18n, storage
+from cnnlab.networks import architectures
+from cnnlab.data import datasets
+from cnnlab import i18n, storage
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
 
@@ -280,7 +282,8 @@ def _train_quietly(store, config, requested_by=None, ray=None):
 
     The data is chosen once, here: the local copy in use now (training never downloads). ray is --ray's
     address (None: CNNLAB_RAY_ADDRESS, else this process)."""
-    from cnnlab import executors, training
+    from cnnlab.compute import executors
+    from cnnlab import training
 
     training.check_layers(config)  # a network that cannot build, or is over the limits: one line, nothing loaded
     dataset = datasets.load(config.dataset)
@@ -297,7 +300,8 @@ def _train_quietly(store, config, requested_by=None, ray=None):
 
 
 def cmd_reproduce(args):
-    from cnnlab import experiments, runs
+    from cnnlab.course import experiments
+    from cnnlab import runs
 
     if args.list or not args.experiment:
         lines, data = [], []
@@ -349,7 +353,7 @@ def cmd_reproduce(args):
 
 def _prepare_items(path):
     """(line number, TrainConfig or CnnlabError, label) for each line of a prepare file."""
-    from cnnlab import experiments
+    from cnnlab.course import experiments
 
     try:
         text = open(path, encoding="utf-8").read()
@@ -361,7 +365,7 @@ def _prepare_items(path):
 
 
 def _experiment_of(label):
-    from cnnlab import experiments
+    from cnnlab.course import experiments
 
     return label if label in experiments.BY_ID else None
 
@@ -430,7 +434,7 @@ class _DownloadProgress:
 
 def _survey(args):
     """What a folder or zip of class folders holds, as `data --survey` prints it (nothing is written)."""
-    from cnnlab import own_images
+    from cnnlab.data import own_images
 
     survey = own_images.survey(args.survey)
     height, width, channels = survey.shape
@@ -448,7 +452,7 @@ def _survey(args):
 
 def _import_own(args):
     """`data --import FOLDER_OR_ZIP --name NAME`: survey, import, and one line with what was stored."""
-    from cnnlab import own_images
+    from cnnlab.data import own_images
 
     test_share = own_images.TEST_SHARE if args.test_share is None else args.test_share
     own_images.check_settings(args.name, test_share)  # refused before a picture is read
@@ -471,7 +475,8 @@ def _import_own(args):
 
 
 def _delete_own(args):
-    from cnnlab import own_images, runs
+    from cnnlab.data import own_images
+    from cnnlab import runs
 
     deleted = own_images.delete(args.delete, runs.RunStore())
     return _emit(args, [t("cli.own_deleted", name=args.delete.lower(), runs=deleted)],
@@ -486,12 +491,12 @@ def cmd_data(args):
     if args.import_archive and args.name:
         return _import_own(args)
     if args.import_archive:
-        from cnnlab import archives
+        from cnnlab.data import archives
 
         source = archives.import_cifar(args.import_archive)
         print(t("cli.imported", title="CIFAR-10", path=source.path))
     if args.download:
-        from cnnlab import downloads
+        from cnnlab.data import downloads
 
         info = datasets.get_info(args.download)
         source = downloads.download(info.name, on_progress=_DownloadProgress())
@@ -515,7 +520,8 @@ def cmd_data(args):
 
 def _predict_model(run_id):
     """(model, dataset name, where it comes from) for `predict`."""
-    from cnnlab import drawing, runs
+    from cnnlab.insight import drawing
+    from cnnlab import runs
 
     if run_id is None:
         bundled = drawing.bundled()
@@ -529,7 +535,7 @@ def _predict_model(run_id):
 
 
 def cmd_predict(args):
-    from cnnlab import drawing
+    from cnnlab.insight import drawing
 
     model, dataset, origin = _predict_model(args.run)
     class_names = datasets.get_info(dataset).class_names
@@ -554,7 +560,8 @@ def cmd_predict(args):
 
 
 def cmd_export(args):
-    from cnnlab import experiments, exports, reports, runs, storage as files
+    from cnnlab.course import experiments, exports, reports
+    from cnnlab import runs, storage as files
 
     store = runs.RunStore()
     chosen = [exports.find_run(store, text) for text in args.runs]

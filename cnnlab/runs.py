@@ -8,8 +8,8 @@ Layout under $CNNLAB_HOME (default ~/.cache/cnnlab):
     locks/<run_id>.lock               cross-process lock: identical requests train once
     tmp/                              runs being written (renamed into runs/ when complete)
     corrupt/                          damaged entries set aside, never loaded
-    data/                             datasets downloaded or imported through cnnlab (cnnlab.datasets)
-    explain/<run_id>-<version>/       what was computed from a run's weights on demand (cnnlab.explain)
+    data/                             datasets downloaded or imported through cnnlab (cnnlab.data.datasets)
+    explain/<run_id>-<version>/       what was computed from a run's weights on demand (cnnlab.insight.explain)
 
 A run's id is the hash of its settings and of the exact data it trained on (the dataset's fingerprint),
 so other data never shares a run; the record says which data that was, and `Run.data()` finds that very
@@ -36,7 +36,10 @@ import uuid
 import filelock
 import numpy as np
 
-from cnnlab import architectures, datasets, estimates, executors, i18n, storage, training
+from cnnlab.networks import architectures
+from cnnlab.data import datasets
+from cnnlab.compute import estimates, executors
+from cnnlab import i18n, storage, training
 from cnnlab.errors import CnnlabError, DatasetUnavailable
 from cnnlab.i18n import Message
 
@@ -182,7 +185,7 @@ class Run:
 
     @property
     def experiments(self):
-        """Ids of the course experiments that asked for this run (see cnnlab.experiments)."""
+        """Ids of the course experiments that asked for this run (see cnnlab.course.experiments)."""
         return list(self.record.get("experiments", []))
 
     def data(self):
@@ -393,7 +396,7 @@ class RunStore:
         finally:
             lock.release()
         shutil.rmtree(gone, ignore_errors=True)
-        for derived in (self.root / "explain").glob(f"{run_id}-*"):  # what was computed from it (cnnlab.explain)
+        for derived in (self.root / "explain").glob(f"{run_id}-*"):  # what was computed from it (cnnlab.insight.explain)
             shutil.rmtree(derived, ignore_errors=True)
         return True
 
@@ -496,7 +499,7 @@ class RunStore:
     def clean_tmp(self):
         """Remove leftovers of writers that died (their process is gone), and pictures sent through a browser that
         were left for hours (own_images.sweep_uploads): before each training, and when the server starts."""
-        from cnnlab import own_images  # it reads pictures and zips: imported only when cleaning
+        from cnnlab.data import own_images  # it reads pictures and zips: imported only when cleaning
 
         for path in (self.root / "tmp").iterdir():
             parts = path.name.split(".")
@@ -513,7 +516,7 @@ class RunStore:
 
         The data is chosen once, here (or by the caller, who passes the Dataset): the run's id and the
         training both use that very copy. requested_by names a course experiment that asked for the run.
-        executor (cnnlab.executors) says where it trains: by default in this process.
+        executor (cnnlab.compute.executors) says where it trains: by default in this process.
         """
         dataset = dataset or datasets.load(config.dataset)
         run_id = run_id_for(config, dataset)

@@ -20,7 +20,8 @@ import time
 
 import numpy as np
 
-from cnnlab import architectures, datasets
+from cnnlab.networks import architectures
+from cnnlab.data import datasets
 from cnnlab.errors import ConfigError, SpecError, TrainingDiverged, TrainingStoppedEarly
 from cnnlab.i18n import Message, t
 

@@ -4,7 +4,8 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from cnnlab import datasets, experiments, own_images
+from cnnlab.data import datasets, own_images
+from cnnlab.course import experiments
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
 

@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from cnnlab import charts, learned
+from cnnlab.insight import charts, learned
 from cnnlab.i18n import t
 
 POINTS = [500, 1000, 2000]

@@ -5,7 +5,9 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from cnnlab import archives, charts, datasets, downloads, drawing, i18n, inspection, own_images
+from cnnlab.data import archives, datasets, downloads, own_images
+from cnnlab.insight import charts, drawing, inspection
+from cnnlab import i18n
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
 

@@ -4,7 +4,8 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from cnnlab import architectures, datasets
+from cnnlab.networks import architectures
+from cnnlab.data import datasets
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
 

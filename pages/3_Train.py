@@ -3,7 +3,11 @@
 import streamlit as st
 
 import ui
-from cnnlab import architectures, charts, datasets, i18n, inspection, jobs, training
+from cnnlab.networks import architectures
+from cnnlab.insight import charts, inspection
+from cnnlab.data import datasets
+from cnnlab import i18n, training
+from cnnlab.compute import jobs
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
 

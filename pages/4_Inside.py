@@ -5,7 +5,9 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from cnnlab import datasets, explain, i18n, inspection, training
+from cnnlab.data import datasets
+from cnnlab.insight import explain, inspection
+from cnnlab import i18n, training
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
 

@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 import ui
-from cnnlab import charts, inspection
+from cnnlab.insight import charts, inspection
 from cnnlab.i18n import t
 
 ui.page("mistakes.title", "❌")

@@ -4,7 +4,10 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from cnnlab import charts, comparisons, datasets, i18n, inspection
+from cnnlab.insight import charts, inspection
+from cnnlab.course import comparisons
+from cnnlab.data import datasets
+from cnnlab import i18n
 from cnnlab.i18n import t
 
 COLUMNS = {"run_id": "compare.col_run", "dataset": "compare.col_dataset", "data": "compare.col_data",

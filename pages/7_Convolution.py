@@ -5,7 +5,9 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from cnnlab import convolution, datasets, i18n, inspection
+from cnnlab.insight import convolution, inspection
+from cnnlab.data import datasets
+from cnnlab import i18n
 from cnnlab.i18n import t
 
 ui.page("convolution.title", "🧮")

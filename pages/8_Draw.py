@@ -4,7 +4,9 @@ import numpy as np
 import streamlit as st
 
 import ui
-from cnnlab import charts, datasets, drawing, i18n, inspection, own_images
+from cnnlab.insight import charts, drawing, inspection
+from cnnlab.data import datasets, own_images
+from cnnlab import i18n
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
 

@@ -5,7 +5,10 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from cnnlab import charts, datasets, experiments, i18n, inspection, training
+from cnnlab.insight import charts, inspection
+from cnnlab.data import datasets
+from cnnlab.course import experiments
+from cnnlab import i18n, training
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
 

@@ -15,7 +15,9 @@ if ROOT not in sys.path:
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
     """Offline; CNNLAB_HOME, KERAS_HOME and HOME in tmp_path; no data dir; caches cleared."""
-    from cnnlab import datasets, executors, i18n
+    from cnnlab.data import datasets
+    from cnnlab.compute import executors
+    from cnnlab import i18n
 
     i18n.set_language("en")  # a test that switches language does not leak it into the next one
     monkeypatch.setenv("CNNLAB_OFFLINE", "1")

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnnlab import exports, i18n, runs
+from cnnlab.course import exports
+from cnnlab import i18n, runs
 from cnnlab.training import TrainConfig
 from conftest import ROOT
 from test_downloads import mirror  # noqa: F401 (a fixture: a school mirror on 127.0.0.1)
@@ -110,7 +111,8 @@ def test_model_page_shows_the_report_summary_and_counts():
 
 
 def test_a_preset_made_for_other_images_says_so_with_its_size_on_these_on_the_model_and_train_pages():
-    from cnnlab import architectures, datasets
+    from cnnlab.networks import architectures
+    from cnnlab.data import datasets
 
     cifar = datasets.get_info("cifar10")
     params = architectures.count_params(architectures.PRESETS["net_2"].layers, cifar.image_shape, cifar.num_classes)
@@ -167,7 +169,7 @@ def test_train_page_refuses_a_batch_larger_than_the_data():
 
 
 def test_pages_of_a_run_whose_data_is_gone_say_so(stored_run, isolated, monkeypatch):
-    from cnnlab import datasets
+    from cnnlab.data import datasets
     monkeypatch.setattr(datasets, "BUNDLED_MNIST", isolated / "gone.npz")
     datasets._load_cached.cache_clear()
     for path in ("pages/4_Inside.py", "pages/5_Mistakes.py"):
@@ -183,7 +185,7 @@ def test_pages_of_a_run_whose_data_is_gone_say_so(stored_run, isolated, monkeypa
 
 def real_digits_in_another_split(path, n_train=6000):
     """An mnist.npz of real digits (the bundled sample's 10,000), shuffled into another split and size."""
-    from cnnlab import datasets
+    from cnnlab.data import datasets
 
     sample = datasets.load("mnist")
     x, y = np.concatenate([sample.x_train, sample.x_test]), np.concatenate([sample.y_train, sample.y_test])
@@ -238,7 +240,7 @@ def test_draw_page_offers_the_bundled_model_and_waits_for_a_drawing():
 
 
 def test_course_page_runs_an_experiment_and_shows_reported_against_measured():
-    from cnnlab import experiments
+    from cnnlab.course import experiments
 
     at = page("pages/9_Course.py").run()
     assert not at.exception
@@ -354,7 +356,7 @@ def test_data_page_downloads_with_progress_from_a_mirror(mirror, isolated):
 
 
 def test_train_page_asks_before_replacing_a_students_training_and_refuses_what_is_too_long(monkeypatch):
-    from cnnlab import datasets
+    from cnnlab.data import datasets
     import ui
 
     first = TrainConfig(**dict(TINY, seed=99))
@@ -396,7 +398,7 @@ def test_train_page_asks_before_replacing_a_students_training_and_refuses_what_i
 
 def test_the_train_page_prepares_the_network_with_the_forms_seed_and_learning_rate(monkeypatch):
     """#29 item 10: the start state prepared while the student reads the form is the form's (seed and rate)."""
-    from cnnlab import executors
+    from cnnlab.compute import executors
     import ui
 
     # the worker must not stop for idleness mid-test (the lock it takes then makes prepare answer False)
@@ -657,7 +659,7 @@ def test_inside_says_why_it_decided_what_filters_look_for_and_steps_into_one_neu
 @pytest.fixture
 def own_run(tmp_path):
     """Three classes of drawn shapes imported as a class's own pictures, and a run of fast on them."""
-    from cnnlab import own_images
+    from cnnlab.data import own_images
     from test_own_images import shapes_folder
 
     own_images.import_images(shapes_folder(tmp_path / "shapes", per_class=10), "shapes")
@@ -712,7 +714,7 @@ def test_data_page_imports_a_folder_sent_whole_and_refuses_a_bad_name_in_words(t
     at.text_input[0].input("coins")
     at.button[0].click().run()
     assert not at.error, [e.value for e in at.error]
-    from cnnlab import datasets
+    from cnnlab.data import datasets
     assert datasets.get_info("coins").image_shape == (32, 32, 3)
 
 
@@ -732,7 +734,7 @@ def test_inside_and_mistakes_name_the_imported_classes(own_run):
 
 
 def test_a_teacher_deletes_an_imported_dataset_with_its_runs_and_students_cannot(monkeypatch, own_run):
-    from cnnlab import datasets
+    from cnnlab.data import datasets
 
     monkeypatch.setenv("CNNLAB_TEACHER_TOKEN", "s3cret")
     at = page("pages/10_Teacher.py").run()

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from cnnlab import architectures as arch
+from cnnlab.networks import architectures as arch
 from cnnlab import i18n
 from cnnlab.errors import SpecError
 

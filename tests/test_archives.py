@@ -11,7 +11,7 @@ import threading
 import numpy as np
 import pytest
 
-from cnnlab import archives, datasets
+from cnnlab.data import archives, datasets
 from conftest import run_cli
 from test_datasets import cifar_batch
 

@@ -1,6 +1,6 @@
 import numpy as np
 
-from cnnlab import charts
+from cnnlab.insight import charts
 
 HISTORY = {"loss": [1.0, 0.5], "accuracy": [0.6, 0.8], "val_loss": [0.9, 0.7], "val_accuracy": [0.65, 0.75]}
 

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from cnnlab import architectures, convolution
+from cnnlab.networks import architectures
+from cnnlab.insight import convolution
 
 
 def test_course_figure_first_cell_is_4_and_matches_scipy():

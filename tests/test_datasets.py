@@ -6,7 +6,7 @@ import tarfile
 import numpy as np
 import pytest
 
-from cnnlab import datasets
+from cnnlab.data import datasets
 from cnnlab.errors import DatasetUnavailable
 
 
@@ -184,7 +184,7 @@ def test_offline_never_tries_to_download(monkeypatch):
     def no_socket(*args, **kwargs):
         raise AssertionError("the network was touched")
 
-    from cnnlab import downloads
+    from cnnlab.data import downloads
 
     monkeypatch.setattr(datasets.socket, "create_connection", no_socket)
     with pytest.raises(DatasetUnavailable, match="No network"):

@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from cnnlab import datasets, downloads
+from cnnlab.data import datasets, downloads
 from cnnlab.errors import DatasetUnavailable
 from conftest import run_cli
 from test_datasets import write_fashion, write_mnist_npz

@@ -11,7 +11,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
 from bench import drawings
-from cnnlab import datasets, drawing
+from cnnlab.data import datasets
+from cnnlab.insight import drawing
 from cnnlab.errors import CnnlabError
 
 
@@ -249,7 +250,7 @@ def test_bundled_weights_are_checked_before_loading(tmp_path):
 
 
 def test_occlusion_map_lies_on_the_digit(bundled_model):
-    from cnnlab import inspection
+    from cnnlab.insight import inspection
 
     image = drawing.prepare(stroke_image(SEVEN)).network_input
     heat = inspection.occlusion(bundled_model, image, 7)

@@ -7,7 +7,9 @@ import time
 
 import pytest
 
-from cnnlab import datasets, estimates, runs
+from cnnlab.data import datasets
+from cnnlab.compute import estimates
+from cnnlab import runs
 from cnnlab.errors import ConfigError
 from cnnlab.training import TrainConfig
 
@@ -52,7 +54,7 @@ def test_a_training_updates_this_servers_speed_for_that_network():
 
 
 def test_sizes_and_flops_are_counted_as_keras_and_a_hand_count_have_them():
-    from cnnlab import architectures
+    from cnnlab.networks import architectures
 
     # by hand, on 6x6x1 images and 3 classes: conv 2 filters 3x3 -> 4x4x2 (params (9+1)*2 = 20, 32 values);
     # maxpool -> 2x2x2 (8); flatten (8); dense 4 (params (8+1)*4 = 36, 4 values); output 3 (params (4+1)*3 = 15)
@@ -93,7 +95,8 @@ def test_a_request_over_the_limit_is_refused_with_settings_that_fit(monkeypatch)
 
 
 def test_a_huge_network_is_refused_by_prepare_and_by_submit_and_no_worker_builds_it():
-    from cnnlab import executors, jobs, training
+    from cnnlab.compute import executors, jobs
+    from cnnlab import training
 
     store = runs.RunStore()
     executor = executors.ProcessExecutor()  # the web server's: it prepares in a worker process
@@ -117,7 +120,7 @@ def test_a_huge_network_is_refused_by_prepare_and_by_submit_and_no_worker_builds
 RECORDER = """
 import pathlib, sys, time
 sys.path.insert(0, {root!r})
-from cnnlab import estimates
+from cnnlab.compute import estimates
 from cnnlab.training import TrainConfig
 speeds = estimates.Speeds({store!r})
 pathlib.Path({go!r} + ".{first}").touch()  # ready

@@ -17,7 +17,8 @@ import types
 import numpy as np
 import pytest
 
-from cnnlab import executors, jobs, runs, training
+from cnnlab.compute import executors, jobs
+from cnnlab import runs, training
 from cnnlab.training import TrainConfig
 from ray_cluster import LoopbackCluster, can_make_namespaces
 
@@ -124,7 +125,7 @@ def test_a_stop_taken_back_on_ray_before_the_training_saw_it_is_forgotten(local_
 
     import ray
 
-    from cnnlab import datasets
+    from cnnlab.data import datasets
 
     executor, _ = local_ray
     data = datasets.load("mnist")
@@ -191,7 +192,7 @@ def test_a_web_servers_trainings_run_in_a_worker_process_with_progress_stop_and_
 
 def test_a_stop_taken_back_before_the_worker_saw_it_is_forgotten():
     """#29 item 10: Stop, then the student rejoins while the worker process is still starting: it trains to the end."""
-    from cnnlab import datasets
+    from cnnlab.data import datasets
 
     executor = executors.ProcessExecutor()
     asked = []
@@ -230,7 +231,8 @@ def test_a_killed_server_leaves_no_worker_training_for_nobody(tmp_path):
     script.write_text(f"""
 import sys, time
 sys.path.insert(0, {str(ROOT)!r})
-from cnnlab import executors, jobs, runs, training
+from cnnlab.compute import executors, jobs
+from cnnlab import runs, training
 from cnnlab.training import TrainConfig
 if __name__ == "__main__":
     queue = jobs.TrainingQueue(runs.RunStore(), executors.ProcessExecutor())

@@ -4,7 +4,10 @@ import json
 
 import pytest
 
-from cnnlab import architectures, datasets, experiments, runs, training
+from cnnlab.networks import architectures
+from cnnlab.data import datasets
+from cnnlab.course import experiments
+from cnnlab import runs, training
 from conftest import run_cli
 
 
@@ -196,7 +199,7 @@ def test_which_model_says_when_the_pair_was_tested_or_trained_on_different_image
 def test_a_longer_training_is_never_compared_with_itself(isolated):
     """B1 and B2 are the same settings but for epochs; shortened to the same length they are one run."""
     from test_archives import official_members, write_archive
-    from cnnlab import archives
+    from cnnlab.data import archives
 
     members, _ = official_members(n=40)  # 200 training images: enough for batch 32
     archives.import_cifar(write_archive(isolated / "cifar-10-python.tar.gz", members))

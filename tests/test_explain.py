@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from cnnlab import architectures, explain, runs
+from cnnlab.networks import architectures
+from cnnlab.insight import explain
+from cnnlab import runs
 from cnnlab.training import TrainConfig
 
 # 28×28 noise with nothing (class 0), a bright 8×8 square (class 1) or a bright 8×8 cross (class 2) at a random

@@ -9,7 +9,10 @@ import sys
 import numpy as np
 import pytest
 
-from cnnlab import architectures, datasets, exports, i18n, runs, training
+from cnnlab.networks import architectures
+from cnnlab.data import datasets
+from cnnlab.course import exports
+from cnnlab import i18n, runs, training
 from cnnlab.errors import ConfigError, SpecError
 from cnnlab.training import TrainConfig
 from conftest import run_cli

@@ -10,7 +10,10 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnnlab import datasets, experiments, i18n, inspection, runs
+from cnnlab.data import datasets
+from cnnlab.course import experiments
+from cnnlab import i18n, runs
+from cnnlab.insight import inspection
 from cnnlab.errors import ConfigError, SpecError
 from cnnlab.i18n import t
 from cnnlab.training import TrainConfig

@@ -5,7 +5,8 @@ import pytest
 from PIL import Image
 from scipy import signal
 
-from cnnlab import architectures, inspection
+from cnnlab.networks import architectures
+from cnnlab.insight import inspection
 from cnnlab.errors import CnnlabError
 
 

@@ -2,7 +2,8 @@ import time
 
 import pytest
 
-from cnnlab import executors, jobs, runs
+from cnnlab.compute import executors, jobs
+from cnnlab import runs
 from cnnlab.errors import TrainingStoppedEarly
 from cnnlab.training import TrainConfig
 
@@ -40,7 +41,7 @@ def test_stop_keeps_the_partial_run_and_a_failure_is_reported():
 
 def blocked_queue():
     """A queue whose worker is held on its first job (someone else holds that run's lock), so others wait."""
-    from cnnlab import datasets
+    from cnnlab.data import datasets
 
     store = runs.RunStore()
     queue = jobs.TrainingQueue(store)
@@ -183,7 +184,7 @@ def test_a_student_who_rejoins_a_training_just_stopped_gets_a_whole_run(stopped_
 
 def test_a_run_stored_before_a_stricter_limit_still_comes_back_through_the_queue(monkeypatch):
     """#29 item 8: a stored run is never refused, also when the network limits became stricter since it trained."""
-    from cnnlab import architectures
+    from cnnlab.networks import architectures
 
     store = runs.RunStore()
     own = [{"kind": "conv", "size": 8}, {"kind": "flatten"}, {"kind": "dense", "size": 16}]

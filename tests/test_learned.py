@@ -3,7 +3,10 @@
 import numpy as np
 import pytest
 
-from cnnlab import architectures, datasets, learned, runs, training
+from cnnlab.networks import architectures
+from cnnlab.data import datasets
+from cnnlab.insight import learned
+from cnnlab import runs, training
 from cnnlab.training import TrainConfig
 
 CONFIG = TrainConfig(architecture="fast", epochs=3, batch_size=64, train_size=2000)

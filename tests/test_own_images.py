@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from cnnlab import own_images
-from cnnlab.own_images import ImportRefused
+from cnnlab.data import own_images
+from cnnlab.data.own_images import ImportRefused
 
 
 def picture(shape, seed, size=(40, 40), colour=False, fmt="PNG"):
@@ -179,7 +179,7 @@ def cli_json(*args):
 
 def own_folders():
     """Everything under the data area's own/ folder (names relative to it), but the imports' lock files."""
-    from cnnlab import datasets
+    from cnnlab.data import datasets
 
     root = datasets.own_root()
     found = root.rglob("*") if root.exists() else []
@@ -187,7 +187,7 @@ def own_folders():
 
 
 def test_the_command_line_imports_a_folder_as_a_stratified_seeded_split_that_a_zip_of_it_repeats(tmp_path):
-    from cnnlab import datasets
+    from cnnlab.data import datasets
 
     folder = shapes_folder(tmp_path / "shapes", per_class=20)
     out, data = cli_json("data", "--import", str(folder), "--name", "Shapes")
@@ -237,7 +237,7 @@ def test_wrong_names_sizes_shares_and_too_few_pictures_get_one_line_and_nothing_
 
 
 def test_a_hostile_archive_imported_writes_nothing_anywhere(tmp_path):
-    from cnnlab import datasets
+    from cnnlab.data import datasets
 
     cases = {
         "bomb": [("a/x.png", b"\0" * (60 * 1024 * 1024), None), ("b/y.png", picture("square", 1), None)],
@@ -254,7 +254,7 @@ def test_a_hostile_archive_imported_writes_nothing_anywhere(tmp_path):
 
 
 def test_a_failed_write_keeps_nothing_half_written_and_the_earlier_pictures_stay(tmp_path, monkeypatch):
-    from cnnlab import datasets
+    from cnnlab.data import datasets
 
     first = own_images.import_images(shapes_folder(tmp_path / "a", per_class=6), "shapes")
     before = own_folders()
@@ -297,7 +297,8 @@ def test_fast_learns_imported_shapes_and_the_exported_script_reads_the_same_pict
     import subprocess
     import sys
 
-    from cnnlab import exports, runs
+    from cnnlab.course import exports
+    from cnnlab import runs
     from cnnlab.training import TrainConfig
 
     own_images.import_images(zip_of(shapes_folder(tmp_path / "shapes", per_class=40), tmp_path / "s.zip"), "shapes")
@@ -324,7 +325,8 @@ def test_fast_learns_imported_shapes_and_the_exported_script_reads_the_same_pict
 
 
 def test_a_teacher_deletes_an_imported_dataset_with_its_runs_and_builtin_ones_cannot_be(tmp_path):
-    from cnnlab import datasets, runs
+    from cnnlab.data import datasets
+    from cnnlab import runs
     from cnnlab.training import TrainConfig
     from conftest import run_cli
 
@@ -346,7 +348,8 @@ def test_a_run_still_reads_when_its_pictures_are_gone_and_a_worker_elsewhere_lea
     import pickle
     import shutil
 
-    from cnnlab import datasets, runs
+    from cnnlab.data import datasets
+    from cnnlab import runs
     from cnnlab.training import TrainConfig
 
     own_images.import_images(shapes_folder(tmp_path / "shapes", per_class=6), "shapes")
@@ -379,7 +382,8 @@ def test_inside_and_draw_prepare_an_upload_as_the_imported_pictures_were_and_nam
     """#29 item 6: an imported run's upload is not inverted like MNIST's, and Draw names the run's classes."""
     from streamlit.testing.v1 import AppTest
 
-    from cnnlab import inspection, runs, training
+    from cnnlab.insight import inspection
+    from cnnlab import runs, training
     from cnnlab.i18n import percent
     from cnnlab.training import TrainConfig
     from conftest import ROOT
@@ -428,7 +432,8 @@ def test_deleting_a_dataset_while_one_of_its_runs_trains_deletes_nothing_and_say
     dataset kept. Now it checks every run first: nothing is deleted, and the sentence names the run."""
     import threading
 
-    from cnnlab import datasets, runs
+    from cnnlab.data import datasets
+    from cnnlab import runs
     from cnnlab.training import TrainConfig
 
     store = runs.RunStore()

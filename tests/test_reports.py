@@ -10,7 +10,8 @@ import zipfile
 import pytest
 from PIL import Image
 
-from cnnlab import experiments, i18n, reports, runs
+from cnnlab.course import experiments, reports
+from cnnlab import i18n, runs
 from cnnlab.training import TrainConfig
 from conftest import run_cli
 from test_browser import CHROMIUM, browser_page  # noqa: F401 -- a pytest fixture

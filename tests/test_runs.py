@@ -7,7 +7,8 @@ import time
 import numpy as np
 import pytest
 
-from cnnlab import exports, runs
+from cnnlab.course import exports
+from cnnlab import runs
 from cnnlab.errors import CnnlabError, TrainingStoppedEarly
 from cnnlab.training import TrainConfig
 from conftest import ROOT
@@ -36,7 +37,8 @@ def test_a_cache_hit_returns_identical_weights_and_metrics():
 def test_rebuilt_model_predicts_what_was_stored():
     store = runs.RunStore()
     run, _ = store.get_or_train(TrainConfig(**TINY))
-    from cnnlab import datasets, training
+    from cnnlab.data import datasets
+    from cnnlab import training
     probabilities, _ = run.predictions()
     again = training.predict(run.build_model(), datasets.load("mnist").x_test)
     np.testing.assert_allclose(again, probabilities, atol=1e-5)
@@ -184,7 +186,8 @@ print(json.dumps({{"seen": seen, "notices": [str(notice) for notice in reader.no
 def test_a_reader_never_finds_a_run_missing_or_damaged_while_it_is_replaced(tmp_path):
     """#29 item 10: a run replaced under its id (a stopped run trained again) is swapped in one step; another
     process reading it all the while (a second server, the command line) finds the old run or the new, every time."""
-    from cnnlab import datasets, training
+    from cnnlab.data import datasets
+    from cnnlab import training
 
     store = runs.RunStore()
     config = TrainConfig(**dict(TINY, epochs=2))

@@ -3,7 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from cnnlab import datasets, i18n, training
+from cnnlab.data import datasets
+from cnnlab import i18n, training
 from cnnlab.errors import CnnlabError, ConfigError, SpecError, TrainingStoppedEarly
 from cnnlab.training import TrainConfig
 
@@ -19,7 +20,7 @@ def test_default_learning_rate_is_resolved_so_equal_settings_share_a_key():
 
 
 def test_preset_and_its_layers_train_the_same_network_but_are_named_apart():
-    from cnnlab import architectures
+    from cnnlab.networks import architectures
     by_name = TrainConfig(architecture="net_1")
     by_layers = TrainConfig(architecture=[l.to_dict() for l in architectures.PRESETS["net_1"].layers])
     assert by_name.layers == by_layers.layers
@@ -169,7 +170,7 @@ def test_a_network_warmed_up_on_blank_images_trains_as_a_new_one():
 
 
 def test_a_network_prepared_for_its_seed_and_rate_trains_without_a_build_and_as_a_new_one(monkeypatch):
-    from cnnlab import architectures
+    from cnnlab.networks import architectures
 
     warm = training.WarmNetworks()
     config = TrainConfig(**dict(TINY, epochs=1, seed=5, learning_rate=0.003, dropout=0.3))
@@ -287,7 +288,8 @@ def test_augment_is_part_of_the_key_only_when_on():
 def test_augmented_batches_keep_labels_range_and_ink():
     import tensorflow as tf
 
-    from cnnlab import datasets, training
+    from cnnlab.data import datasets
+    from cnnlab import training
 
     data = datasets.load("mnist")
     x, y = data.x_train[:256, ..., None], data.y_train[:256]

@@ -4,7 +4,8 @@ import math
 
 import pytest
 
-from cnnlab import jobs, runs, training
+from cnnlab.compute import jobs
+from cnnlab import runs, training
 from cnnlab.errors import ConfigError, SpecError, TrainingDiverged
 from cnnlab.training import TrainConfig
 from conftest import run_cli

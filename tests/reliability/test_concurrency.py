@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from cnnlab import jobs, runs
+from cnnlab.compute import jobs
+from cnnlab import runs
 from cnnlab.training import TrainConfig
 from conftest import ROOT
 from test_browser import server  # noqa: F401  (a streamlit server for this test module)

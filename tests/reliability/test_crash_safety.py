@@ -64,7 +64,8 @@ def test_kill_9_of_the_server_mid_training_keeps_every_finished_run(isolated):
     script = isolated / "server.py"
     script.write_text(
         "import time\n"
-        "from cnnlab import jobs, runs, training\n"
+        "from cnnlab import runs, training\n"
+        "from cnnlab.compute import jobs\n"
         "queue = jobs.TrainingQueue(runs.RunStore())\n"
         "job = queue.submit(training.TrainConfig(architecture='net_1', epochs=40))\n"
         "while job.epochs_done < 1:\n"

@@ -1,8 +1,8 @@
 """Crafted archives, written by the tests themselves: refused with a sentence that says why, in bounded memory.
 
-CIFAR-10's .tar.gz (cnnlab.archives): extended headers (PAX 'x'/'g', Solaris 'X', GNU long names 'L'/'K') that
+CIFAR-10's .tar.gz (cnnlab.data.archives): extended headers (PAX 'x'/'g', Solaris 'X', GNU long names 'L'/'K') that
 claim megabytes, more of them than members, sparse files, a gigabyte of zeros after the end, an archive cut short
-or damaged. A zip of pictures (cnnlab.own_images): a member with a bad CRC (skipped with its reason, in the
+or damaged. A zip of pictures (cnnlab.data.own_images): a member with a bad CRC (skipped with its reason, in the
 survey and in the import), sizes that lie, a zip cut short. Through the library, the command line (one line,
 exit 2, no traceback) and the Data page (one sentence, no exception).
 """
@@ -18,7 +18,7 @@ import tarfile
 
 import pytest
 
-from cnnlab import archives, datasets
+from cnnlab.data import archives, datasets
 from conftest import ROOT, run_cli
 from test_archives import official_members, write_archive
 
@@ -148,7 +148,7 @@ def test_small_pax_headers_as_tar_writes_them_are_still_read(isolated):
 
 MEASURE = """
 import io, resource, sys
-from cnnlab import archives, datasets
+from cnnlab.data import archives, datasets
 from cnnlab.errors import CnnlabError
 
 path = sys.argv[1]
@@ -246,7 +246,7 @@ def bad_crc_zip(folder):
 
 
 def test_a_member_with_a_bad_crc_is_a_file_skipped_with_its_reason_in_the_survey_and_the_import(isolated):
-    from cnnlab import own_images
+    from cnnlab.data import own_images
 
     path = bad_crc_zip(isolated)
     survey = own_images.survey(path)
@@ -265,7 +265,7 @@ def test_a_member_with_a_bad_crc_is_a_file_skipped_with_its_reason_in_the_survey
 
 
 def test_a_member_damaged_after_the_survey_is_left_out_of_the_import(isolated):
-    from cnnlab import own_images
+    from cnnlab.data import own_images
 
     path = shapes_zip(isolated)
     found = own_images.survey(path)
@@ -298,7 +298,7 @@ ZIP_REFUSALS = {
 
 @pytest.mark.parametrize("case", sorted(ZIP_REFUSALS))
 def test_a_zip_whose_sizes_lie_or_that_is_cut_short_is_one_sentence_and_one_line(case, isolated):
-    from cnnlab import own_images
+    from cnnlab.data import own_images
 
     path, size = lying(case, isolated)
     said = ZIP_REFUSALS[case].format(victim=VICTIM, half=size // 2, double=size * 2)
@@ -385,7 +385,7 @@ def classes_zip(path, count):
 
 
 def test_more_classes_than_a_label_can_name_are_refused_and_256_keep_their_labels(isolated):
-    from cnnlab import own_images
+    from cnnlab.data import own_images
 
     many = classes_zip(isolated / "many.zip", 257)
     said = "257 class folders were found, and cnnlab takes at most 256 classes (a label is stored in one byte)"
@@ -496,7 +496,7 @@ def test_a_crafted_cifar_batch_is_refused_in_one_sentence(case, isolated):
 
 MEASURE_BATCHES = """
 import resource, sys
-from cnnlab import archives
+from cnnlab.data import archives
 from cnnlab.errors import CnnlabError
 
 idle = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -562,7 +562,7 @@ DIRECTORIES = {  # case: (entries, zip64, what the end record says, the sentence
 
 MEASURE_ZIPS = """
 import sys, tracemalloc
-from cnnlab import own_images
+from cnnlab.data import own_images
 from cnnlab.errors import CnnlabError
 
 for path in sys.argv[1:]:
@@ -582,7 +582,7 @@ def test_a_zip_whose_directory_lists_too_many_entries_is_refused_before_zipfile_
     was checked, since zipfile makes an object of every entry first (1.4 GB at the 163 MB upload limit); and the
     same with an end record that says 3 entries. Refused from the end records, or by walking the directory,
     holding at most 16 MB at once (the directory of 140,000 entries is 6.8 MB of bytes, and 60 MB of objects)."""
-    from cnnlab import own_images
+    from cnnlab.data import own_images
 
     paths = []
     for case, (entries, zip64, says, said) in DIRECTORIES.items():
@@ -604,7 +604,7 @@ def test_a_zip_whose_directory_lists_too_many_entries_is_refused_before_zipfile_
 
 def test_a_directory_of_5000_entries_with_long_names_is_still_read(isolated):
     """The bound leaves room for MAX_FILES entries with 200-character names: a real zip of that many is no attack."""
-    from cnnlab import own_images
+    from cnnlab.data import own_images
 
     path = directory_zip(isolated / "long.zip", own_images.MAX_FILES, name=b"n" * 200 + b".png")
     with pytest.raises(own_images.ImportRefused, match="No readable picture in a class folder of long.zip"):

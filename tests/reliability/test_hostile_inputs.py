@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from cnnlab import drawing
+from cnnlab.insight import drawing
 from cnnlab.errors import CnnlabError
 from conftest import ROOT, run_cli
 from test_drawing import bomb_png, variants_of_a_seven
@@ -88,7 +88,7 @@ def test_upload_limits_are_no_larger_than_what_each_upload_needs():
     is checked again by the safe reader (10 MB) or the archive checker (175 MB) before it is used."""
     from streamlit.testing.v1 import AppTest
 
-    from cnnlab import archives
+    from cnnlab.data import archives
 
     config = tomllib.loads(pathlib.Path(ROOT, ".streamlit", "config.toml").read_text())
     assert config["server"]["maxUploadSize"] * 1024 * 1024 == archives.MAX_ARCHIVE_BYTES

@@ -7,7 +7,7 @@ import os
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnnlab import exports
+from cnnlab.course import exports
 from cnnlab.errors import CnnlabError
 from conftest import ROOT
 

@@ -19,7 +19,11 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnnlab import architectures, datasets, estimates, exports, executors, jobs, runs, training
+from cnnlab.networks import architectures
+from cnnlab.data import datasets
+from cnnlab.compute import estimates, executors, jobs
+from cnnlab.course import exports
+from cnnlab import runs, training
 from cnnlab.errors import ConfigError, SpecError
 from cnnlab.training import TrainConfig
 from conftest import ROOT, run_cli
@@ -177,7 +181,7 @@ def test_a_settings_link_to_it_fills_the_form_says_why_and_prepares_nothing(limi
 
 def test_every_preset_stays_bounded_on_every_image_the_app_accepts():
     """Presets are not held to the limits for networks of one's own; their size is bounded by the image sides."""
-    from cnnlab import own_images
+    from cnnlab.data import own_images
 
     shapes = [info.image_shape for info in datasets.DATASETS.values()]
     shapes += [(side, side, channels) for side in own_images.SIDES for channels in (1, 3)]
@@ -284,7 +288,8 @@ def test_every_preset_trains_at_every_batch_size_the_train_page_offers_and_the_c
     """The budget was chosen so: every preset on MNIST, Fashion-MNIST and CIFAR-10 at 16 to 1,024; on pictures of
     one's own up to 64x64x3 at 256 and less (a larger batch there is refused with the largest that fits, never
     less than 256); and every experiment of the course as the reports ran it."""
-    from cnnlab import experiments, own_images
+    from cnnlab.course import experiments
+    from cnnlab.data import own_images
 
     for name in architectures.PRESETS:
         for dataset in datasets.DATASETS:
@@ -316,7 +321,7 @@ def test_every_preset_trains_at_every_batch_size_the_train_page_offers_and_the_c
 def test_batches_cut_by_the_memory_budget_change_nothing_but_the_memory(monkeypatch):
     """Predictions, the learned map's features, occlusion and filter patterns in batches of a few images are those
     of one batch, up to float rounding (each image is computed on its own)."""
-    from cnnlab import explain, inspection, learned
+    from cnnlab.insight import explain, inspection, learned
 
     model = architectures.build("fast", (28, 28, 1), 10)
     images = datasets.load("mnist").x_test[:50]
@@ -338,7 +343,10 @@ def test_batches_cut_by_the_memory_budget_change_nothing_but_the_memory(monkeypa
 MEASURE = """
 import dataclasses, os, resource, sys, threading, time
 import numpy as np
-from cnnlab import architectures, datasets, explain, inspection, learned, training
+from cnnlab.networks import architectures
+from cnnlab.data import datasets
+from cnnlab.insight import explain, inspection, learned
+from cnnlab import training
 
 WIDE = [{"kind": "conv", "size": 1200, "kernel": 1, "padding": "same"}, {"kind": "globalavgpool"}]
 abort_mb = float(sys.argv[1])

@@ -7,7 +7,8 @@ import shutil
 
 import pytest
 
-from cnnlab import drawing, runs
+from cnnlab.insight import drawing
+from cnnlab import runs
 from cnnlab.errors import CnnlabError
 from cnnlab.training import TrainConfig
 from conftest import ROOT, run_cli

@@ -14,7 +14,7 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnnlab import own_images
+from cnnlab.data import own_images
 from conftest import ROOT
 
 pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")

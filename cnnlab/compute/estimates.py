@@ -18,7 +18,8 @@ import threading
 
 import filelock
 
-from cnnlab import architectures, storage, training
+from cnnlab.networks import architectures
+from cnnlab import storage, training
 from cnnlab.errors import ConfigError
 from cnnlab.i18n import Alternatives, Message
 
@@ -38,7 +39,7 @@ def network_key(config):
 
 
 def _info(config):
-    from cnnlab import datasets
+    from cnnlab.data import datasets
 
     return datasets.get_info(config.dataset)
 

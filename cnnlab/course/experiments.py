@@ -8,7 +8,9 @@ report's questions from the stored runs, with the numbers behind each answer.
 import dataclasses
 import json
 
-from cnnlab import comparisons, inspection, training
+from cnnlab.course import comparisons
+from cnnlab.insight import inspection
+from cnnlab import training
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import Message, t
 
@@ -230,7 +232,7 @@ def epochs_label(experiment, run):
 
 def blocker(experiment):
     """Why an experiment cannot run on this server now (a Message), or None when it can."""
-    from cnnlab import datasets
+    from cnnlab.data import datasets
 
     if datasets.local_source(experiment.dataset) is None:
         key = "course.needs_cifar" if experiment.dataset == "cifar10" else "course.needs_data"

@@ -26,7 +26,8 @@ import zlib
 
 import filelock
 
-from cnnlab import datasets, storage
+from cnnlab.data import datasets
+from cnnlab import storage
 from cnnlab.errors import CnnlabError
 
 FOLDER = "cifar-10-batches-py"

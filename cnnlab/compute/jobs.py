@@ -1,7 +1,7 @@
 """The server's training queue: identical requests merged, fair to every student, progress readable.
 
 A page submits a TrainConfig for a student and gets a Job back; worker threads train the jobs in
-order through the run store and an executor (cnnlab.executors), so a student can leave the page, come
+order through the run store and an executor (cnnlab.compute.executors), so a student can leave the page, come
 back, or press Stop. On one machine one training runs at a time; on a Ray cluster, as many as it has
 room for. A student has at most one training queued or running (asking for another replaces it only
 when they say so).
@@ -16,7 +16,9 @@ import logging
 import threading
 import time
 
-from cnnlab import datasets, estimates, executors, runs, training
+from cnnlab.data import datasets
+from cnnlab.compute import estimates, executors
+from cnnlab import runs, training
 from cnnlab.errors import CnnlabError, TrainingStoppedEarly
 from cnnlab.i18n import Message
 
@@ -44,7 +46,7 @@ class Job:
     stop_requested: bool = False
     started: float | None = None
     finished: float | None = None
-    trained_on: dict | None = None  # where it trained (cnnlab.executors), once done
+    trained_on: dict | None = None  # where it trained (cnnlab.compute.executors), once done
 
     @property
     def epochs_done(self):

@@ -7,7 +7,8 @@ import dataclasses
 
 import numpy as np
 
-from cnnlab import architectures, datasets
+from cnnlab.networks import architectures
+from cnnlab.data import datasets
 from cnnlab.i18n import Message
 
 
@@ -228,7 +229,8 @@ def image_from_upload(raw, image_shape, as_imported=False):
     """
     from PIL import Image
 
-    from cnnlab import drawing, own_images
+    from cnnlab.insight import drawing
+    from cnnlab.data import own_images
 
     if as_imported:
         pixels = own_images.to_pixels(drawing.read_image(raw, working_side=own_images.working_side(image_shape)),

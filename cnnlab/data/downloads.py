@@ -18,7 +18,8 @@ import urllib.parse
 import urllib.request
 import uuid
 
-from cnnlab import archives, datasets, storage
+from cnnlab.data import archives, datasets
+from cnnlab import storage
 from cnnlab.errors import CnnlabError, DatasetUnavailable
 from cnnlab.i18n import t
 

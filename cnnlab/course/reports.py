@@ -19,7 +19,10 @@ import zipfile
 
 import numpy as np
 
-from cnnlab import architectures, charts, comparisons, i18n, inspection, training
+from cnnlab.networks import architectures
+from cnnlab.insight import charts, inspection
+from cnnlab.course import comparisons
+from cnnlab import i18n, training
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
 
@@ -221,7 +224,7 @@ def _comparison(runs):
 
 def blocks(runs, course=None, stored_runs=None):
     """Every block of a report on runs; with course (a report letter), its questions answered first."""
-    from cnnlab import experiments
+    from cnnlab.course import experiments
 
     if not runs:
         raise CnnlabError("error.report.no_runs")

@@ -22,7 +22,7 @@ most MAX_UPLOAD_BYTES, all sessions together at most MAX_UPLOADS_BYTES.
 
 `import_images` then makes a dataset like the built-in ones: every picture centre-cropped and resized to the
 chosen shape, a stratified train/test split drawn with a seed, stored in the data area under the name and the
-content's fingerprint (cnnlab.datasets: own/<name>/<fingerprint>/). The files are written in a temporary
+content's fingerprint (cnnlab.data.datasets: own/<name>/<fingerprint>/). The files are written in a temporary
 folder and renamed into place, so a failed import leaves nothing half-written. `delete` removes a name, every
 version of it and the runs trained on it (the Teacher page offers it to the teacher only).
 """
@@ -49,7 +49,9 @@ import zlib
 import filelock
 import numpy as np
 
-from cnnlab import archives, datasets, drawing, storage
+from cnnlab.data import archives, datasets
+from cnnlab.insight import drawing
+from cnnlab import storage
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import Message
 

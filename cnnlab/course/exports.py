@@ -14,7 +14,9 @@ import json
 import pathlib
 import tempfile
 
-from cnnlab import architectures, datasets, storage, training
+from cnnlab.networks import architectures
+from cnnlab.data import datasets
+from cnnlab import storage, training
 from cnnlab.errors import CnnlabError, ConfigError
 from cnnlab.i18n import t
 
@@ -301,7 +303,7 @@ def render(run, fmt, lang=None):
             return script(run).encode("utf-8")
         if fmt == "notebook":
             return notebook(run).encode("utf-8")
-        from cnnlab import reports
+        from cnnlab.course import reports
 
         if fmt == "report":
             return reports.report_html([run]).encode("utf-8")

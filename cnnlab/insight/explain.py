@@ -17,7 +17,9 @@ import dataclasses
 
 import numpy as np
 
-from cnnlab import architectures, datasets, inspection
+from cnnlab.networks import architectures
+from cnnlab.data import datasets
+from cnnlab.insight import inspection
 from cnnlab.i18n import Message
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from cnnlab.errors import CnnlabError
 
-MODELS_DIR = pathlib.Path(__file__).resolve().parent.parent / "models"
+MODELS_DIR = pathlib.Path(__file__).resolve().parents[2] / "models"
 BUNDLED = "mnist_draw"
 
 MAX_FILE_BYTES = 10 * 1024 * 1024  # an upload or a file given to `predict`
@@ -249,12 +249,13 @@ class Bundled:
 
     @property
     def class_names(self):
-        from cnnlab import datasets
+        from cnnlab.data import datasets
         return datasets.get_info(self.config.dataset).class_names
 
     def build_model(self):
         """The network rebuilt from its config, with the weights loaded after their checksum is verified."""
-        from cnnlab import architectures, datasets
+        from cnnlab.networks import architectures
+        from cnnlab.data import datasets
 
         weights = self.folder / self.manifest["weights"]
         if not weights.is_file():

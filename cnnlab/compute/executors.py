@@ -23,7 +23,8 @@ import threading
 import time
 import uuid
 
-from cnnlab import datasets, training
+from cnnlab.data import datasets
+from cnnlab import training
 from cnnlab.errors import CnnlabError, ConfigError
 
 ADDRESS_VARIABLE = "CNNLAB_RAY_ADDRESS"
@@ -499,7 +500,7 @@ def _ray():
 
 def _package_folder():
     """cnnlab itself travels to the workers (runtime_env py_modules): every node runs the app's own code."""
-    return os.path.dirname(os.path.abspath(__file__))
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _answers(address, timeout=CONNECT_SECONDS):

@@ -6,9 +6,9 @@ Sources are tried in order and the one in use is always reported:
   3. cnnlab's data folder ($CNNLAB_HOME/data: what cnnlab downloaded or a teacher imported),
   4. Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist),
   5. the real MNIST sample bundled with cnnlab (10,000 digits).
-Loading never downloads: a download is its own, explicit action (cnnlab.downloads).
+Loading never downloads: a download is its own, explicit action (cnnlab.data.downloads).
 
-Besides those three, a class can bring its own pictures (cnnlab.own_images): each import is stored in the
+Besides those three, a class can bring its own pictures (cnnlab.data.own_images): each import is stored in the
 data area under its name and its content's fingerprint (own/<name>/<fingerprint>/), and the name points at
 the newest. Older imports under the same name stay until a teacher deletes the name, so a run always finds
 the very pictures it was trained on, and runs on other pictures never share its key.
@@ -37,7 +37,7 @@ from cnnlab import storage
 from cnnlab.i18n import Message, t
 from cnnlab.errors import DatasetUnavailable
 
-PACKAGE_DATA = pathlib.Path(__file__).resolve().parent / "data"
+PACKAGE_DATA = pathlib.Path(__file__).resolve().parent
 BUNDLED_MNIST = PACKAGE_DATA / "mnist_sample.npz"
 DEBIAN_FASHION_DIR = pathlib.Path("/usr/share/datasets/fashion-mnist")
 PROBE_TIMEOUT_S = 3.0
@@ -151,7 +151,7 @@ _shipped = {}  # name -> OwnDatasetInfo of own datasets that arrived with a trai
 
 
 def own_root():
-    return data_area() / OWN_FOLDER
+    return storage.data_area() / OWN_FOLDER
 
 
 def is_own(name):
@@ -602,7 +602,7 @@ def read_cifar(path):
     path = pathlib.Path(path)
     if path.is_dir():
         return cifar_arrays({n: (path / n).read_bytes() for n in CIFAR_TRAIN_BATCHES + ("test_batch",)}, str(path))
-    from cnnlab import archives  # the archive's members are checked before any is read
+    from cnnlab.data import archives  # the archive's members are checked before any is read
 
     return archives.read_arrays(path)
 
@@ -678,7 +678,7 @@ def network_allows(host, port=443, timeout=PROBE_TIMEOUT_S):
 
 
 def resolve_source(name):
-    """The source load() uses now: the first local copy. Never downloads (see cnnlab.downloads)."""
+    """The source load() uses now: the first local copy. Never downloads (see cnnlab.data.downloads)."""
     info = get_info(name)
     source = local_source(info.name)
     if source is None:

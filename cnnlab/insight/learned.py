@@ -15,7 +15,9 @@ import io
 
 import numpy as np
 
-from cnnlab import architectures, datasets, inspection
+from cnnlab.networks import architectures
+from cnnlab.data import datasets
+from cnnlab.insight import inspection
 
 
 def features(model, images, batch_size=512):
