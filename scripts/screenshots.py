@@ -52,7 +52,7 @@ PAGES = [
     ("inside", "Inside?run={run}", 1, 3, None),  # feature maps, then "why it decided": Grad-CAM and occlusion
     ("learned", "Learned?run={run}", None, 1, None),  # the map, up to the timeline
     ("mistakes", "Mistakes?run={run}", None, None, None),
-    ("draw", "Draw", None, 2, "draw_seven"),  # the canvas, the answer, the steps and the occlusion picture
+    ("draw", "Draw", None, 1, "draw_seven"),  # the canvas, the answer and the steps from ink to the network
     ("course", "Course", None, None, None),
 ]
 
@@ -164,7 +164,7 @@ def clip(page, start, stop):
         page.wait_for_timeout(500)
     top, bottom = page.evaluate(f"""([start, stop]) => {{
         const headers = {headers};
-        const top = start === null ? 0 : headers[start].getBoundingClientRect().top - 24;
+        const top = start === null ? 0 : headers[start].getBoundingClientRect().top - 8;
         const block = document.querySelector('[data-testid="stMainBlockContainer"] > div');
         const bottom = stop === null || !headers[stop] ? block.getBoundingClientRect().bottom + 32
                                                        : headers[stop].getBoundingClientRect().top - 16;
