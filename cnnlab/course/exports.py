@@ -14,11 +14,11 @@ import json
 import pathlib
 import tempfile
 
-from cnnlab.networks import architectures
-from cnnlab.data import datasets
 from cnnlab import storage, training
+from cnnlab.data import catalogue, sources
 from cnnlab.errors import CnnlabError, ConfigError
 from cnnlab.i18n import t
+from cnnlab.networks import architectures, counting
 
 FORMATS = ("keras", "weights", "script", "notebook", "report", "markdown")
 SUFFIXES = {"keras": ".keras", "weights": ".weights.h5", "script": ".py", "notebook": ".ipynb",
@@ -105,12 +105,23 @@ def steps(run):
     """[(explanation, code)]: the run's training, one step at a time, in the current language."""
     config, info = run.config, run.info
     epochs = run.record["epochs_completed"]
-    grey = info.image_shape[-1] == 1
     imports = "import keras\nimport numpy as np\nfrom keras import layers"
     own_file = run.variant == "own"
     result = [(t("export.step.imports"), f"import sys\n\n{imports}" if run.variant == "sample" or own_file
                else imports)]
+    result.append(_settings_step(config, epochs))
+    result.append(_data_step(run, info))
+    network = network_code(config, info)
+    result.append((t("export.step.network", params=run.record["params"]), network))
+    result.append(_training_step(config))
+    result.append((t("export.step.test", accuracy=run.test_accuracy),
+                   "test_loss, test_accuracy = model.evaluate(x_test, y_test, verbose=0)\n"
+                   'print(f"test_accuracy={test_accuracy:.4f}")'))
+    return result
 
+
+def _settings_step(config, epochs):
+    """(explanation, code) of the settings: the seed, epochs, batch size, learning rate and the data's split."""
     settings = [f"SEED = {config.seed}", f"EPOCHS = {epochs}", f"BATCH_SIZE = {config.batch_size}",
                 f"LEARNING_RATE = {config.learning_rate:g}", f"VALIDATION_SPLIT = {config.validation_split:g}"]
     if config.train_size is not None:
@@ -119,10 +130,38 @@ def steps(run):
     explanation = t("export.step.settings")
     if epochs < config.epochs:
         explanation += " " + t("export.step.stopped", done=epochs, asked=config.epochs)
-    result.append((explanation, "\n".join(settings)))
+    return explanation, "\n".join(settings)
 
+
+def _data_step(run, info):
+    """(explanation, code) of the data: loaded, scaled to 0–1, cut to TRAIN_SIZE and split for validation."""
+    config = run.config
+    grey = info.image_shape[-1] == 1
+    load, explanation = _data_loading(run, info)
+    lines = [load, "", f"# {t('export.comment.scale')}",
+             "x_train = x_train.astype(\"float32\") / 255.0", "x_test = x_test.astype(\"float32\") / 255.0"]
+    if grey:
+        lines += [f"# {t('export.comment.channel')}",
+                  "x_train, x_test = x_train[..., np.newaxis], x_test[..., np.newaxis]"]
+    if config.train_size is not None:
+        lines += [f"# {t('export.comment.train_size')}",
+                  "x_train, y_train = x_train[:TRAIN_SIZE], y_train[:TRAIN_SIZE]"]
+    validation = config.validation_split > 0
+    if validation:
+        lines += [f"# {t('export.comment.validation')}",
+                  "n_val = round(len(x_train) * VALIDATION_SPLIT)",
+                  "x_val, y_val = x_train[-n_val:], y_train[-n_val:]",
+                  "x_train, y_train = x_train[:-n_val], y_train[:-n_val]"]
+    lines.append('print("train", x_train.shape, "test", x_test.shape)')
+    return explanation, "\n".join(lines)
+
+
+def _data_loading(run, info):
+    """(code, explanation): the lines that load the run's data (the bundled sample, imported pictures or Keras's
+    own download) and what they load."""
+    config = run.config
     if run.variant == "sample":
-        load = (f"SAMPLE = {str(datasets.BUNDLED_MNIST)!r}  # {t('export.comment.sample')}\n"
+        load = (f"SAMPLE = {str(sources.BUNDLED_MNIST)!r}  # {t('export.comment.sample')}\n"
                 "if len(sys.argv) > 1 and sys.argv[1].endswith(\".npz\"):\n"
                 f"    SAMPLE = sys.argv[1]  # {t('export.comment.other_sample')}\n"
                 "with np.load(SAMPLE) as data:\n"
@@ -130,7 +169,7 @@ def steps(run):
                 "    x_test, y_test = data[\"x_test\"], data[\"y_test\"]")
         data = run.record["data"]
         explanation = t("export.step.data_sample", train=data["train"] + data["validation"], test=data["test"])
-    elif own_file:
+    elif run.variant == "own":
         file = data_file(run)
         load = (f"DATA = {str(file or 'images.npz')!r}  # {t('export.comment.own', title=info.title)}\n"
                 "if len(sys.argv) > 1 and sys.argv[1].endswith(\".npz\"):\n"
@@ -147,41 +186,23 @@ def steps(run):
                 + ("\ny_train, y_test = y_train.ravel(), y_test.ravel()  # "
                    + t("export.comment.cifar_labels") if config.dataset == "cifar10" else ""))
         explanation = t("export.step.data_keras", title=info.title)
-    lines = [load, "", f"# {t('export.comment.scale')}",
-             "x_train = x_train.astype(\"float32\") / 255.0", "x_test = x_test.astype(\"float32\") / 255.0"]
-    if grey:
-        lines += [f"# {t('export.comment.channel')}",
-                  "x_train, x_test = x_train[..., np.newaxis], x_test[..., np.newaxis]"]
-    if config.train_size is not None:
-        lines += [f"# {t('export.comment.train_size')}",
-                  "x_train, y_train = x_train[:TRAIN_SIZE], y_train[:TRAIN_SIZE]"]
+    return load, explanation
+
+
+def _training_step(config):
+    """(explanation, code) of compiling the network with the run's optimizer and training it."""
     validation = config.validation_split > 0
-    if validation:
-        lines += [f"# {t('export.comment.validation')}",
-                  "n_val = round(len(x_train) * VALIDATION_SPLIT)",
-                  "x_val, y_val = x_train[-n_val:], y_train[-n_val:]",
-                  "x_train, y_train = x_train[:-n_val], y_train[:-n_val]"]
-    lines.append('print("train", x_train.shape, "test", x_test.shape)')
-    result.append((explanation, "\n".join(lines)))
-
-    network = network_code(config, info)
-    result.append((t("export.step.network", params=run.record["params"]), network))
-
     optimizer = OPTIMIZER_CODE[config.optimizer].format(rate="LEARNING_RATE")
     fit = ("history = model.fit(x_train, y_train, batch_size=BATCH_SIZE, epochs=EPOCHS,"
            + ("\n                    validation_data=(x_val, y_val), verbose=2)" if validation else " verbose=2)"))
-    result.append((t("export.step.train", optimizer=config.optimizer),
-                   f"model.compile(optimizer={optimizer},\n              loss=\"sparse_categorical_crossentropy\", "
-                   f"metrics=[\"accuracy\"])\n{fit}"))
-    result.append((t("export.step.test", accuracy=run.test_accuracy),
-                   "test_loss, test_accuracy = model.evaluate(x_test, y_test, verbose=0)\n"
-                   'print(f"test_accuracy={test_accuracy:.4f}")'))
-    return result
+    return (t("export.step.train", optimizer=config.optimizer),
+            f"model.compile(optimizer={optimizer},\n              loss=\"sparse_categorical_crossentropy\", "
+            f"metrics=[\"accuracy\"])\n{fit}")
 
 
 def network_code(config, info=None):
     """The Keras code of config's network, layer by layer, ending with its parameter count printed as params=N."""
-    info = info or datasets.get_info(config.dataset)
+    info = info or catalogue.get_info(config.dataset)
     network = ["model = keras.Sequential([", f"    keras.Input(shape={tuple(info.image_shape)}),"]
     if config.augment:
         network += [f"    # {t('export.comment.augment')}",
@@ -274,8 +295,8 @@ def config_from_query(query):
         learning_rate=query.get("lr"), dropout=query.get("dropout"),
         validation_split=query.get("validation", 0.1), train_size=query.get("train_size"),
         seed=query.get("seed", 0), augment=augment in ("1", "true"))
-    info = datasets.get_info(config.dataset)
-    architectures.summarize(config.layers, info.image_shape, info.num_classes)  # every layer valid, every shape
+    info = catalogue.get_info(config.dataset)
+    counting.summarize(config.layers, info.image_shape, info.num_classes)  # every layer valid, every shape
     return config  # (a network over the size limits still fills the form: the form says why it will not train)
 
 
@@ -328,7 +349,7 @@ def export(run, fmt, out, lang=None):
 
 def sample_file():
     """The bundled MNIST sample (what an exported script of a run on the sample reads), or None."""
-    return datasets.BUNDLED_MNIST if datasets.BUNDLED_MNIST.is_file() else None
+    return sources.BUNDLED_MNIST if sources.BUNDLED_MNIST.is_file() else None
 
 
 def data_file(run):
@@ -344,5 +365,5 @@ def data_file(run):
 
 def data_file_name(run):
     """The name the data file is offered under: mnist_sample.npz, or <dataset>.npz for imported pictures."""
-    return datasets.BUNDLED_MNIST.name if run.variant == "sample" else f"{run.config.dataset}.npz"
+    return sources.BUNDLED_MNIST.name if run.variant == "sample" else f"{run.config.dataset}.npz"
 

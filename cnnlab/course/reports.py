@@ -19,12 +19,12 @@ import zipfile
 
 import numpy as np
 
-from cnnlab.networks import architectures
-from cnnlab.insight import charts, inspection
-from cnnlab.course import comparisons
 from cnnlab import i18n, training
+from cnnlab.course import comparisons
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
+from cnnlab.insight import charts, inspection
+from cnnlab.networks import counting
 
 MISTAKES_SHOWN = 8
 
@@ -102,7 +102,7 @@ def _settings_table(run):
 
 
 def _layers_table(run):
-    rows = architectures.summarize(run.config.layers, run.info.image_shape, run.info.num_classes)
+    rows = counting.summarize(run.config.layers, run.info.image_shape, run.info.num_classes)
     return Table((t("report.layer"), t("report.output_shape"), t("report.layer_params")),
                  tuple((row.layer, "×".join(str(s) for s in row.output_shape), i18n.number(row.params, ","))
                        for row in rows))
@@ -112,6 +112,23 @@ def run_blocks(run, prefix="", level=2):
     """The blocks of one run's section; prefix names its figures apart from other runs' in one report."""
     info = run.info
     names = info.class_names
+    blocks = _summary_blocks(run, info, level)
+    blocks += _curve_blocks(run, prefix, level)
+    probabilities, y_test = run.predictions()
+    blocks += _confusion_blocks(run, names, prefix, level)
+    try:
+        data = run.data()
+    except CnnlabError as error:  # the test images are not on this server: the pictures that need them say so
+        blocks.append(Paragraph(str(error)))
+        return blocks
+    images = data.x_test
+    blocks += _mistake_blocks(images, probabilities, y_test, info, prefix, level)
+    blocks += _inside_blocks(run, images, probabilities, y_test, info, prefix, level)
+    return blocks
+
+
+def _summary_blocks(run, info, level):
+    """The run's title and result, its settings and network, and why it stopped early if it did."""
     blocks = [Heading(t("report.run_title", name=run.config.architecture_name, dataset=info.title,
                         accuracy=run.test_accuracy), level),
               Paragraph(t("report.result", accuracy=run.test_accuracy, loss=run.test_loss,
@@ -122,14 +139,22 @@ def run_blocks(run, prefix="", level=2):
         blocks.append(Paragraph(t("train.stopped_note", done=run.record["epochs_completed"], asked=run.config.epochs)))
     for note in run.record.get("notes", []):
         blocks.append(Paragraph(i18n.text(note)))
+    return blocks
 
-    blocks.append(Heading(t("report.curves"), level + 1))
+
+def _curve_blocks(run, prefix, level):
+    """The learning curves and the overfitting verdict."""
+    blocks = [Heading(t("report.curves"), level + 1)]
     curves = charts.learning_curves(run.history, title="")  # the heading above names it
     blocks.append(Figure(f"{prefix}learning_curves", chart_png(curves), curves.description or t("chart.curves_empty"),
                          t("report.curves_caption")))
     blocks.append(Paragraph(f"{t('train.overfit')} {inspection.overfitting_verdict(run.history).message}"))
+    return blocks
 
-    probabilities, y_test = run.predictions()
+
+def _confusion_blocks(run, names, prefix, level):
+    """The confusion matrix, the pairs most confused and the accuracy of each class."""
+    blocks = []
     matrix = np.asarray(run.metrics["confusion_matrix"])  # the run's own, counted when it was stored
     blocks.append(Heading(t("report.confusion"), level + 1))
     heatmap = charts.confusion_heatmap(matrix, names, title="")
@@ -145,13 +170,13 @@ def run_blocks(run, prefix="", level=2):
     blocks.append(Figure(f"{prefix}per_class_accuracy", chart_png(bars), f"{t('report.per_class')}: {bars.description}",
                          t("report.per_class_caption", best=names[int(np.argmax(per_class))],
                            worst=names[int(np.argmin(per_class))])))
+    return blocks
 
-    try:
-        data = run.data()
-    except CnnlabError as error:  # the test images are not on this server: the pictures that need them say so
-        blocks.append(Paragraph(str(error)))
-        return blocks
-    images = data.x_test
+
+def _mistake_blocks(images, probabilities, y_test, info, prefix, level):
+    """The most confident mistakes on the test images, as one picture and a table."""
+    names = info.class_names
+    blocks = []
     found = inspection.mistakes(probabilities, y_test)[:MISTAKES_SHOWN]
     blocks.append(Heading(t("report.mistakes"), level + 1))
     if found:
@@ -168,7 +193,13 @@ def run_blocks(run, prefix="", level=2):
                                    str(m.index)) for i, m in enumerate(found))))
     else:
         blocks.append(Paragraph(t("report.no_mistakes")))
+    return blocks
 
+
+def _inside_blocks(run, images, probabilities, y_test, info, prefix, level):
+    """Inside the network: the first conv layer's filters, one test image and its feature maps in two layers."""
+    names = info.class_names
+    blocks = []
     model = run.build_model()
     layers = inspection.conv_layer_names(model)
     blocks.append(Heading(t("report.inside"), level + 1))
@@ -192,7 +223,8 @@ def run_blocks(run, prefix="", level=2):
     for layer in layers[:2]:
         channels = maps[layer].shape[-1]
         shown = min(channels, 16)
-        blocks.append(Figure(f"{prefix}feature_maps_{layer}", array_png(inspection.feature_map_grid(maps[layer], shown)),
+        blocks.append(Figure(f"{prefix}feature_maps_{layer}",
+                             array_png(inspection.feature_map_grid(maps[layer], shown)),
                              t("report.maps_alt", layer=layer, shown=shown, count=channels,
                                size=maps[layer].shape[0]),
                              t("report.maps_caption", layer=layer, shown=shown, count=channels)))
