@@ -7,10 +7,9 @@ catalogues of cnnlab/locales); this file draws the sidebar above all of them.
 import streamlit as st
 
 import ui
-from cnnlab.data import datasets
 from cnnlab import training
+from cnnlab.data import catalogue, sources
 from cnnlab.i18n import t
-
 
 
 def home():
@@ -32,8 +31,8 @@ def home():
 
     st.header(t("home.data_header"))
     rows = []
-    for row in datasets.describe_sources():
-        info = datasets.get_info(row["dataset"])
+    for row in sources.describe_sources():
+        info = catalogue.get_info(row["dataset"])
         source = row["source"]
         rows.append({
             t("home.col_dataset"): row["title"],

@@ -7,12 +7,12 @@ import uuid
 
 import streamlit as st
 
-from cnnlab.networks import architectures
-from cnnlab.data import datasets
-from cnnlab.compute import executors, jobs
 from cnnlab import i18n, runs
+from cnnlab.compute import executors, jobs
+from cnnlab.data import catalogue, datasets
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
+from cnnlab.networks import counting
 
 LANGUAGE = "language"  # session-state key of the student's language
 ROUTER = "_cnnlab_router"  # set by app.py, which draws the language selector above every page
@@ -294,24 +294,24 @@ def grad_cam(run_id):
 def dataset_menu(where, label, key=None):
     """The dataset menu of Data, Model and Train: the built-in datasets, then the pictures imported on this server
     (shared by everyone). It starts on the session's dataset, or MNIST when that one was deleted meanwhile."""
-    names = datasets.names()
+    names = catalogue.names()
     titles = {}
     for name in names:
         try:
-            titles[name] = datasets.get_info(name).title
+            titles[name] = catalogue.get_info(name).title
         except datasets.DatasetUnavailable:  # deleted while this page was drawn
             titles[name] = name
     current = st.session_state.get("dataset", "mnist")
     if current not in names:
         current = st.session_state["dataset"] = "mnist"
-    own = set(datasets.own_names())
+    own = set(catalogue.own_names())
     labels = {name: t("data.own_option", title=titles[name]) if name in own else titles[name] for name in names}
     return where.selectbox(label, names, format_func=labels.get, index=names.index(current), key=key)
 
 
 def fit_note(preset, info):
     """Under a preset made for other images: why it cannot be built on these (a warning), or how it grows (a note)."""
-    note = architectures.fit_note(preset, info)
+    note = counting.fit_note(preset, info)
     if note is not None:
         (st.warning if note.key == "preset.fit.unfit" else st.info)(str(note))
 

@@ -47,9 +47,9 @@ def child(settings):
     sys.path.insert(0, str(ROOT))
     import keras
 
-    from cnnlab.networks import architectures
     from cnnlab.data import datasets
-    from cnnlab import training
+    from cnnlab.networks import architectures, keras_build
+    from cnnlab.training import pipeline
 
     data = datasets.load("mnist")
     size, epochs, batch = settings.get("size", 4000), 3, settings.get("batch", 64)
@@ -57,7 +57,7 @@ def child(settings):
     figures = {}
     for name in ARCHITECTURES:
         keras.utils.set_random_seed(0)
-        model = architectures.build(architectures.get_preset(name).layers, (28, 28, 1), 10)
+        model = keras_build.build(architectures.get_preset(name).layers, (28, 28, 1), 10)
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"],
                       steps_per_execution=settings.get("steps_per_execution", 1))
         times = []
@@ -78,11 +78,11 @@ def child(settings):
                 ds = ds.map(lambda a, b: (tf.cast(a, tf.float32) / 255.0, b), num_parallel_calls=tf.data.AUTOTUNE)
                 ds = ds.prefetch(tf.data.AUTOTUNE)
             else:
-                ds = training._pipeline(tf, x, y, batch, shuffle_seed=0)
+                ds = pipeline._pipeline(tf, x, y, batch, shuffle_seed=0)
             model.fit(ds, epochs=epochs, steps_per_epoch=-(-size // batch), callbacks=[Clock()], verbose=0)
         figures[name] = size / statistics.median(times[1:])
         if settings.get("validation"):  # what validating a tenth of the data adds to an epoch, traced already
-            val = training._pipeline(tf, x[: size // 10], y[: size // 10], 256)
+            val = pipeline._pipeline(tf, x[: size // 10], y[: size // 10], 256)
             model.evaluate(val, verbose=0)
             started = time.perf_counter()
             model.evaluate(val, verbose=0)

@@ -54,9 +54,9 @@ def simulate(students, address):
     """Run the class in this process against the executor for address ('' = this process); its figures."""
     from streamlit.testing.v1 import AppTest
 
-    from cnnlab.data import datasets
-    from cnnlab.compute import executors, jobs
     from cnnlab import runs
+    from cnnlab.compute import executors, jobs
+    from cnnlab.data import datasets
 
     executor = executors.executor(address, server=True)  # as ui.queue() makes it
     queue = jobs.TrainingQueue(runs.RunStore(), executor)

@@ -30,14 +30,15 @@ def child(variant, repeats):
     import keras
     import tensorflow as tf
 
-    from cnnlab.data import datasets
     from cnnlab import training
+    from cnnlab.data import datasets
+    from cnnlab.training import pipeline
 
     if variant == "reseed_every_training":
         training.seed_everything = keras.utils.set_random_seed
     if variant == "autotune_on":
-        real = training._pipeline
-        training._pipeline = lambda *a, **k: real(*a, **k).with_options(_autotune(tf))
+        real = pipeline._pipeline
+        pipeline._pipeline = lambda *a, **k: real(*a, **k).with_options(_autotune(tf))
     marks = {}
 
     class Marks(keras.callbacks.Callback):

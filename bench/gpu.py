@@ -37,13 +37,13 @@ def train_net_1(epochs, jit_compile, policy, images=IMAGES):
     import keras
     import numpy as np
 
-    from cnnlab.networks import architectures
+    from cnnlab.networks import architectures, keras_build
 
     keras.mixed_precision.set_global_policy(policy)
     rng = np.random.default_rng(0)
     x = rng.random((images, 28, 28, 1), dtype=np.float32)  # (n, 28, 28, 1) in [0, 1), like scaled MNIST
     y = rng.integers(0, 10, images).astype(np.int32)
-    model = architectures.build(architectures.get_preset("net_1").layers, (28, 28, 1), 10, name="net_1")
+    model = keras_build.build(architectures.get_preset("net_1").layers, (28, 28, 1), 10, name="net_1")
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"], jit_compile=jit_compile)
     ends = []
@@ -97,13 +97,13 @@ def ray_gpu_check():
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # before Ray is imported: loopback only
     import ray
 
-    from cnnlab.compute import executors
+    from cnnlab.compute import ray_client, ray_hub
 
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
-    ray.init(num_cpus=os.cpu_count(), num_gpus=1, include_dashboard=False, log_to_driver=False, namespace=executors.NAMESPACE,
-             runtime_env={"py_modules": [executors._package_folder()],
+    ray.init(num_cpus=os.cpu_count(), num_gpus=1, include_dashboard=False, log_to_driver=False, namespace=ray_hub.NAMESPACE,
+             runtime_env={"py_modules": [ray_hub._package_folder()],
                           "env_vars": {"KERAS_BACKEND": backend, "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}})
-    executor = executors.RayExecutor("local")
+    executor = ray_client.RayExecutor("local")
     executor.connect()
     found = {"capacity": executor.capacity(), "resources": executor._resources(),
              "workers": [{k: w[k] for k in ("address", "cpus", "gpus")} for w in executor.workers()]}

@@ -33,13 +33,13 @@ def bench_dataset(architecture, size):
     """
     import numpy as np
 
+    from cnnlab.data import catalogue, datasets
     from cnnlab.networks import architectures
-    from cnnlab.data import datasets
 
     if "28x28x1" in architectures.get_preset(architecture).params:
         return datasets.load("mnist")
     rng = np.random.default_rng(0)
-    return datasets.Dataset(info=datasets.get_info("cifar10"), source=datasets.Source("data-dir", "random images"),
+    return datasets.Dataset(info=catalogue.get_info("cifar10"), source=catalogue.Source("data-dir", "random images"),
                             x_train=rng.integers(0, 256, (size, 32, 32, 3), dtype=np.uint8),
                             y_train=rng.integers(0, 10, size, dtype=np.uint8),
                             x_test=rng.integers(0, 256, (500, 32, 32, 3), dtype=np.uint8),
@@ -56,9 +56,9 @@ def images_per_second(architecture, epochs, train_size, repeats):
     import keras
     import numpy as np
 
-    from cnnlab.networks import architectures
-    from cnnlab.data import datasets
     from cnnlab import training
+    from cnnlab.data import datasets
+    from cnnlab.networks import keras_build
 
     data = bench_dataset(architecture, train_size)
     config = training.TrainConfig(dataset=data.info.name, architecture=architecture, epochs=epochs, batch_size=128,
@@ -85,7 +85,7 @@ def images_per_second(architecture, epochs, train_size, repeats):
 
     def run_bare():
         keras.utils.set_random_seed(0)
-        model = architectures.build(config.layers, data.info.image_shape, 10)
+        model = keras_build.build(config.layers, data.info.image_shape, 10)
         model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
         clock = Clock()
@@ -101,11 +101,11 @@ def images_per_second(architecture, epochs, train_size, repeats):
 
 def bench_size(architecture, size):
     """Training images per epoch for a preset: fewer for the heavy 32×32 colour networks, so each run stays short."""
-    from cnnlab.networks import architectures
+    from cnnlab.networks import architectures, counting
 
     preset = architectures.get_preset(architecture)
     shape = (28, 28, 1) if "28x28x1" in preset.params else (32, 32, 3)
-    heavy = architectures.flops_per_image(preset.layers, shape, 10) > 30e6
+    heavy = counting.flops_per_image(preset.layers, shape, 10) > 30e6
     return size // 3 if heavy else size
 
 
@@ -151,9 +151,9 @@ def torch_images_per_second(epochs, train_size, repeats):
 
 def flops_per_image(architecture, image_shape=(28, 28, 1), num_classes=10):
     """Forward-pass floating-point operations for one image of a preset (a multiply-add counts 2)."""
-    from cnnlab.networks import architectures
+    from cnnlab.networks import architectures, counting
 
-    return architectures.flops_per_image(architectures.get_preset(architecture).layers, image_shape, num_classes)
+    return counting.flops_per_image(architectures.get_preset(architecture).layers, image_shape, num_classes)
 
 
 def numpy_matmul_gflops(size=2048, repeats=5, trials=3):
@@ -193,8 +193,8 @@ def seconds_to_accuracy(dataset, architecture, target, max_epochs, **settings):
 
     Building and tracing the network count: they are part of what a student waits for.
     """
-    from cnnlab.data import datasets
     from cnnlab import training
+    from cnnlab.data import datasets
 
     try:
         data = datasets.load(dataset)
@@ -322,10 +322,10 @@ def gradcam_ms(run, repeats=20):
 
 def activation_max_seconds_per_layer(architecture="net_1"):
     """Seconds to find every filter's favourite input, per conv layer of a preset (what Inside computes on demand)."""
-    from cnnlab.networks import architectures
     from cnnlab.insight import explain, inspection
+    from cnnlab.networks import architectures, keras_build
 
-    model = architectures.build(architectures.get_preset(architecture).layers, (28, 28, 1), 10)
+    model = keras_build.build(architectures.get_preset(architecture).layers, (28, 28, 1), 10)
     layers = inspection.conv_layer_names(model)
     started = time.perf_counter()
     for layer in layers:
@@ -410,9 +410,9 @@ def app_path_figures(epochs=5, cold=False):
     With cold=True nothing was prepared, so `fast` is built and traced in the student's time; the keys then
     end in _cold.
     """
-    from cnnlab.insight import charts
-    from cnnlab.compute import executors, jobs
     from cnnlab import runs, training
+    from cnnlab.compute import jobs, worker
+    from cnnlab.insight import charts
 
     settings = dict(architecture="fast", epochs=epochs, batch_size=64, seed=0)
     if not cold:
@@ -422,7 +422,7 @@ def app_path_figures(epochs=5, cold=False):
                                                   PYTHONPATH=str(ROOT)))
         cli = json.loads(out.stdout.strip().splitlines()[-1])
     store = runs.RunStore(tempfile.mkdtemp(prefix="cnnlab-bench-"))
-    queue = jobs.TrainingQueue(store, executors.ProcessExecutor())
+    queue = jobs.TrainingQueue(store, worker.ProcessExecutor())
     queue.wait(queue.submit(training.TrainConfig(architecture="mlp_512", epochs=1, train_size=1000)))  # the worker is up
     if not cold:  # what the Train page does while the student reads the form: the worker gets `fast` ready
         queue.prepare(training.TrainConfig(**settings))

@@ -39,6 +39,10 @@ class ConfigError(CnnlabError):
     """A training setting out of range, or a combination that cannot work."""
 
 
+class RunInUse(CnnlabError):
+    """A run that is being trained (its lock is held) cannot be deleted now; the message says to try again later."""
+
+
 class TrainingDiverged(CnnlabError):
     """The loss became NaN or infinite; nothing is stored."""
 

@@ -4,8 +4,8 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from cnnlab.data import datasets, own_images
 from cnnlab.course import experiments
+from cnnlab.data import catalogue, own_images
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
 
@@ -38,7 +38,7 @@ def job_row(job):
         left, middle, right = st.columns([4, 1, 1])
         config = job.config
         left.markdown(t("teacher.job", number=job.number, name=config.architecture_name,
-                        title=datasets.get_info(config.dataset).title, epochs=config.epochs, batch=config.batch_size,
+                        title=catalogue.get_info(config.dataset).title, epochs=config.epochs, batch=config.batch_size,
                         optimizer=config.optimizer, students=len(job.waiters), minutes=max(job.estimate_seconds / 60, 0.1)))
         if job.status == "running":
             left.progress(job.fraction, text=t("teacher.running", done=job.epochs_done, epochs=job.config.epochs))
@@ -98,14 +98,14 @@ st.header(t("teacher.own"))
 if "own_deleted" in st.session_state:  # said after the rerun that took it off every menu
     title, deleted = st.session_state.pop("own_deleted")
     st.success(t("teacher.own_deleted", title=title, runs=deleted))
-own = datasets.own_names()
+own = catalogue.own_names()
 if not own:
     st.caption(t("teacher.own_none"))
 else:
     by_dataset = {}
     for run in stored:
         by_dataset[run.config.dataset] = by_dataset.get(run.config.dataset, 0) + 1
-    infos = {name: datasets.get_info(name) for name in own}
+    infos = {name: catalogue.get_info(name) for name in own}
     st.dataframe(pd.DataFrame([{
         t("teacher.col_dataset"): info.title if info.title == name else f"{info.title} ({name})", t("teacher.col_classes"): ", ".join(info.classes),
         t("teacher.col_images"): t("home.images", train=info.full_sizes[0], test=info.full_sizes[1]),

@@ -5,8 +5,8 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from cnnlab.insight import charts, learned
 from cnnlab.i18n import t
+from cnnlab.insight import charts, learned
 
 POINTS = [500, 1000, 2000]
 

@@ -5,18 +5,18 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from cnnlab.data import archives, datasets, downloads, own_images
-from cnnlab.insight import charts, drawing, inspection
 from cnnlab import i18n
+from cnnlab.data import archives, catalogue, datasets, downloads, own_images, own_survey, pictures, sources, uploads
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
+from cnnlab.insight import charts, inspection
 
 ui.page("data.title", "📊")
 st.write(t("data.intro"))
 
 name = ui.dataset_menu(st, t("data.dataset"))
 st.session_state["dataset"] = name
-info = datasets.get_info(name)
+info = catalogue.get_info(name)
 st.caption(info.description)
 try:
     data = datasets.load(name)
@@ -77,10 +77,10 @@ def get_the_whole(name, running):
     else:
         st.caption(t("data.no_network", title=info.title))
     if name != "cifar10":
-        st.markdown(t(FOLDER_HINTS[name], folder=str(datasets.data_area())))
+        st.markdown(t(FOLDER_HINTS[name], folder=str(sources.data_area())))
         return
-    st.markdown(t("data.cifar_folder", folder=str(datasets.data_area())))
-    found = datasets.data_area() / "cifar-10-python.tar.gz"
+    st.markdown(t("data.cifar_folder", folder=str(sources.data_area())))
+    found = sources.data_area() / "cifar-10-python.tar.gz"
     if found.is_file() and st.button(t("data.cifar_check_folder"), key="cifar_folder"):
         with st.spinner(t("data.cifar_checking")):
             try:
@@ -108,18 +108,18 @@ def get_the_whole(name, running):
 
 def bring_your_own():
     """Import a class's own pictures (a zip or a folder of class folders): what was found first, then the import.
-    What was sent is kept on disk until it is imported or given up (own_images.keep_upload), not in memory."""
+    What was sent is kept on disk until it is imported or given up (uploads.keep_upload), not in memory."""
     st.markdown(t("data.own_intro"))
     kind = st.radio(t("data.own_kind"), ["zip", "folder"], horizontal=True, key="own_kind",
                     format_func={"zip": t("data.own_kind_zip"), "folder": t("data.own_kind_folder")}.get)
     sending = st.session_state.setdefault("own_round", 0)  # a fresh, empty uploader once a sending is on disk
     if kind == "zip":
         sent = st.file_uploader(t("data.own_upload_zip"), type=["zip"], key=f"own_zip_{sending}",
-                                max_upload_size=own_images.MAX_UPLOAD_BYTES // own_images.MB)
+                                max_upload_size=uploads.MAX_UPLOAD_BYTES // uploads.MB)
         sent = [] if sent is None else [sent]
     else:
         sent = st.file_uploader(t("data.own_upload_folder"), accept_multiple_files="directory",
-                                key=f"own_folder_{sending}", type=list(drawing.EXTENSIONS)) or []
+                                key=f"own_folder_{sending}", type=list(pictures.EXTENSIONS)) or []
     if sent:
         take_in(sent, folder=kind == "folder")
     if "own_refused" in st.session_state:  # a sending that could not be kept; the earlier one, if any, stays
@@ -145,14 +145,14 @@ def take_in(sent, folder):
     st.session_state.pop("own_refused", None)
     with st.spinner(t("data.own_surveying")):
         try:
-            upload = own_images.keep_upload([(f.name, f) for f in sent], folder=folder, owner=ui.student())
+            upload = uploads.keep_upload([(f.name, f) for f in sent], folder=folder, owner=ui.student())
         except CnnlabError as error:
             upload, st.session_state["own_refused"] = None, error
-            if not isinstance(st.session_state.get("own_survey"), own_images.Survey):
+            if not isinstance(st.session_state.get("own_survey"), own_survey.Survey):
                 st.session_state.pop("own_survey", None)  # an earlier refusal: this one says it now
         if upload is not None:
             try:
-                st.session_state["own_survey"] = own_images.survey(upload)
+                st.session_state["own_survey"] = own_survey.survey(upload)
             except CnnlabError as error:
                 upload.remove()  # nothing can be imported from it: not kept (it replaced the earlier one)
                 st.session_state["own_survey"] = error
@@ -165,7 +165,7 @@ def give_up():
     """Remove this session's upload from disk (discarded, or imported)."""
     st.session_state.pop("own_refused", None)
     found = st.session_state.pop("own_survey", None)
-    if isinstance(found, own_images.Survey):
+    if isinstance(found, own_survey.Survey):
         found.origin.remove()
 
 
@@ -204,7 +204,7 @@ def import_form(found):
         return
     try:
         key = own_images.check_name(typed)
-        if key in datasets.own_names():
+        if key in catalogue.own_names():
             st.info(t("data.own_replaces", name=key))
         bar = st.progress(0.0, text=t("data.own_importing", done=0, total=found.images))
         info = own_images.import_images(

@@ -4,10 +4,10 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from cnnlab.networks import architectures
-from cnnlab.data import datasets
+from cnnlab.data import catalogue
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
+from cnnlab.networks import architectures, counting, limits
 
 COLUMNS = ["kind", "size", "kernel", "stride", "padding", "activation", "rate"]
 
@@ -17,7 +17,7 @@ st.write(t("model.intro"))
 left, right = st.columns(2)
 dataset = ui.dataset_menu(left, t("model.dataset"))
 st.session_state["dataset"] = dataset
-info = datasets.get_info(dataset)
+info = catalogue.get_info(dataset)
 presets = list(architectures.PRESETS)
 current = st.session_state.get("architecture", architectures.DEFAULT_PRESET)
 choices = presets + ([t("model.custom")] if not isinstance(current, str) else [])
@@ -53,12 +53,12 @@ st.caption(t("model.editor"))
 try:
     layers = architectures.parse_spec([{k: v for k, v in row.items() if pd.notna(v)}
                                        for row in edited.to_dict("records") if pd.notna(row.get("kind"))])
-    rows = architectures.summarize(layers, info.image_shape, info.num_classes)
+    rows = counting.summarize(layers, info.image_shape, info.num_classes)
 except CnnlabError as error:
     st.error(t("model.invalid", error=error))
     st.stop()
 try:  # counted from the rows above, nothing built: a network over the server's limits is said, and cannot be used
-    architectures.check_size(layers, info.image_shape, info.num_classes)
+    limits.check_size(layers, info.image_shape, info.num_classes)
     too_large = None
 except CnnlabError as error:
     too_large = error

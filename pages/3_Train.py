@@ -3,13 +3,13 @@
 import streamlit as st
 
 import ui
-from cnnlab.networks import architectures
-from cnnlab.insight import charts, inspection
-from cnnlab.data import datasets
 from cnnlab import i18n, training
 from cnnlab.compute import jobs
+from cnnlab.data import catalogue, datasets
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
+from cnnlab.insight import charts, inspection
+from cnnlab.networks import architectures, counting
 
 BATCH_SIZES = [16, 32, 64, 128, 256, 512, 1024]
 LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0]
@@ -37,7 +37,7 @@ def follow_settings_link():
         "train_dropout": FORM["train_dropout"] if linked.dropout is None else linked.dropout,
         "train_size": linked.train_size, "train_validation": linked.validation_split, "train_seed": linked.seed,
         "train_augment": linked.augment})
-    st.info(t("link.applied", name=linked.architecture_name, dataset=datasets.get_info(linked.dataset).title,
+    st.info(t("link.applied", name=linked.architecture_name, dataset=catalogue.get_info(linked.dataset).title,
               epochs=linked.epochs))
 
 
@@ -51,8 +51,8 @@ def describe_network(name):
     """A preset with its parameter count on the chosen dataset and the report it comes from."""
     if name not in architectures.PRESETS:
         return name
-    info = datasets.get_info(st.session_state.get("dataset", "mnist"))
-    params = architectures.preset_params(name, info.image_shape, info.num_classes)
+    info = catalogue.get_info(st.session_state.get("dataset", "mnist"))
+    params = counting.preset_params(name, info.image_shape, info.num_classes)
     if params is None:
         return t("train.network_unfit", name=name, dataset=info.title)
     report = architectures.get_preset(name).report
@@ -86,7 +86,7 @@ with st.form("settings"):
     submitted = st.form_submit_button(t("train.train"), type="primary")
 
 if network in architectures.PRESETS:
-    ui.fit_note(network, datasets.get_info(dataset))
+    ui.fit_note(network, catalogue.get_info(dataset))
 elif not submitted:  # a network of one's own (from the Model page or a link): over the limits is said before Train
     try:  # its size, and a batch of the form's size (layer outputs grow with the batch)
         training.check_layers(training.TrainConfig(dataset=dataset, architecture=architecture, batch_size=batch_size))
@@ -121,7 +121,7 @@ def show_result(run, cached=False):
         st.info(i18n.text(note))
     data = run.record["data"]
     st.caption(t("train.data_note", n_train=data["train"], n_val=data["validation"], n_test=data["test"],
-                 source=datasets.Source(data["source"], data["path"]).label, variant=run.variant_label))
+                 source=catalogue.Source(data["source"], data["path"]).label, variant=run.variant_label))
     st.altair_chart(charts.learning_curves(run.history), width="content")
     st.markdown(f"**{t('train.overfit')}** {inspection.overfitting_verdict(run.history).message}")
     st.markdown(t("train.next"))

@@ -5,11 +5,11 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from cnnlab.data import datasets
-from cnnlab.insight import explain, inspection
 from cnnlab import i18n, training
+from cnnlab.data import catalogue
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
+from cnnlab.insight import explain, inspection
 
 ui.page("inside.title", "🔬")
 st.session_state.setdefault("inside_index", 0)  # a point chosen on Learned sets it
@@ -48,7 +48,7 @@ else:
         st.stop()
     try:
         image = inspection.image_from_upload(upload.getvalue(), info.image_shape,
-                                             as_imported=datasets.is_own(run.config.dataset))
+                                             as_imported=catalogue.is_own(run.config.dataset))
     except CnnlabError as error:
         st.error(t("inside.bad_upload", error=error))
         st.stop()

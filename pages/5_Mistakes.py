@@ -4,8 +4,8 @@ import numpy as np
 import streamlit as st
 
 import ui
-from cnnlab.insight import charts, inspection
 from cnnlab.i18n import t
+from cnnlab.insight import charts, inspection
 
 ui.page("mistakes.title", "❌")
 st.write(t("mistakes.intro"))

@@ -4,11 +4,11 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from cnnlab.insight import charts, inspection
-from cnnlab.course import comparisons
-from cnnlab.data import datasets
 from cnnlab import i18n
+from cnnlab.course import comparisons
+from cnnlab.data import catalogue
 from cnnlab.i18n import t
+from cnnlab.insight import charts, inspection
 
 COLUMNS = {"run_id": "compare.col_run", "dataset": "compare.col_dataset", "data": "compare.col_data",
            "architecture": "compare.col_network", "params": "compare.col_params", "optimizer": "compare.col_optimizer",
@@ -16,7 +16,7 @@ COLUMNS = {"run_id": "compare.col_run", "dataset": "compare.col_dataset", "data"
            "epochs": "compare.col_epochs", "dropout": "compare.col_dropout",
            "test_accuracy": "compare.col_test_accuracy", "test_loss": "compare.col_test_loss",
            "train_seconds": "compare.col_train_seconds", "status": "compare.col_status"}
-VALUES = {"data": datasets.VARIANTS,
+VALUES = {"data": catalogue.VARIANTS,
           "status": {"complete": "compare.complete", "stopped": "compare.stopped"}}
 
 ui.page("compare.title", "⚖️")
@@ -30,7 +30,7 @@ st.header(t("compare.table"))
 table = pd.DataFrame([run.summary_row() for run in stored])[list(COLUMNS)]
 for column, words in VALUES.items():
     table[column] = table[column].map(lambda value, words=words: t(words[value]) if value in words else value)
-table["dataset"] = table["dataset"].map(lambda name: datasets.get_info(name).title)
+table["dataset"] = table["dataset"].map(lambda name: catalogue.get_info(name).title)
 table["test_accuracy"] = table["test_accuracy"].map(i18n.percent)  # as text: the decimal comma follows the language
 for column, spec in (("learning_rate", "g"), ("test_loss", ".4f"), ("train_seconds", ".1f"), ("dropout", "g")):
     table[column] = table[column].map(lambda value, spec=spec: "—" if pd.isna(value) else i18n.number(value, spec))

@@ -5,10 +5,10 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from cnnlab.insight import convolution, inspection
-from cnnlab.data import datasets
 from cnnlab import i18n
+from cnnlab.data import datasets
 from cnnlab.i18n import t
+from cnnlab.insight import convolution, inspection
 
 ui.page("convolution.title", "🧮")
 st.write(t("convolution.intro"))

@@ -3,12 +3,13 @@
 import numpy as np
 import streamlit as st
 
-import ui
-from cnnlab.insight import charts, drawing, inspection
-from cnnlab.data import datasets, own_images
 from cnnlab import i18n
+from cnnlab.data import catalogue, pictures
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
+from cnnlab.insight import charts, drawing, inspection
+
+import ui
 
 CANVAS_SIZE = 280
 
@@ -38,7 +39,7 @@ if chosen == ui.BUNDLED:
 else:
     run = ui.store().get(chosen)
     dataset, class_names = run.config.dataset, run.info.class_names  # the names of the very data it learned
-imported = datasets.is_own(dataset)  # pictures a class imported: prepared as the import did, not as MNIST
+imported = catalogue.is_own(dataset)  # pictures a class imported: prepared as the import did, not as MNIST
 if imported:
     st.info(t("draw.imported_note", title=run.info.title))
 elif dataset != "mnist":
@@ -66,13 +67,13 @@ if source == t("draw.draw"):
     pixels = canvas.image_data  # (280, 280, 4) uint8, or None before the first stroke
 else:
     with left:
-        upload = st.file_uploader(t("draw.upload_label"), type=list(drawing.EXTENSIONS), key="draw_upload",
+        upload = st.file_uploader(t("draw.upload_label"), type=list(pictures.EXTENSIONS), key="draw_upload",
                                   max_upload_size=ui.IMAGE_UPLOAD_MB)
     if upload is None:
         right.info(t("draw.upload_hint"))
         st.stop()
     try:
-        pixels = drawing.to_array(drawing.read_image(upload.getvalue()))
+        pixels = pictures.to_array(pictures.read_image(upload.getvalue()))
     except CnnlabError as error:
         right.error(t("draw.bad_upload", error=error))
         st.stop()
@@ -82,8 +83,8 @@ if pixels is None:
     st.stop()
 try:
     if imported:  # the canvas is white ink on black; an upload's transparency is laid on white, as the import did
-        prepared = own_images.prepare_picture(pixels, run.info.image_shape,
-                                              background=0.0 if source == t("draw.draw") else 1.0)
+        prepared = drawing.prepare_picture(pixels, run.info.image_shape,
+                                           background=0.0 if source == t("draw.draw") else 1.0)
     else:
         prepared = drawing.prepare(pixels, box=drawing.box_for(dataset))
 except drawing.BlankImage as error:

@@ -5,12 +5,12 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from cnnlab.insight import charts, inspection
-from cnnlab.data import datasets
-from cnnlab.course import experiments
 from cnnlab import i18n, training
+from cnnlab.course import experiments
+from cnnlab.data import catalogue, datasets
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
+from cnnlab.insight import charts, inspection
 
 COLUMNS = {"id": "course.col_id", "title": "course.col_title", "dataset": "course.col_dataset",
            "optimizer": "course.col_optimizer", "learning_rate": "course.col_learning_rate",
@@ -37,7 +37,7 @@ def table(report):
         reported = experiment.reported_test_accuracy
         blocked = experiments.blocker(experiment)
         rows.append({
-            "id": experiment.id, "title": experiment.title, "dataset": datasets.get_info(experiment.dataset).title,
+            "id": experiment.id, "title": experiment.title, "dataset": catalogue.get_info(experiment.dataset).title,
             "optimizer": config.optimizer, "learning_rate": i18n.number(config.learning_rate, "g"),
             "batch_size": config.batch_size, "epochs": experiment.epochs,
             "reported": i18n.percent(reported) if reported is not None else experiment.reported_note or t("course.not_stated"),

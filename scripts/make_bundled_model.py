@@ -22,9 +22,9 @@ sys.path.insert(0, str(ROOT))
 import keras  # noqa: E402
 
 from bench import drawings  # noqa: E402
+from cnnlab import training  # noqa: E402
 from cnnlab.data import datasets
 from cnnlab.insight import drawing
-from cnnlab import training  # noqa: E402
 
 
 def main():

@@ -7,17 +7,23 @@ import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TESTS = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(TESTS)
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)  # pages import ui.py from the app's folder, as `streamlit run` allows
+# tests/ mirrors the package (tests/data/, tests/compute/, …); a test uses another's helpers by module name, wherever
+# that module lives (from test_archives import write_archive), so every folder of tests/ is on the path
+for _folder in sorted(os.scandir(TESTS), key=lambda entry: entry.name):
+    if _folder.is_dir() and not _folder.name.startswith((".", "_")) and _folder.path not in sys.path:
+        sys.path.append(_folder.path)
 
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
     """Offline; CNNLAB_HOME, KERAS_HOME and HOME in tmp_path; no data dir; caches cleared."""
-    from cnnlab.data import datasets
-    from cnnlab.compute import executors
     from cnnlab import i18n
+    from cnnlab.compute import worker
+    from cnnlab.data import catalogue, datasets, sources
 
     i18n.set_language("en")  # a test that switches language does not leak it into the next one
     monkeypatch.setenv("CNNLAB_OFFLINE", "1")
@@ -25,12 +31,12 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("CNNLAB_DATA_DIR", raising=False)
-    monkeypatch.setattr(datasets, "DEBIAN_FASHION_DIR", tmp_path / "no_debian")
+    monkeypatch.setattr(sources, "DEBIAN_FASHION_DIR", tmp_path / "no_debian")
     datasets._load_cached.cache_clear()
     datasets._probe.cache_clear()
-    datasets._shipped.clear()  # imported datasets another test's runs or workers made known
+    catalogue._shipped.clear()  # imported datasets another test's runs or workers made known
     # a page's training worker process ends soon after its test (each test has a fresh server-wide queue)
-    monkeypatch.setattr(executors.ProcessExecutor, "IDLE_SECONDS", 3.0)
+    monkeypatch.setattr(worker.ProcessExecutor, "IDLE_SECONDS", 3.0)
     _clear_streamlit_caches()  # a page's server-wide run store belongs to the CNNLAB_HOME of the test that made it
     yield tmp_path
     datasets._load_cached.cache_clear()

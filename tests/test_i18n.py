@@ -8,19 +8,20 @@ import re
 import time
 
 import pytest
+from conftest import ROOT, run_cli
 from streamlit.testing.v1 import AppTest
 
-from cnnlab.data import datasets
-from cnnlab.course import experiments
 from cnnlab import i18n, runs
-from cnnlab.insight import inspection
+from cnnlab.course import experiments
+from cnnlab.data import catalogue
 from cnnlab.errors import ConfigError, SpecError
 from cnnlab.i18n import t
+from cnnlab.insight import inspection
 from cnnlab.training import TrainConfig
-from conftest import ROOT, run_cli
 
 EN, ES = i18n.catalogue("en"), i18n.catalogue("es")
-CODE = sorted(glob.glob(f"{ROOT}/cnnlab/*.py") + glob.glob(f"{ROOT}/pages/*.py") + [f"{ROOT}/app.py", f"{ROOT}/ui.py"])
+CODE = sorted(glob.glob(f"{ROOT}/cnnlab/**/*.py", recursive=True) + glob.glob(f"{ROOT}/pages/*.py")
+              + [f"{ROOT}/app.py", f"{ROOT}/ui.py"])
 PLACEHOLDER = re.compile(r"\{(\w+)[^}]*\}")
 NAMESPACES = {key.split(".")[0] for key in EN}
 KEY_LIKE = re.compile(r"^[a-z_]+(\.[A-Za-z0-9_]+)+$")
@@ -120,11 +121,11 @@ def test_the_command_lines_language_comes_from_the_environment():
 
 def test_class_names_are_translated():
     i18n.set_language("es")
-    assert datasets.get_info("fashion_mnist").class_names[0] == "Camiseta/top"
-    assert datasets.get_info("cifar10").class_names[0] == "avión"
+    assert catalogue.get_info("fashion_mnist").class_names[0] == "Camiseta/top"
+    assert catalogue.get_info("cifar10").class_names[0] == "avión"
     i18n.set_language("en")
-    assert datasets.get_info("fashion_mnist").class_names[0] == "T-shirt/top"
-    assert datasets.get_info("cifar10").class_names[0] == "airplane"
+    assert catalogue.get_info("fashion_mnist").class_names[0] == "T-shirt/top"
+    assert catalogue.get_info("cifar10").class_names[0] == "airplane"
 
 
 def test_an_error_is_worded_in_the_language_of_whoever_reads_it():

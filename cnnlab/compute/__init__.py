@@ -1,2 +1,2 @@
-"""Where trainings run: the queue (jobs), the executors (this process, the worker process, Ray) and the
-estimates of how long a training takes."""
+"""Where and when trainings run: the queue (jobs) and the executors (this process, the worker process, a Ray
+cluster)."""

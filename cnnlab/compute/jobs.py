@@ -16,9 +16,10 @@ import logging
 import threading
 import time
 
-from cnnlab.data import datasets
-from cnnlab.compute import estimates, executors
 from cnnlab import runs, training
+from cnnlab.compute import in_process
+from cnnlab.runs import estimates
+from cnnlab.data import datasets
 from cnnlab.errors import CnnlabError, TrainingStoppedEarly
 from cnnlab.i18n import Message
 
@@ -76,7 +77,7 @@ class TrainingQueue:
     def __init__(self, store, executor=None, limit=None):
         self.store = store
         self._limit = limit if callable(limit) else (lambda: limit)  # the server's limit in minutes (None: default)
-        self.executor = executor or executors.LocalExecutor()
+        self.executor = executor or in_process.LocalExecutor()
         self.speeds = estimates.Speeds(store.root)
         self._jobs = {}
         self._waiting = []

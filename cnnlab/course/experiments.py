@@ -8,11 +8,11 @@ report's questions from the stored runs, with the numbers behind each answer.
 import dataclasses
 import json
 
-from cnnlab.course import comparisons
-from cnnlab.insight import inspection
 from cnnlab import training
+from cnnlab.course import comparisons
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import Message, t
+from cnnlab.insight import inspection
 
 CPU_EPOCHS = 30  # long experiments (hundreds of epochs) are offered at this length on a CPU, labelled as such
 TIE_POINTS = 0.5  # test accuracies closer than this many points are reported as a tie, not a win
@@ -232,11 +232,11 @@ def epochs_label(experiment, run):
 
 def blocker(experiment):
     """Why an experiment cannot run on this server now (a Message), or None when it can."""
-    from cnnlab.data import datasets
+    from cnnlab.data import catalogue, sources
 
-    if datasets.local_source(experiment.dataset) is None:
+    if sources.local_source(experiment.dataset) is None:
         key = "course.needs_cifar" if experiment.dataset == "cifar10" else "course.needs_data"
-        return Message(key, title=datasets.get_info(experiment.dataset).title, id=experiment.id)
+        return Message(key, title=catalogue.get_info(experiment.dataset).title, id=experiment.id)
     return None
 
 

@@ -5,7 +5,7 @@ anything is written: it must be a gzip-compressed tar no bigger than the officia
 must be the archive's one folder or a regular file named as in the official archive (no `../`, no
 absolute path, no link, no device); each member's declared size and the total are bounded before a
 byte of it is read; batches are unpickled by an unpickler that only builds arrays of bytes, never calls code
-and never builds more than a batch holds (datasets._CifarUnpickler); shapes and labels are checked. Only then are the batches written, into a
+and never builds more than a batch holds (cifar_pickle._CifarUnpickler); shapes and labels are checked. Only then are the batches written, into a
 temporary folder renamed into place, so an import that fails leaves nothing behind.
 
 Python's tarfile reads an extended header (PAX, or a GNU long name) whole into memory before it hands
@@ -26,12 +26,12 @@ import zlib
 
 import filelock
 
-from cnnlab.data import datasets
 from cnnlab import storage
+from cnnlab.data import catalogue, cifar_pickle
 from cnnlab.errors import CnnlabError
 
 FOLDER = "cifar-10-batches-py"
-BATCHES = datasets.CIFAR_TRAIN_BATCHES + ("test_batch",)
+BATCHES = cifar_pickle.CIFAR_TRAIN_BATCHES + ("test_batch",)
 EXTRAS = ("batches.meta", "readme.html")  # in the official archive; checked for size, not kept
 MB = 1024 * 1024
 MAX_ARCHIVE_BYTES = 163 * MB  # the official archive is 170,498,071 bytes (162.6 MB)
@@ -186,7 +186,7 @@ def read_arrays(source, archive_name=None):
     """(x_train, y_train, x_test, y_test) from a checked archive; every batch checked as CIFAR-10's."""
     archive_name = archive_name or pathlib.Path(getattr(source, "name", str(source))).name
     raws = read_members(source, archive_name)
-    return datasets.cifar_arrays(raws, archive_name, ArchiveRefused)
+    return cifar_pickle.cifar_arrays(raws, archive_name, ArchiveRefused)
 
 
 def _importing():
@@ -211,7 +211,7 @@ def import_placed(path):
         final = path.parent / FOLDER
         if not path.is_file():
             if (final / BATCHES[-1]).is_file():  # taken in by a press a moment before this one
-                return datasets.Source("data-area", str(final))
+                return catalogue.Source("data-area", str(final))
             raise ArchiveRefused("error.archive.gone", name=path.name, folder=str(path.parent))
         source = _import(path, path.name, path.parent)
         path.unlink(missing_ok=True)  # checked and unpacked: the archive itself is no longer needed
@@ -222,7 +222,7 @@ def _import(source, archive_name=None, root=None):
     """import_cifar's work, done under the lock: checked whole, then written and renamed into place."""
     archive_name = archive_name or pathlib.Path(getattr(source, "name", str(source))).name
     raws = read_members(source, archive_name)
-    datasets.cifar_arrays(raws, archive_name, ArchiveRefused)  # every batch readable before anything is written
+    cifar_pickle.cifar_arrays(raws, archive_name, ArchiveRefused)  # every batch readable before anything is written
     root = pathlib.Path(root) if root else storage.data_area()
     root.mkdir(parents=True, exist_ok=True)
     final = root / FOLDER
@@ -238,4 +238,4 @@ def _import(source, archive_name=None, root=None):
         tmp.rename(final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return datasets.Source("data-area", str(final))
+    return catalogue.Source("data-area", str(final))

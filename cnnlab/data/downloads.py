@@ -18,8 +18,8 @@ import urllib.parse
 import urllib.request
 import uuid
 
-from cnnlab.data import archives, datasets
 from cnnlab import storage
+from cnnlab.data import archives, catalogue, datasets, readers, sources
 from cnnlab.errors import CnnlabError, DatasetUnavailable
 from cnnlab.i18n import t
 
@@ -83,7 +83,7 @@ class Stopped(CnnlabError):
 
 def host_of(name):
     """(host, port) the first file of a dataset comes from (its mirror when one is set)."""
-    url = urllib.parse.urlsplit(FILES[datasets.get_info(name).name][0].url())
+    url = urllib.parse.urlsplit(FILES[catalogue.get_info(name).name][0].url())
     return url.hostname, url.port or (443 if url.scheme == "https" else 80)
 
 
@@ -95,11 +95,11 @@ def available(name):
 
 def download(name, on_progress=None, should_stop=None):
     """Download a dataset into cnnlab's data folder with progress; returns its Source. Raises a clear error."""
-    info = datasets.get_info(name)
+    info = catalogue.get_info(name)
     files = FILES[info.name]
     host, port = host_of(info.name)
     if not datasets.network_allows(host, port):
-        raise DatasetUnavailable("error.dataset.no_network", host=host, how=datasets.how_to_get(info.name))
+        raise DatasetUnavailable("error.dataset.no_network", host=host, how=sources.how_to_get(info.name))
     area = storage.data_area()
     work = area / f".download-{info.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part"
     work.mkdir(parents=True)
@@ -144,13 +144,13 @@ def _fetch(remote, target, progress, started, sizes, on_progress, should_stop, i
         if declared and done != length:
             raise DatasetUnavailable("error.dataset.download_failed", title=info.title,
                                      error=t("download.cut_off", done=done, total=length),
-                                     how=datasets.how_to_get(info.name))
+                                     how=sources.how_to_get(info.name))
     except CnnlabError:
         raise
     except (OSError, ValueError, http.client.HTTPException) as error:  # urllib, http and socket errors all end the same way for a user
         raise DatasetUnavailable("error.dataset.download_failed", title=info.title,
                                  error=str(getattr(error, "reason", None) or error) or type(error).__name__,
-                                 how=datasets.how_to_get(info.name)) from None
+                                 how=sources.how_to_get(info.name)) from None
     if remote.sha256 and digest.hexdigest() != remote.sha256:
         raise DatasetUnavailable("error.download.checksum", title=info.title, file=remote.name,
                                  url=remote.url())
@@ -169,7 +169,7 @@ def _install(info, work, area):
     else:
         check, final = work, area / "fashion-mnist"
     try:
-        datasets.read_files(info.name, check)
+        readers.read_files(info.name, check)
     except (OSError, ValueError, KeyError, EOFError) as error:
         raise DatasetUnavailable("error.dataset.unreadable", title=info.title, path=FILES[info.name][0].url(),
                                  error=str(error)) from None  # what came from there, not the temporary file
@@ -178,7 +178,7 @@ def _install(info, work, area):
         final.rename(old)
         shutil.rmtree(old, ignore_errors=True)
     os.replace(check, final)
-    return datasets.Source("data-area", str(final))
+    return catalogue.Source("data-area", str(final))
 
 
 class Download:
@@ -217,7 +217,7 @@ class Downloads:
         self._by_name = {}
 
     def start(self, name):
-        name = datasets.get_info(name).name
+        name = catalogue.get_info(name).name
         with self._lock:
             current = self._by_name.get(name)
             if current is None or current.status != "running":
@@ -226,5 +226,5 @@ class Downloads:
 
     def get(self, name):
         with self._lock:
-            return self._by_name.get(datasets.get_info(name).name)
+            return self._by_name.get(catalogue.get_info(name).name)
 

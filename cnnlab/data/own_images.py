@@ -22,7 +22,7 @@ import filelock
 import numpy as np
 
 from cnnlab import storage
-from cnnlab.data import catalogue, datasets
+from cnnlab.data import catalogue, datasets, pictures
 from cnnlab.data.own_survey import (
     GREY_SHAPE,
     LABEL_DTYPE,
@@ -34,8 +34,7 @@ from cnnlab.data.own_survey import (
     survey,
 )
 from cnnlab.data.uploads import ImportRefused
-from cnnlab.errors import CnnlabError
-from cnnlab.insight import drawing
+from cnnlab.errors import CnnlabError, RunInUse
 
 SIDES = (28, 32, 48, 64)  # the sizes a user may choose (square); larger ones would be slow to train on 2 cores
 
@@ -90,7 +89,7 @@ def parse_shape(text):
 def _pixels_of(raw, shape):
     """A file's bytes -> its uint8 pixels in shape, or None when it cannot be read now."""
     try:
-        return to_pixels(drawing.read_image(raw, working_side=working_side(shape)), shape)
+        return to_pixels(pictures.read_image(raw, working_side=working_side(shape)), shape)
     except CnnlabError:
         return None
 
@@ -101,25 +100,6 @@ def working_side(shape):
     return 4 * max(shape[:2])
 
 
-def prepare_picture(pixels, shape, background=1.0):
-    """(H, W, 4) RGBA pixels (float in [0, 1] as drawing.to_array gives, or uint8 as the canvas gives) ->
-    drawing.Prepared for a network trained on imported pictures: laid on `background` (white, as the import lays
-    transparency; the Draw page's canvas is black) and cropped and resized exactly as the import did, never inverted.
-    """
-    from PIL import Image
-
-    rgba = np.asarray(pixels, np.float32)
-    if np.asarray(pixels).dtype == np.uint8:
-        rgba = rgba / 255.0
-    alpha = rgba[..., 3:4]
-    flat = rgba[..., :3] * alpha + background * (1.0 - alpha)  # (H, W, 3) in [0, 1]
-    picture = Image.fromarray((flat * 255).round().clip(0, 255).astype(np.uint8), mode="RGB")
-    network_input = to_pixels(picture, shape).astype(np.float32) / 255.0  # (h, w) grey or (h, w, 3) colour
-    whole = np.asarray(picture.convert("L"), np.float32) / 255.0
-    return drawing.Prepared(ink=whole, cropped=whole, fitted=network_input, network_input=network_input,
-                            inverted=False, used_alpha=False, shift=(0, 0))
-
-
 def to_pixels(image, shape):
     """A PIL image -> uint8 (height, width) grey or (height, width, 3) colour: transparency laid on white,
     centre-cropped to a square and resized (Keras's crop_to_aspect_ratio=True)."""
@@ -127,7 +107,7 @@ def to_pixels(image, shape):
 
     height, width, channels = shape
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        image = Image.fromarray((drawing.to_array(image)[..., 0] * 255).round().astype(np.uint8), mode="L")
+        image = Image.fromarray((pictures.to_array(image)[..., 0] * 255).round().astype(np.uint8), mode="L")
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
@@ -250,11 +230,9 @@ def _write_version(tmp, final, folder, info, data, how):
 def delete(name, store):
     """Delete an imported dataset: every version of it and every run trained on it. Returns the runs deleted.
 
-    While one of those runs is being trained (its lock held), nothing is deleted: runs.RunInUse says which, at once.
+    While one of those runs is being trained (its lock held), nothing is deleted: RunInUse says which, at once.
     Should a training start on one of them between that check and its turn, the deletion stops there and RunInUse
     says how many runs went and that the dataset and its other runs stay (deleting again finishes it)."""
-    from cnnlab import runs  # it brings TensorFlow: only for a deletion
-
     key = str(name).lower()
     if not catalogue.is_own(key) or not catalogue.OWN_NAME.fullmatch(key):
         raise ImportRefused("error.own.not_own", name=str(name))
@@ -264,18 +242,14 @@ def delete(name, store):
         raise ImportRefused("error.own.unknown", name=key)
     doomed = [run.id for run in store.list() if run.config.dataset == key]
     for run_id in doomed:  # all free, or nothing deleted
-        lock = store.lock(run_id)
-        try:
-            lock.acquire(timeout=runs.IN_USE_SECONDS)
-        except filelock.Timeout:
-            raise runs.RunInUse("error.own.in_use", name=key, run_id=run_id) from None
-        lock.release()
+        if store.in_use(run_id):
+            raise RunInUse("error.own.in_use", name=key, run_id=run_id)
     deleted = 0
     for run_id in doomed:
         try:
             deleted += bool(store.delete(run_id))
-        except runs.RunInUse:
-            raise runs.RunInUse("error.own.in_use_part", name=key, run_id=run_id, deleted=deleted,
+        except RunInUse:
+            raise RunInUse("error.own.in_use_part", name=key, run_id=run_id, deleted=deleted,
                                 runs=len(doomed)) from None
     with filelock.FileLock(str(root / f".{key}.lock"), timeout=60):
         trash = root / f".deleted-{key}-{uuid.uuid4().hex[:8]}"

@@ -10,7 +10,7 @@ A zip is untrusted: before a byte is decompressed, it is refused whole when it i
 MAX_ARCHIVE_BYTES, holds more than MAX_FILES entries, would decompress to more than MAX_TOTAL_BYTES, has
 a member compressed more than MAX_RATIO times (a zip bomb), or names a path outside itself (`../`, an
 absolute path) or a link. Each picture is then read by the same safe reader as the Draw page
-(drawing.read_image: size and pixel limits from the header). In a folder, links are skipped, never followed.
+(pictures.read_image: size and pixel limits from the header). In a folder, links are skipped, never followed.
 A member that is damaged (its CRC does not match, its stream is broken, it is encrypted) is a file skipped
 with its reason, in the survey and in the import; one that unpacks to another size than it declares makes
 the whole zip refused, since every limit above was checked on the declared sizes."""
@@ -29,10 +29,10 @@ import zlib
 
 import numpy as np
 
+from cnnlab.data import pictures
 from cnnlab.data.uploads import MAX_ARCHIVE_BYTES, MAX_FILES, MB, ImportRefused, Upload, _parts
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import Message
-from cnnlab.insight import drawing
 
 MAX_TOTAL_BYTES = 500 * MB
 
@@ -186,8 +186,8 @@ def _check_directory(path):
 def _read_member(archive, member, name):
     """A zip member's bytes. Unreadable when it is too big for a picture (not unpacked at all) or damaged;
     ImportRefused when it unpacks to another size than it declares (the limits were checked on that size)."""
-    if member.file_size > drawing.MAX_FILE_BYTES:  # the safe reader would refuse it: never unpacked
-        raise Unreadable("error.image.too_big", size=member.file_size / 1e6, limit=drawing.MAX_FILE_BYTES / 1e6)
+    if member.file_size > pictures.MAX_FILE_BYTES:  # the safe reader would refuse it: never unpacked
+        raise Unreadable("error.image.too_big", size=member.file_size / 1e6, limit=pictures.MAX_FILE_BYTES / 1e6)
     try:
         data = archive.read(member)  # zipfile stops at the declared size and then checks the CRC
     except MEMBER_ERRORS as error:
@@ -311,8 +311,8 @@ def _pictures(named, depth, skipped, folders):
         if len(parts) < 2:
             skipped.append((name, Message("own.skip.no_class")))
             continue
-        if parts[-1].rsplit(".", 1)[-1].lower() not in drawing.EXTENSIONS:
-            skipped.append((name, Message("own.skip.not_image_name", extensions=", ".join(drawing.EXTENSIONS))))
+        if parts[-1].rsplit(".", 1)[-1].lower() not in pictures.EXTENSIONS:
+            skipped.append((name, Message("own.skip.not_image_name", extensions=", ".join(pictures.EXTENSIONS))))
             continue
         label = parts[0]
         if cases.setdefault(label.casefold(), label) != label:
@@ -337,7 +337,7 @@ def _check_classes(count):
 def _look(raw):
     """(the size the file holds, whether it is in colour) of a picture's bytes, or the safe reader's CnnlabError."""
     try:
-        image = drawing.read_image(raw, working_side=SURVEY_SIDE)
+        image = pictures.read_image(raw, working_side=SURVEY_SIDE)
     except CnnlabError as error:
         return error
     return image.info["file_size"], image.mode not in ("1", "L", "LA", "I", "I;16", "F")

@@ -17,10 +17,10 @@ import dataclasses
 
 import numpy as np
 
-from cnnlab.networks import architectures
 from cnnlab.data import datasets
-from cnnlab.insight import inspection
 from cnnlab.i18n import Message
+from cnnlab.insight import inspection
+from cnnlab.networks import limits
 
 
 def _batch(image):
@@ -78,7 +78,7 @@ def maximise_filters(model, layer_name, steps=60, rate=0.05, decay=0.02, seed=0,
     """(filters, h, w, c) in [0, 1]: for each filter of a conv layer, the input that excites it most.
 
     Filters climb together, as many in one batch as budget_bytes (None: a page's) holds for the layers up to this
-    one and their gradients (architectures.images_per_batch; the 1,200 filters of a wide layer at once held
+    one and their gradients (limits.images_per_batch; the 1,200 filters of a wide layer at once held
     gigabytes). From faint noise around grey, each step moves each image along its normalised gradient, shrinks it
     a little towards grey (decay) and blurs it every few steps, so the pattern stays smooth enough to read. Each
     image climbs on its own: the batches change nothing but the memory.
@@ -92,8 +92,8 @@ def maximise_filters(model, layer_name, steps=60, rate=0.05, decay=0.02, seed=0,
     shape = tuple(model.input_shape[1:])
     rng = np.random.default_rng(seed)
     start = (0.5 + 0.05 * rng.standard_normal((count, *shape))).astype(np.float32)
-    chunk = architectures.images_per_batch(architectures.model_activations(probe), budget_bytes,
-                                           architectures.TRAINING_COPIES)
+    chunk = limits.images_per_batch(limits.model_activations(probe), budget_bytes,
+                                           limits.TRAINING_COPIES)
 
     @tf.function
     def climb(x, pick, blur):
@@ -123,7 +123,7 @@ def filter_activations(model, layer_name, images):
 
     probe = keras.Model(model.input, model.get_layer(layer_name).output)
     images = np.asarray(images, np.float32)
-    chunk = architectures.images_per_batch(architectures.model_activations(probe))
+    chunk = limits.images_per_batch(limits.model_activations(probe))
     return np.concatenate([np.asarray(probe(images[i:i + chunk], training=False), np.float32).mean(axis=(1, 2))
                            for i in range(0, len(images), chunk)])
 

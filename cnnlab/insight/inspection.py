@@ -7,9 +7,9 @@ import dataclasses
 
 import numpy as np
 
-from cnnlab.networks import architectures
 from cnnlab.data import datasets
 from cnnlab.i18n import Message
+from cnnlab.networks import limits
 
 
 def conv_layer_names(model):
@@ -222,21 +222,20 @@ def class_counts(labels, num_classes):
 def image_from_upload(raw, image_shape, as_imported=False):
     """Bytes of an image file -> uint8 (h, w) or (h, w, 3) in the dataset's shape; CnnlabError when unusable.
 
-    The file is read by drawing.read_image (size and pixel limits from the header, EXIF orientation) and
+    The file is read by pictures.read_image (size and pixel limits from the header, EXIF orientation) and
     prepared the way the run's own data was: MNIST and Fashion-MNIST have white ink on black, so a light
     background is inverted to match; pictures a class imported (as_imported) are kept as they are, cropped and
     resized exactly as the import did (own_images.to_pixels).
     """
     from PIL import Image
 
-    from cnnlab.insight import drawing
-    from cnnlab.data import own_images
+    from cnnlab.data import own_images, pictures
 
     if as_imported:
-        pixels = own_images.to_pixels(drawing.read_image(raw, working_side=own_images.working_side(image_shape)),
+        pixels = own_images.to_pixels(pictures.read_image(raw, working_side=own_images.working_side(image_shape)),
                                       image_shape)
         return pixels
-    image = drawing.read_image(raw)
+    image = pictures.read_image(raw)
     height, width, channels = image_shape
     image = image.convert("RGBA")
     background = Image.new("RGBA", image.size, (255, 255, 255, 255))
@@ -253,7 +252,7 @@ def occlusion(model, image, class_index, patch=4, stride=2):
     """(h, w) in [0, 1]: how much hiding each pixel lowers the chosen class's probability.
 
     A patch×patch black square is slid over the image (forward passes of as many positions as a page may hold at
-    once: architectures.images_per_batch); each pixel gets the mean drop in log-probability of the squares that
+    once: limits.images_per_batch); each pixel gets the mean drop in log-probability of the squares that
     covered it, strongest = 1 (log-probability, so a confident 99.99 % still shows which pixels it rests on).
     """
     image = np.asarray(image, np.float32)
@@ -264,7 +263,7 @@ def occlusion(model, image, class_index, patch=4, stride=2):
     batch = np.repeat(image[np.newaxis], len(corners) + 1, axis=0)  # (positions + 1, h, w, channels)
     for i, (r, c) in enumerate(corners, start=1):
         batch[i, r:r + patch, c:c + patch] = 0.0
-    chunk = architectures.images_per_batch(architectures.model_activations(model))
+    chunk = limits.images_per_batch(limits.model_activations(model))
     chosen = np.concatenate([np.asarray(model(batch[i:i + chunk], training=False), np.float64)[:, class_index]
                              for i in range(0, len(batch), chunk)])
     log_p = np.log(np.clip(chosen, 1e-12, 1.0))

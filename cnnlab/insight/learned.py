@@ -15,20 +15,20 @@ import io
 
 import numpy as np
 
-from cnnlab.networks import architectures
 from cnnlab.data import datasets
 from cnnlab.insight import inspection
+from cnnlab.networks import limits
 
 
 def features(model, images, batch_size=512):
     """(n, features): what the layer before the output gives for each image (the network's own description).
 
     In batches of at most batch_size images and of no more layer outputs than a page may hold at once
-    (architectures.images_per_batch)."""
+    (limits.images_per_batch)."""
     import keras
 
     probe = keras.Model(model.input, model.get_layer("output").input)
-    batch_size = min(batch_size, architectures.images_per_batch(architectures.model_activations(probe)))
+    batch_size = min(batch_size, limits.images_per_batch(limits.model_activations(probe)))
     x = datasets.preprocess_images(np.asarray(images))
     return np.concatenate([np.asarray(probe(x[i:i + batch_size], training=False), np.float32)
                            for i in range(0, len(x), batch_size)])

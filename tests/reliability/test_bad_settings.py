@@ -3,12 +3,12 @@
 import math
 
 import pytest
+from conftest import run_cli
 
-from cnnlab.compute import jobs
 from cnnlab import runs, training
+from cnnlab.compute import jobs
 from cnnlab.errors import ConfigError, SpecError, TrainingDiverged
 from cnnlab.training import TrainConfig
-from conftest import run_cli
 
 
 @pytest.mark.parametrize("settings,words", [

@@ -8,12 +8,12 @@ import threading
 import time
 
 import pytest
-
-from cnnlab.compute import jobs
-from cnnlab import runs
-from cnnlab.training import TrainConfig
 from conftest import ROOT
 from test_browser import server  # noqa: F401  (a streamlit server for this test module)
+
+from cnnlab import runs
+from cnnlab.compute import jobs
+from cnnlab.training import TrainConfig
 
 TINY = dict(dataset="mnist", architecture="fast", epochs=1, batch_size=32, train_size=320, validation_split=0.25)
 # Every page of the app (its address: what each shows when it has drawn), opened by real browsers on a real server:

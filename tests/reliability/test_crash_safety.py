@@ -9,9 +9,10 @@ import sys
 import threading
 import time
 
+from conftest import ROOT, run_cli
+
 from cnnlab import runs
 from cnnlab.training import TrainConfig
-from conftest import ROOT, run_cli
 
 TINY = dict(dataset="mnist", architecture="fast", epochs=1, batch_size=32, train_size=320, validation_split=0.25)
 

@@ -17,10 +17,10 @@ import sys
 import tarfile
 
 import pytest
-
-from cnnlab.data import archives, datasets
 from conftest import ROOT, run_cli
 from test_archives import official_members, write_archive
+
+from cnnlab.data import archives, datasets
 
 MB = 1024 * 1024
 ZEROS = bytes(MB)
@@ -246,10 +246,10 @@ def bad_crc_zip(folder):
 
 
 def test_a_member_with_a_bad_crc_is_a_file_skipped_with_its_reason_in_the_survey_and_the_import(isolated):
-    from cnnlab.data import own_images
+    from cnnlab.data import own_images, own_survey
 
     path = bad_crc_zip(isolated)
-    survey = own_images.survey(path)
+    survey = own_survey.survey(path)
     reasons = {name: str(why) for name, why in survey.skipped}
     assert reasons[VICTIM] == f"damaged inside the archive (Bad CRC-32 for file '{VICTIM}'): left out", reasons
     assert survey.counts() == {"circle": 5, "square": 6, "triangle": 6}
@@ -265,10 +265,10 @@ def test_a_member_with_a_bad_crc_is_a_file_skipped_with_its_reason_in_the_survey
 
 
 def test_a_member_damaged_after_the_survey_is_left_out_of_the_import(isolated):
-    from cnnlab.data import own_images
+    from cnnlab.data import own_images, own_survey
 
     path = shapes_zip(isolated)
-    found = own_images.survey(path)
+    found = own_survey.survey(path)
     assert found.images == 18
     path.write_bytes(with_central_field(path.read_bytes(), VICTIM, "crc", 0x12345678))  # damaged since
     info = own_images.import_images(path, "shapes", survey_=found)
@@ -298,12 +298,12 @@ ZIP_REFUSALS = {
 
 @pytest.mark.parametrize("case", sorted(ZIP_REFUSALS))
 def test_a_zip_whose_sizes_lie_or_that_is_cut_short_is_one_sentence_and_one_line(case, isolated):
-    from cnnlab.data import own_images
+    from cnnlab.data import own_survey, uploads
 
     path, size = lying(case, isolated)
     said = ZIP_REFUSALS[case].format(victim=VICTIM, half=size // 2, double=size * 2)
-    with pytest.raises(own_images.ImportRefused, match=re.escape(said)):
-        own_images.survey(path)
+    with pytest.raises(uploads.ImportRefused, match=re.escape(said)):
+        own_survey.survey(path)
     for args in (("--survey", str(path)), ("--import", str(path), "--name", "shapes")):
         out = run_cli("data", *args)
         lines = out.stderr.strip().splitlines()
@@ -385,12 +385,12 @@ def classes_zip(path, count):
 
 
 def test_more_classes_than_a_label_can_name_are_refused_and_256_keep_their_labels(isolated):
-    from cnnlab.data import own_images
+    from cnnlab.data import own_images, own_survey, uploads
 
     many = classes_zip(isolated / "many.zip", 257)
     said = "257 class folders were found, and cnnlab takes at most 256 classes (a label is stored in one byte)"
-    with pytest.raises(own_images.ImportRefused, match=re.escape(said)):
-        own_images.survey(many)
+    with pytest.raises(uploads.ImportRefused, match=re.escape(said)):
+        own_survey.survey(many)
     out = run_cli("data", "--import", str(many), "--name", "many")
     assert out.returncode == 2 and out.stderr.strip().splitlines() == [f"cnnlab: {said}: merge some classes, or "
                                                                        "import them as separate datasets."], out.stderr
@@ -563,12 +563,13 @@ DIRECTORIES = {  # case: (entries, zip64, what the end record says, the sentence
 MEASURE_ZIPS = """
 import sys, tracemalloc
 from cnnlab.data import own_images
+from cnnlab.data import own_survey, uploads
 from cnnlab.errors import CnnlabError
 
 for path in sys.argv[1:]:
     tracemalloc.start()
     try:
-        own_images.survey(path)
+        own_survey.survey(path)
         said = "accepted"
     except CnnlabError as error:
         said = str(error)
@@ -582,13 +583,13 @@ def test_a_zip_whose_directory_lists_too_many_entries_is_refused_before_zipfile_
     was checked, since zipfile makes an object of every entry first (1.4 GB at the 163 MB upload limit); and the
     same with an end record that says 3 entries. Refused from the end records, or by walking the directory,
     holding at most 16 MB at once (the directory of 140,000 entries is 6.8 MB of bytes, and 60 MB of objects)."""
-    from cnnlab.data import own_images
+    from cnnlab.data import own_survey, uploads
 
     paths = []
     for case, (entries, zip64, says, said) in DIRECTORIES.items():
         path = directory_zip(isolated / f"{case}.zip", entries, zip64=zip64, says=says)
-        with pytest.raises(own_images.ImportRefused, match=re.escape(said)):
-            own_images.survey(path)
+        with pytest.raises(uploads.ImportRefused, match=re.escape(said)):
+            own_survey.survey(path)
         paths.append(str(path))
     env = {**os.environ, "PYTHONPATH": ROOT}
     out = subprocess.run([sys.executable, "-c", MEASURE_ZIPS, *paths], capture_output=True, text=True, env=env,
@@ -604,8 +605,8 @@ def test_a_zip_whose_directory_lists_too_many_entries_is_refused_before_zipfile_
 
 def test_a_directory_of_5000_entries_with_long_names_is_still_read(isolated):
     """The bound leaves room for MAX_FILES entries with 200-character names: a real zip of that many is no attack."""
-    from cnnlab.data import own_images
+    from cnnlab.data import own_survey, uploads
 
-    path = directory_zip(isolated / "long.zip", own_images.MAX_FILES, name=b"n" * 200 + b".png")
-    with pytest.raises(own_images.ImportRefused, match="No readable picture in a class folder of long.zip"):
-        own_images.survey(path)  # one file listed 5,000 times, in no class folder: past the directory, then refused
+    path = directory_zip(isolated / "long.zip", uploads.MAX_FILES, name=b"n" * 200 + b".png")
+    with pytest.raises(uploads.ImportRefused, match="No readable picture in a class folder of long.zip"):
+        own_survey.survey(path)  # one file listed 5,000 times, in no class folder: past the directory, then refused

@@ -8,12 +8,13 @@ import tomllib
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
-
-from cnnlab.insight import drawing
-from cnnlab.errors import CnnlabError
 from conftest import ROOT, run_cli
+from PIL import Image, ImageDraw
 from test_drawing import bomb_png, variants_of_a_seven
+
+from cnnlab.data import pictures
+from cnnlab.errors import CnnlabError
+from cnnlab.insight import drawing
 
 
 def hostile_files(folder):
@@ -49,7 +50,7 @@ def test_every_hostile_file_is_refused_quickly_with_its_reason(tmp_path):
     for name, (path, words) in hostile_files(tmp_path).items():
         started = time.perf_counter()
         with pytest.raises(CnnlabError, match=words):
-            drawing.prepare(drawing.to_array(drawing.read_path(path)))
+            drawing.prepare(pictures.to_array(pictures.read_path(path)))
         assert time.perf_counter() - started < 2.0, name  # no huge pixel buffer was decoded
 
 
@@ -96,7 +97,7 @@ def test_upload_limits_are_no_larger_than_what_each_upload_needs():
     at = AppTest.from_file(str(pathlib.Path(ROOT, "pages", "8_Draw.py")), default_timeout=60).run()
     at.radio(key="draw_source").set_value("Upload a photo or scan").run()
     uploader = at.get("file_uploader")[0]
-    assert uploader.proto.max_upload_size_mb == 5 and 5 * 1024 * 1024 <= drawing.MAX_FILE_BYTES
+    assert uploader.proto.max_upload_size_mb == 5 and 5 * 1024 * 1024 <= pictures.MAX_FILE_BYTES
     at = AppTest.from_file(str(pathlib.Path(ROOT, "pages", "1_Data.py")), default_timeout=60)
     at.session_state["dataset"] = "cifar10"
     at.run()

@@ -5,11 +5,11 @@ import json
 import os
 
 import pytest
+from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
 from cnnlab.course import exports
 from cnnlab.errors import CnnlabError
-from conftest import ROOT
 
 pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 

@@ -6,12 +6,13 @@ import pathlib
 import shutil
 
 import pytest
+from conftest import ROOT, run_cli
 
-from cnnlab.insight import drawing
 from cnnlab import runs
 from cnnlab.errors import CnnlabError
+from cnnlab.insight import drawing
+from cnnlab.runs import entries
 from cnnlab.training import TrainConfig
-from conftest import ROOT, run_cli
 
 TINY = dict(dataset="mnist", architecture="fast", epochs=1, batch_size=32, train_size=320, validation_split=0.25)
 
@@ -73,8 +74,8 @@ def test_the_checksums_are_not_a_signature():
     other, _ = store.get_or_train(TrainConfig(**dict(TINY, seed=1)))
     shutil.copyfile(other.path / "model.weights.h5", run.path / "model.weights.h5")
     record = json.loads((run.path / "run.json").read_text())
-    record["checksums"]["model.weights.h5"] = runs._sha256(run.path / "model.weights.h5")
-    record["record_sha256"] = runs._record_checksum(record)
+    record["checksums"]["model.weights.h5"] = entries._sha256(run.path / "model.weights.h5")
+    record["record_sha256"] = entries._record_checksum(record)
     (run.path / "run.json").write_text(json.dumps(record))
     forged = runs.RunStore(store.root).get(run.id)
     assert forged is not None  # accepted: consistent files are indistinguishable from real ones

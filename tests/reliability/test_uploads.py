@@ -1,6 +1,6 @@
 """A student's pictures sent on the Data page live on disk, not in the server's memory, and not for long (#29 item 4).
 
-What a browser sends is written to the store's tmp/ (own_images.keep_upload), Streamlit's copy is dropped, and the
+What a browser sends is written to the store's tmp/ (uploads.keep_upload), Streamlit's copy is dropped, and the
 session keeps only the survey (names and reasons) and the path. The upload is removed when it is imported,
 discarded, replaced by the next one, refused, or left for hours; one session holds one, of bounded size.
 """
@@ -12,10 +12,10 @@ import re
 import time
 
 import pytest
+from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
-from cnnlab.data import own_images
-from conftest import ROOT
+from cnnlab.data import own_survey, uploads
 
 pytestmark = pytest.mark.usefixtures("fresh_streamlit_caches")
 
@@ -24,7 +24,7 @@ def page():
     return AppTest.from_file(os.path.join(ROOT, "pages/1_Data.py"), default_timeout=120).run()
 
 
-def uploads(isolated):
+def kept_folders(isolated):
     """The uploads kept on disk now (folders under the store's tmp/)."""
     area = isolated / "cnnlab_home" / "tmp"
     return sorted(p for p in area.glob("upload.*")) if area.exists() else []
@@ -65,37 +65,37 @@ def test_an_upload_is_kept_on_disk_not_in_the_session_and_removed_once_imported(
     assert "leaves.zip: 24 pictures in 3 classes" in [s.value for s in at.subheader]
     state = at.session_state.to_dict()
     assert bytes_held(state) < 1024, {k: bytes_held(v) for k, v in state.items()}  # names and reasons only
-    [kept] = uploads(isolated)
+    [kept] = kept_folders(isolated)
     assert (kept / "archive.zip").read_bytes() == sent
     assert [u.key for u in at.file_uploader] == ["own_zip_1"] and at.file_uploader[0].value is None  # sent again?
     assert any("is kept on the server until you press Import" in c.value for c in at.caption)
     at.button[0].click().run()  # Import
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert "Imported leaves: 18 training and 6 test pictures." in " ".join(s.value for s in at.success)
-    assert uploads(isolated) == []
+    assert kept_folders(isolated) == []
 
 
 def test_a_new_upload_replaces_the_old_a_discarded_one_goes_and_a_refused_one_is_not_kept(isolated):
     folder, archive = shapes(isolated)
     at = page()
     at.file_uploader(key="own_zip_0").set_value(("leaves.zip", archive.read_bytes(), "application/zip")).run()
-    [first] = uploads(isolated)
+    [first] = kept_folders(isolated)
     at.radio(key="own_kind").set_value("folder").run()
     files = [(f"coins/{p.relative_to(folder)}", p.read_bytes(), "image/png") for p in sorted(folder.rglob("*.*"))
              if p.suffix in (".png", ".jpg")]
     at.file_uploader(key="own_folder_1").set_value(files).run()
     assert not at.exception and "coins: 12 pictures in 3 classes" in [s.value for s in at.subheader]
-    [second] = uploads(isolated)  # the session's folder, in place of the zip it held
+    [second] = kept_folders(isolated)  # the session's folder, in place of the zip it held
     assert (second / "files" / "coins" / "circle" / "1.png").is_file() and not (second / "archive.zip").exists()
     at.button(key="own_discard").click().run()
-    assert not at.exception and uploads(isolated) == [] and not at.subheader
+    assert not at.exception and kept_folders(isolated) == [] and not at.subheader
     from test_hostile_archives import lying
 
     liar, _ = lying("says_less", isolated)
     at.radio(key="own_kind").set_value("zip").run()
     at.file_uploader(key="own_zip_2").set_value(("shapes.zip", liar.read_bytes(), "application/zip")).run()
     assert not at.exception and "the archive's sizes are false" in " ".join(e.value for e in at.error)
-    assert uploads(isolated) == []
+    assert kept_folders(isolated) == []
 
 
 def test_streamlit_drops_its_copy_of_what_was_written_to_disk():
@@ -120,21 +120,21 @@ def test_streamlit_drops_its_copy_of_what_was_written_to_disk():
 
 def test_one_upload_is_bounded_and_uploads_left_for_hours_are_swept(isolated, monkeypatch):
     _, archive = shapes(isolated)
-    old = own_images.keep_upload([("old.zip", io.BytesIO(archive.read_bytes()))])
-    hours_ago = time.time() - own_images.UPLOAD_MAX_AGE - 60
+    old = uploads.keep_upload([("old.zip", io.BytesIO(archive.read_bytes()))])
+    hours_ago = time.time() - uploads.UPLOAD_MAX_AGE - 60
     os.utime(old.path.parent, (hours_ago, hours_ago))
-    kept = own_images.keep_upload([("new.zip", io.BytesIO(archive.read_bytes()))])  # another session's
-    assert uploads(isolated) == [kept.path.parent] and own_images.survey(kept).images == 12
-    monkeypatch.setattr(own_images, "MAX_UPLOAD_BYTES", 1024 * 1024)
+    kept = uploads.keep_upload([("new.zip", io.BytesIO(archive.read_bytes()))])  # another session's
+    assert kept_folders(isolated) == [kept.path.parent] and own_survey.survey(kept).images == 12
+    monkeypatch.setattr(uploads, "MAX_UPLOAD_BYTES", 1024 * 1024)
     big = [(f"big/a/{n}.png", io.BytesIO(bytes(300_000))) for n in range(4)]
-    with pytest.raises(own_images.ImportRefused, match="more than the 1 MB one upload may keep on the server"):
-        own_images.keep_upload(big, folder=True)
-    with pytest.raises(own_images.ImportRefused, match="outside itself"):
-        own_images.keep_upload([("up/../../../evil.png", io.BytesIO(b"x"))], folder=True)
-    assert uploads(isolated) == [kept.path.parent] and not (isolated / "evil.png").exists()
+    with pytest.raises(uploads.ImportRefused, match="more than the 1 MB one upload may keep on the server"):
+        uploads.keep_upload(big, folder=True)
+    with pytest.raises(uploads.ImportRefused, match="outside itself"):
+        uploads.keep_upload([("up/../../../evil.png", io.BytesIO(b"x"))], folder=True)
+    assert kept_folders(isolated) == [kept.path.parent] and not (isolated / "evil.png").exists()
     kept.remove()
-    with pytest.raises(own_images.ImportRefused, match="no longer on the server"):
-        own_images.survey(kept)
+    with pytest.raises(uploads.ImportRefused, match="no longer on the server"):
+        own_survey.survey(kept)
 
 
 # ---------------------------------------------------------------- names, replacing, and the server's total (review)
@@ -153,9 +153,9 @@ def sent(*names, size=10):
     (("",), False, "“” cannot name a file on the server"),
 ])
 def test_a_sending_with_no_file_or_a_name_no_file_can_have_is_refused_in_a_sentence(names, folder, said, isolated):
-    with pytest.raises(own_images.ImportRefused, match=re.escape(said)):
-        own_images.keep_upload(sent(*names), folder=folder, owner="session")
-    assert uploads(isolated) == []
+    with pytest.raises(uploads.ImportRefused, match=re.escape(said)):
+        uploads.keep_upload(sent(*names), folder=folder, owner="session")
+    assert kept_folders(isolated) == []
 
 
 def test_the_data_page_says_so_for_a_name_with_a_line_break(isolated):
@@ -168,7 +168,7 @@ def test_the_data_page_says_so_for_a_name_with_a_line_break(isolated):
     assert [e.value for e in at.error] == ["“coins/b/2\\n.png” cannot name a file on the server (it is empty, or "
                                            "holds a control character such as NUL or a line break): rename it and "
                                            "send the pictures again. Nothing new was kept."]
-    assert uploads(isolated) == []
+    assert kept_folders(isolated) == []
 
 
 def test_a_sending_that_cannot_be_stored_leaves_the_earlier_one_as_the_sentence_says(isolated):
@@ -176,7 +176,7 @@ def test_a_sending_that_cannot_be_stored_leaves_the_earlier_one_as_the_sentence_
     _, archive = shapes(isolated)
     at = page()
     at.file_uploader(key="own_zip_0").set_value(("leaves.zip", archive.read_bytes(), "application/zip")).run()
-    [first] = uploads(isolated)
+    [first] = kept_folders(isolated)
     at.radio(key="own_kind").set_value("folder").run()
     clash = [("coins/a.png", b"x", "image/png"), ("coins/a.png/1.png", b"x", "image/png")]  # a file, then a folder
     at.file_uploader(key="own_folder_1").set_value(clash).run()
@@ -184,49 +184,49 @@ def test_a_sending_that_cannot_be_stored_leaves_the_earlier_one_as_the_sentence_
     [said] = [e.value for e in at.error]
     assert said.startswith("The pictures of coins could not be stored (") and \
         said.endswith("nothing was kept, and the pictures it had before are still there."), said
-    assert uploads(isolated) == [first] and (first / "archive.zip").read_bytes() == archive.read_bytes()
+    assert kept_folders(isolated) == [first] and (first / "archive.zip").read_bytes() == archive.read_bytes()
     assert "leaves.zip: 12 pictures in 3 classes" in [s.value for s in at.subheader]  # still offered
     at.button[0].click().run()  # Import: the earlier pictures
     assert not at.exception and "Imported leaves: 9 training and 3 test pictures." in " ".join(
         s.value for s in at.success), [e.value for e in at.error]
-    assert uploads(isolated) == []
+    assert kept_folders(isolated) == []
 
 
 def test_a_session_holds_one_upload_by_name_and_the_server_a_bounded_total(isolated, monkeypatch):
     _, archive = shapes(isolated)
-    first = own_images.keep_upload([("a.zip", io.BytesIO(archive.read_bytes()))], owner="session-1")
+    first = uploads.keep_upload([("a.zip", io.BytesIO(archive.read_bytes()))], owner="session-1")
     # the session's run was cut off before it noted `first`: its next sending replaces it all the same
-    second = own_images.keep_upload([("b.zip", io.BytesIO(archive.read_bytes()))], owner="session-1")
-    assert uploads(isolated) == [second.path.parent] and own_images.survey(second).images == 12
+    second = uploads.keep_upload([("b.zip", io.BytesIO(archive.read_bytes()))], owner="session-1")
+    assert kept_folders(isolated) == [second.path.parent] and own_survey.survey(second).images == 12
     assert not first.path.exists() or first.path == second.path
-    monkeypatch.setattr(own_images, "MAX_UPLOADS_BYTES", 3 * 1024 * 1024)
-    own_images.keep_upload(sent("big/a/1.png", size=1024 * 1024), folder=True, owner="session-2")
+    monkeypatch.setattr(uploads, "MAX_UPLOADS_BYTES", 3 * 1024 * 1024)
+    uploads.keep_upload(sent("big/a/1.png", size=1024 * 1024), folder=True, owner="session-2")
     held = sum(f.stat().st_size for f in (isolated / "cnnlab_home" / "tmp").rglob("*") if f.is_file())
-    with pytest.raises(own_images.ImportRefused, match=re.escape(
+    with pytest.raises(uploads.ImportRefused, match=re.escape(
             f"The server already keeps {held / 2**20:,.0f} MB of pictures others sent and have not imported yet; "
             "with more it would keep more than 3 MB, its limit for everyone together")):
-        own_images.keep_upload(sent("more/a/1.png", size=2 * 1024 * 1024), folder=True, owner="session-3")
-    assert len(uploads(isolated)) == 2
-    own_images.keep_upload(sent("big/a/1.png", size=2 * 1024 * 1024), folder=True, owner="session-2")  # its own
-    assert len(uploads(isolated)) == 2  # replaced: a session's own upload does not count against it
+        uploads.keep_upload(sent("more/a/1.png", size=2 * 1024 * 1024), folder=True, owner="session-3")
+    assert len(kept_folders(isolated)) == 2
+    uploads.keep_upload(sent("big/a/1.png", size=2 * 1024 * 1024), folder=True, owner="session-2")  # its own
+    assert len(kept_folders(isolated)) == 2  # replaced: a session's own upload does not count against it
 
 
 def test_uploads_left_for_hours_go_when_a_training_starts_or_the_server_does(isolated):
     from cnnlab import runs
 
     _, archive = shapes(isolated)
-    left = own_images.keep_upload([("left.zip", io.BytesIO(archive.read_bytes()))], owner="gone")
-    fresh = own_images.keep_upload([("fresh.zip", io.BytesIO(archive.read_bytes()))], owner="here")
-    hours_ago = time.time() - own_images.UPLOAD_MAX_AGE - 60
+    left = uploads.keep_upload([("left.zip", io.BytesIO(archive.read_bytes()))], owner="gone")
+    fresh = uploads.keep_upload([("fresh.zip", io.BytesIO(archive.read_bytes()))], owner="here")
+    hours_ago = time.time() - uploads.UPLOAD_MAX_AGE - 60
     os.utime(left.path.parent, (hours_ago, hours_ago))
     runs.RunStore().clean_tmp()  # what every training does first (this process, alive, wrote both)
-    assert uploads(isolated) == [fresh.path.parent]
+    assert kept_folders(isolated) == [fresh.path.parent]
     os.utime(fresh.path.parent, (hours_ago, hours_ago))
     import ui
 
     ui.store.clear()
     ui.store()  # the server's first page
-    assert uploads(isolated) == []
+    assert kept_folders(isolated) == []
 
 
 def test_the_teachers_cifar_upload_is_dropped_from_memory_whatever_the_outcome(isolated):
@@ -239,9 +239,8 @@ def test_the_teachers_cifar_upload_is_dropped_from_memory_whatever_the_outcome(i
         import runpy
 
         import streamlit as st
-        from streamlit.runtime.scriptrunner import get_script_run_ctx
-
         from conftest import ROOT
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
 
         st.session_state["dataset"] = "cifar10"
         try:

@@ -1,0 +1,44 @@
+"""Training in this process (LocalExecutor: the command line, tests), and what every executor shares: the
+errors of a training lost or of a cluster out of reach, and how often progress is read."""
+
+import os
+import socket
+
+from cnnlab import training
+from cnnlab.errors import CnnlabError
+
+CONNECT_SECONDS = 5.0  # how long a cluster's head may take to answer at all
+
+
+POLL_SECONDS = 0.2  # how often the app reads a Ray training's progress, and a task reads its Stop
+
+
+class RayUnavailable(CnnlabError):
+    """The Ray cluster named by CNNLAB_RAY_ADDRESS or --ray cannot be reached (or Ray is not installed)."""
+
+
+class TrainingLost(CnnlabError):
+    """The node or process that ran a training died; nothing of it was stored."""
+
+
+class LocalExecutor:
+    """Trains in this process: one training at a time, as a single server always did."""
+
+    kind = "local"
+    address = None
+
+    def capacity(self):
+        return 1
+
+    def workers(self):
+        """This server as the one worker: [{"node", "host", "cpus", "gpus", "alive"}]."""
+        return [{"node": socket.gethostname(), "host": socket.gethostname(), "address": "127.0.0.1",
+                 "cpus": os.cpu_count(), "gpus": 1 if training.gpu_name() else 0, "alive": True}]
+
+    def train(self, config, dataset, on_epoch_end=None, on_batch_end=None, should_stop=None):
+        return training.train(config, on_epoch_end=on_epoch_end, on_batch_end=on_batch_end,
+                              should_stop=should_stop, dataset=dataset)
+
+    def prepare(self, config):
+        """Get config's network ready before it is asked for; here (one training per process) nothing to do."""
+        return False
