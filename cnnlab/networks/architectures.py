@@ -1,12 +1,10 @@
-"""Networks as data: a list of layer specs, the course presets, and building them in Keras.
+"""Networks as data: a list of layer specs, and the course's presets.
 
 A spec is what the student edits: conv, pool, dropout, flatten, dense layers. The output layer,
-Dense(num_classes, softmax), is always added by `build`. Shapes and parameter counts are worked
-out in plain Python (`summarize`), so invalid specs get a message naming the layer and the fix
-without importing TensorFlow; so are the server's limits on a network of one's own (`check_size`:
-MAX_PARAMS parameters, MAX_ACTIVATIONS numbers per image), which `build` applies before it makes a
-Keras model; and so is how many images one batch may hold (`images_per_batch`: TRAINING_MEMORY for a
-training step, INFERENCE_MEMORY for a look inside a network on a page), since layer outputs grow with the batch.
+Dense(num_classes, softmax), is always added when it is built (cnnlab.networks.keras_build). Shapes and parameter
+counts are worked out in plain Python (cnnlab.networks.counting), so invalid specs get a message naming the layer
+and the fix without importing TensorFlow; so are the server's limits on a network of one's own and how many images
+one batch may hold (cnnlab.networks.limits), which the build applies before it makes a Keras model.
 """
 
 import dataclasses

@@ -1,4 +1,5 @@
-"""Training a network: the settings (TrainConfig), the device, and train() with progress callbacks.
+"""The training loop: train() a network on a dataset (warm or new, seeded, batch by batch, with progress, Stop and
+divergence), predict() in batches within a page's memory, and the results a run keeps (TrainResult).
 
 TensorFlow is imported inside the functions that need it, so importing this module is cheap.
 """
