@@ -78,11 +78,11 @@ def child(settings):
                 ds = ds.map(lambda a, b: (tf.cast(a, tf.float32) / 255.0, b), num_parallel_calls=tf.data.AUTOTUNE)
                 ds = ds.prefetch(tf.data.AUTOTUNE)
             else:
-                ds = pipeline._pipeline(tf, x, y, batch, shuffle_seed=0)
+                ds = pipeline.batches(tf, x, y, batch, shuffle_seed=0)
             model.fit(ds, epochs=epochs, steps_per_epoch=-(-size // batch), callbacks=[Clock()], verbose=0)
         figures[name] = size / statistics.median(times[1:])
         if settings.get("validation"):  # what validating a tenth of the data adds to an epoch, traced already
-            val = pipeline._pipeline(tf, x[: size // 10], y[: size // 10], 256)
+            val = pipeline.batches(tf, x[: size // 10], y[: size // 10], 256)
             model.evaluate(val, verbose=0)
             started = time.perf_counter()
             model.evaluate(val, verbose=0)

@@ -8,7 +8,7 @@ again with train() on the MNIST sample, 5 epochs, batch 64), each repeat measure
 epoch end, over the median of the later epochs) and how long fit() took to return after the last epoch (s).
 Variants: what cnnlab does; TensorFlow's global seed set again before each training (keras.utils.set_random_seed,
 which clears TensorFlow's kernel caches); tf.data's autotuner on (prefetch AUTOTUNE). These figures decided
-training.seed_everything and the fixed prefetch without the autotuner (README, "Fixed costs").
+seed_everything and the fixed prefetch without the autotuner (docs/performance.md, "Fixed costs").
 """
 
 import argparse
@@ -32,13 +32,13 @@ def child(variant, repeats):
 
     from cnnlab import training
     from cnnlab.data import datasets
-    from cnnlab.training import pipeline
+    from cnnlab.training import pipeline, warm_networks
 
     if variant == "reseed_every_training":
-        training.seed_everything = keras.utils.set_random_seed
+        warm_networks.seed_everything = keras.utils.set_random_seed  # read through its module by train and warm_up
     if variant == "autotune_on":
-        real = pipeline._pipeline
-        pipeline._pipeline = lambda *a, **k: real(*a, **k).with_options(_autotune(tf))
+        real = pipeline.batches
+        pipeline.batches = lambda *a, **k: real(*a, **k).with_options(_autotune(tf))
     marks = {}
 
     class Marks(keras.callbacks.Callback):

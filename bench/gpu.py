@@ -2,7 +2,7 @@
 
     python bench/gpu.py [--json]      (on a machine with an NVIDIA GPU)
 
-Each variant trains cnnlab's own net_1 (built by cnnlab.networks.architectures) on 60,000 images of MNIST's
+Each variant trains cnnlab's own net_1 (built by cnnlab.networks.keras_build) on 60,000 images of MNIST's
 shape made here, batch 128, in a fresh process: the seconds from fit() to the end of the first epoch
 (building and compiling included) and the steady images/s (the median of the later epochs). The
 backend is TensorFlow when it is installed, as in the app; on a machine without it (the lent GPU
@@ -100,7 +100,8 @@ def ray_gpu_check():
     from cnnlab.compute import ray_client, ray_hub
 
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
-    ray.init(num_cpus=os.cpu_count(), num_gpus=1, include_dashboard=False, log_to_driver=False, namespace=ray_hub.NAMESPACE,
+    ray.init(num_cpus=os.cpu_count(), num_gpus=1, include_dashboard=False, log_to_driver=False,
+             namespace=ray_hub.NAMESPACE,
              runtime_env={"py_modules": [ray_hub._package_folder()],
                           "env_vars": {"KERAS_BACKEND": backend, "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}})
     executor = ray_client.RayExecutor("local")

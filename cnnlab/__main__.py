@@ -1,4 +1,4 @@
-"""`python -m cnnlab ...`: see cnnlab/cli.py."""
+"""`python -m cnnlab ...`: see cnnlab/cli/."""
 
 import sys
 

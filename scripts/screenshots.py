@@ -168,7 +168,8 @@ def clip(page, start, stop):
         const block = document.querySelector('[data-testid="stMainBlockContainer"] > div');
         const bottom = stop === null || !headers[stop] ? block.getBoundingClientRect().bottom + 32
                                                        : headers[stop].getBoundingClientRect().top - 16;
-        return [Math.max(0, top) + window.scrollY, Math.min(bottom, window.innerHeight) + window.scrollY]; }}""", [start, stop])
+        return [Math.max(0, top) + window.scrollY,
+                Math.min(bottom, window.innerHeight) + window.scrollY]; }}""", [start, stop])
     return {"x": 0, "y": top, "width": WINDOW_WIDTH, "height": max(1, min(bottom - top, MAX_HEIGHT))}
 
 

@@ -1,18 +1,11 @@
-"""Where a training runs: in this process (the default), or as a task on a Ray cluster.
+"""Where a training runs: which executor (executor()), one per address and process.
 
 CNNLAB_RAY_ADDRESS (or `--ray ADDRESS` on the command line) chooses:
-    unset       train in this process, one training at a time (TensorFlow already uses every core)
-    local       a private Ray instance on this machine; every port it opens is on 127.0.0.1
+    unset       on this machine, one training at a time (TensorFlow already uses every core): in this process for
+                the command line (cnnlab.compute.in_process), in a worker process for a web server
+                (cnnlab.compute.worker), so that its pages stay responsive while it trains
+    local       a private Ray instance on this machine; every port it opens is on 127.0.0.1 (cnnlab.compute.ray_client)
     HOST:PORT   a cluster: `ray start --head` on the GPU box, `ray start --address=HOST:PORT` on each lab PC
-
-On Ray a training is a task. The dataset goes into Ray's object store once per dataset, so a lab PC
-needs no data of its own; the task sends back the run's files (weights, probabilities, history) and
-the app writes them into its own store, atomically, like a training of its own: no shared disk.
-Progress and Stop travel through one small actor of the cluster (the hub), which knows every training
-by its run's id, so app servers attached to one cluster that ask for the same settings share one training. A GPU node takes a
-training on its GPU (one per GPU; the task's process ends with it, which frees TensorFlow's GPU
-memory); CPU nodes take the rest, CPUS_PER_TRAINING cores each. A node that dies mid-training fails
-that training with a clear message and nothing partial is stored.
 """
 
 import functools

@@ -8,8 +8,6 @@ from cnnlab import training
 from cnnlab.errors import CnnlabError
 
 CONNECT_SECONDS = 5.0  # how long a cluster's head may take to answer at all
-
-
 POLL_SECONDS = 0.2  # how often the app reads a Ray training's progress, and a task reads its Stop
 
 

@@ -18,10 +18,10 @@ import time
 
 from cnnlab import runs, training
 from cnnlab.compute import in_process
-from cnnlab.runs import estimates
 from cnnlab.data import datasets
 from cnnlab.errors import CnnlabError, TrainingStoppedEarly
 from cnnlab.i18n import Message
+from cnnlab.runs import estimates
 
 log = logging.getLogger(__name__)
 KEEP_FINISHED = 100

@@ -1,5 +1,15 @@
 """Trainings on a Ray cluster, as the app sees them (RayExecutor): connecting, submitting a training once for every
-server of the class, following its progress and Stop, and clear messages when the cluster is out of reach."""
+server of the class, following its progress and Stop, and clear messages when the cluster is out of reach.
+
+On Ray a training is a task. The dataset goes into Ray's object store once per dataset, so a lab PC
+needs no data of its own; the task sends back the run's files (weights, probabilities, history) and
+the app writes them into its own store, atomically, like a training of its own: no shared disk.
+Progress and Stop travel through one small actor of the cluster (the hub), which knows every training
+by its run's id, so app servers attached to one cluster that ask for the same settings share one training.
+A GPU node takes a training on its GPU (one per GPU; the task's process ends with it, which frees TensorFlow's GPU
+memory); CPU nodes take the rest, CPUS_PER_TRAINING cores each. A node that dies mid-training fails
+that training with a clear message and nothing partial is stored.
+"""
 
 import os
 import re
@@ -24,14 +34,8 @@ from cnnlab.compute.ray_hub import (
 from cnnlab.errors import CnnlabError, ConfigError
 
 ADDRESS_VARIABLE = "CNNLAB_RAY_ADDRESS"
-
-
 CPUS_VARIABLE = "CNNLAB_RAY_CPUS_PER_TRAINING"
-
-
 CPUS_PER_TRAINING = 2  # a CPU training's share of a node; TensorFlow gets little from more on small networks
-
-
 ADDRESS = re.compile(r"^(local|\[?[A-Za-z0-9_.:-]+\]?:\d{1,5})$")
 
 

@@ -11,12 +11,8 @@ from cnnlab.compute.in_process import CONNECT_SECONDS, POLL_SECONDS, RayUnavaila
 from cnnlab.data import catalogue
 
 NAMESPACE = "cnnlab"
-
-
 KEEP_FINISHED_SECONDS = 60  # a finished training's actor lingers, so other servers can still pick up its result
 
-
-# ---------------------------------------------------------------- Ray's side (imported only when used)
 
 def _ray():
     try:

@@ -5,8 +5,8 @@ anything is written: it must be a gzip-compressed tar no bigger than the officia
 must be the archive's one folder or a regular file named as in the official archive (no `../`, no
 absolute path, no link, no device); each member's declared size and the total are bounded before a
 byte of it is read; batches are unpickled by an unpickler that only builds arrays of bytes, never calls code
-and never builds more than a batch holds (cifar_pickle._CifarUnpickler); shapes and labels are checked. Only then are the batches written, into a
-temporary folder renamed into place, so an import that fails leaves nothing behind.
+and never builds more than a batch holds (cnnlab.data.cifar_pickle); shapes and labels are checked. Only then are the
+batches written, into a temporary folder renamed into place, so an import that fails leaves nothing behind.
 
 Python's tarfile reads an extended header (PAX, or a GNU long name) whole into memory before it hands
 over the member it describes, and gzip lets 1 MB claim 1 GB. So the headers are checked too, before

@@ -113,8 +113,6 @@ class OwnDatasetInfo(DatasetInfo):
 
 
 OWN_FOLDER = "own"  # under the data area: own/<name>/<fingerprint>/{images.npz, dataset.json}, own/<name>/current
-
-
 OWN_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
 

@@ -37,11 +37,7 @@ from cnnlab.data.uploads import ImportRefused
 from cnnlab.errors import CnnlabError, RunInUse
 
 SIDES = (28, 32, 48, 64)  # the sizes a user may choose (square); larger ones would be slow to train on 2 cores
-
-
 TEST_SHARE = 0.2
-
-
 MIN_PER_CLASS = 2  # one picture to train on and one to test with
 
 
@@ -250,7 +246,7 @@ def delete(name, store):
             deleted += bool(store.delete(run_id))
         except RunInUse:
             raise RunInUse("error.own.in_use_part", name=key, run_id=run_id, deleted=deleted,
-                                runs=len(doomed)) from None
+                           runs=len(doomed)) from None
     with filelock.FileLock(str(root / f".{key}.lock"), timeout=60):
         trash = root / f".deleted-{key}-{uuid.uuid4().hex[:8]}"
         os.replace(folder, trash)  # gone from every menu at once; the files go after

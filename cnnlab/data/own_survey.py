@@ -35,20 +35,10 @@ from cnnlab.errors import CnnlabError
 from cnnlab.i18n import Message
 
 MAX_TOTAL_BYTES = 500 * MB
-
-
 MAX_RATIO = 100  # a picture never compresses 100 times; a zip bomb does
-
-
 MAX_ENTRY_BYTES = 46 + 1024 + 512  # one entry of a zip's directory: its fixed part, a name, extra fields, a comment
-
-
 MAX_DIRECTORY_BYTES = MAX_FILES * MAX_ENTRY_BYTES  # 7.9 MB: what the directory of MAX_FILES entries can take
-
-
 TINY_CLASS = 10  # fewer images than this in a class: a warning
-
-
 UNBALANCED = 3.0  # the largest class this many times the smallest: a warning
 
 
@@ -56,17 +46,9 @@ GREY_SHAPE, COLOUR_SHAPE = (28, 28, 1), (32, 32, 3)
 
 
 SYSTEM = ("__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini")
-
-
 SURVEY_SIDE = 64  # the survey decodes a JPEG at 1/8 of a large size: every byte is read, few pixels are made
-
-
 DECODE_BATCH = 64  # files read before they are decoded together on every core
-
-
 LABEL_DTYPE = np.uint8  # labels are stored as the built-in datasets store theirs: one byte each
-
-
 MAX_CLASSES = int(np.iinfo(LABEL_DTYPE).max) + 1  # 256: a 257th class would wrap round to label 0
 
 

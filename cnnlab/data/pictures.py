@@ -11,20 +11,10 @@ import numpy as np
 from cnnlab.errors import CnnlabError
 
 MAX_FILE_BYTES = 10 * 1024 * 1024  # an upload or a file given to `predict`
-
-
 MAX_PIXELS = 40_000_000  # checked from the header, before any pixel is decoded
-
-
 MAX_SIDE = 12_000
-
-
 WORKING_SIDE = 1024  # larger images are scaled down to this before preprocessing
-
-
 FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP")
-
-
 EXTENSIONS = ("png", "jpg", "jpeg", "gif", "webp", "bmp")
 
 

@@ -16,14 +16,8 @@ from cnnlab.errors import DatasetUnavailable
 from cnnlab.i18n import Message
 
 PACKAGE_DATA = pathlib.Path(__file__).resolve().parent
-
-
 BUNDLED_MNIST = PACKAGE_DATA / "mnist_sample.npz"
-
-
 DEBIAN_FASHION_DIR = pathlib.Path("/usr/share/datasets/fashion-mnist")
-
-
 FASHION_FILES = (
     "train-labels-idx1-ubyte.gz",
     "train-images-idx3-ubyte.gz",

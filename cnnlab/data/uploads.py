@@ -19,20 +19,10 @@ from cnnlab.data import archives
 from cnnlab.errors import CnnlabError
 
 MB = 1024 * 1024
-
-
 MAX_FILES = 5000
-
-
 MAX_ARCHIVE_BYTES = archives.MAX_ARCHIVE_BYTES  # what the server takes in one upload (.streamlit/config.toml)
-
-
 MAX_UPLOAD_BYTES = MAX_ARCHIVE_BYTES  # what one session may keep on the server: one upload (a zip or a folder)
-
-
 MAX_UPLOADS_BYTES = 4 * MAX_UPLOAD_BYTES  # what every session together may keep: uploads not yet imported
-
-
 UPLOAD_MAX_AGE = 6 * 3600  # seconds: an upload neither imported nor replaced for this long is removed
 
 

@@ -20,14 +20,8 @@ from cnnlab.data.pictures import read_image, to_array
 from cnnlab.errors import CnnlabError
 
 MODELS_DIR = pathlib.Path(__file__).resolve().parents[2] / "models"
-
-
 BUNDLED = "mnist_draw"
-
-
 INK_LEVEL = 0.25  # a pixel with at least this much ink counts for the bounding box
-
-
 MIN_INK_FRACTION = 0.08  # the ink's bounding box must span this share of the image's shorter side
 
 

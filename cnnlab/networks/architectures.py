@@ -15,17 +15,9 @@ from cnnlab.errors import SpecError
 from cnnlab.i18n import Message, t
 
 MAX_LAYERS = 64  # the course's deepest network has 14; the Model page's table stays readable
-
-
 MAX_SPEC_CHARS = 16_000  # JSON of 64 layers with every field is about 6,000 characters
-
-
 KINDS = ("conv", "maxpool", "avgpool", "dropout", "flatten", "dense", "batchnorm", "globalavgpool")
-
-
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "swish", "linear")
-
-
 PADDINGS = ("valid", "same")
 
 

@@ -12,11 +12,7 @@ from cnnlab.networks.counting import summarize
 # ---------------------------------------------------------------- the server's limits on a network, before it is built
 
 MAX_PARAMS = 5_000_000  # weights and biases of a network of one's own, output layer included (20 MB as float32)
-
-
 MAX_ACTIVATIONS = 1_000_000  # numbers its layers output for one image, kept for the backward pass (4 MB as float32)
-
-
 FLOAT_BYTES = 4
 
 
@@ -72,22 +68,14 @@ def _preset_layers():
 # Layer outputs grow with the batch: a network under MAX_ACTIVATIONS (4 MB an image) still holds 16 GB at a batch of
 # 4,096, so batches are sized from these budgets (bytes of layer outputs at once), never from a fixed number of images.
 TRAINING_MEMORY = 2 * 1024 ** 3  # one training: the class server (2 cores, 24 GB) trains one run at a time next to
-
-
 #   the web server, so 2 GB of layer outputs leaves the rest to the server and its sessions; and every preset trains
 #   at every batch size the Train page offers on MNIST, Fashion-MNIST and CIFAR-10 (the largest, `proposed` at a
 #   batch of 1,024 on CIFAR-10, counts 1.6 GB). training.check_layers refuses a batch size over it.
 INFERENCE_MEMORY = 256 * 1024 ** 2  # one look inside a network on a page (predictions, occlusion, the learned map,
-
-
 #   filter patterns): many students' pages compute at once in the one server process
 TRAINING_COPIES = 3  # a training step holds the outputs kept for the backward pass, their gradients and temporaries
-
-
 #   (measured on CPU: 1.6 to 2.3 times one batch's outputs; also what a gradient taken through a network holds)
 INFERENCE_COPIES = 2  # a forward pass holds a layer's output and its activation's output at once (measured: 2.0
-
-
 #   times one batch's outputs for a network that is one wide conv)
 
 

@@ -5,8 +5,8 @@ one entry point that finds a run or trains it once (RunStore.get_or_train); esti
 take, learned from the runs this server stored.
 """
 
-from cnnlab.runs.entries import DataGone, Run, RunDamaged, RunReplaced
 from cnnlab.errors import RunInUse
+from cnnlab.runs.entries import DataGone, Run, RunDamaged, RunReplaced
 from cnnlab.runs.store import IN_USE_SECONDS, RunStore, run_id_for
 
 __all__ = ["DataGone", "Run", "RunDamaged", "RunReplaced", "IN_USE_SECONDS", "RunInUse", "RunStore", "run_id_for"]

@@ -1,6 +1,7 @@
 """One stored run (Run): its record, files and checksums, read back and checked."""
 
 import dataclasses
+import datetime
 import hashlib
 import json
 import pathlib
@@ -12,20 +13,12 @@ from cnnlab import training
 from cnnlab.data import catalogue, datasets, sources
 from cnnlab.errors import CnnlabError, DatasetUnavailable
 from cnnlab.i18n import Message
-from cnnlab.networks import keras_build
+from cnnlab.networks import counting, keras_build
 
 RECORD_FORMAT = 2  # 2: the record carries its data's fingerprints and a checksum of itself
-
-
 READABLE_FORMATS = (1, 2)  # runs of format 1 stay readable: nothing already trained is lost
-
-
 RUN_ID = re.compile(r"^[0-9a-f]{16}$")
-
-
 FILES = ("predictions.npz", "model.weights.h5")
-
-
 TIMELINE = "timeline.npz"  # how it learned (training.Timeline); runs trained before it have none
 
 
@@ -208,3 +201,27 @@ class Run:
             "train_seconds": round(self.train_seconds, 1), "status": self.record["status"],
             "created": self.record["created"], "experiments": self.experiments,
         }
+
+
+def record_of(run_id, result, checksums):
+    """The run.json of a TrainResult: what it was (settings, data, network), how it went, and its files' checksums."""
+    config = result.config
+    info = catalogue.get_info(config.dataset, fingerprint=result.data.get("fingerprint"))
+    predicted = np.argmax(result.probabilities, axis=1)
+    matrix = training.confusion_matrix(result.y_test, predicted, info.num_classes)
+    return {
+        "format": RECORD_FORMAT, "id": run_id,
+        "status": "stopped" if result.stopped else "complete",
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "config": config.to_dict(), "canonical": config.canonical(result.data["variant"], result.data["fingerprint"]),
+        "params": counting.count_params(config.layers, info.image_shape, info.num_classes),
+        "epochs_completed": result.epochs_completed, "history": result.history,
+        "metrics": {"test_loss": result.test_loss, "test_accuracy": result.test_accuracy,
+                    "confusion_matrix": matrix.tolist(),
+                    "per_class_accuracy": training.per_class_accuracy(matrix).tolist()},
+        "train_seconds": result.train_seconds, "epoch_seconds": result.epoch_seconds, "device": result.device,
+        "trained_on": result.trained_on,
+        "data": {**result.data, **result.sizes},
+        "notes": result.notes, "versions": result.versions,
+        "checksums": checksums,
+    }

@@ -4,8 +4,9 @@ Speeds are measured, not guessed: after every training the store's speeds.json k
 images per second for that network (a moving average) and its overall training rate in model GFLOP/s,
 which estimates a network it has not trained yet from its FLOPs. A request over the server's limit
 (CNNLAB_MAX_MINUTES; by default 10 minutes on a CPU, 30 on a GPU) is refused with the estimate and
-the nearest settings that fit. A network over architectures' limits (parameters, activations per image, a batch
-over the memory of one training) is refused before anything is built (training.check_layers).
+the nearest settings that fit. A network over the server's limits (cnnlab.networks.limits: parameters,
+activations per image, a batch over the memory of one training) is refused before anything is built
+(training.check_layers).
 """
 
 import dataclasses

@@ -8,7 +8,7 @@ Layout under $CNNLAB_HOME (default ~/.cache/cnnlab):
     locks/<run_id>.lock               cross-process lock: identical requests train once
     tmp/                              runs being written (renamed into runs/ when complete)
     corrupt/                          damaged entries set aside, never loaded
-    data/                             datasets downloaded or imported through cnnlab (cnnlab.data.datasets)
+    data/                             datasets downloaded or imported through cnnlab (cnnlab.data)
     explain/<run_id>-<version>/       what was computed from a run's weights on demand (cnnlab.insight.explain)
 
 A run's id is the hash of its settings and of the exact data it trained on (the dataset's fingerprint),
@@ -34,20 +34,14 @@ import filelock
 import numpy as np
 
 from cnnlab import i18n, storage, training
-from cnnlab.runs import estimates
 from cnnlab.data import catalogue, datasets
 from cnnlab.errors import CnnlabError, DatasetUnavailable, RunInUse
 from cnnlab.i18n import Message
-from cnnlab.networks import counting
-from cnnlab.runs import entries
-from cnnlab.runs.entries import FILES, READABLE_FORMATS, RECORD_FORMAT, RUN_ID, TIMELINE, CorruptRun, Run
+from cnnlab.runs import entries, estimates
+from cnnlab.runs.entries import FILES, READABLE_FORMATS, RUN_ID, TIMELINE, CorruptRun, Run
 
 log = logging.getLogger("cnnlab")
-
-
 IN_USE_SECONDS = 0.5  # how long a deletion waits for a run's lock (held briefly when tagged, for a whole training)
-
-
 SET_ASIDE = "set_aside.json"  # written into a damaged run's folder under corrupt/: which run, and why
 
 
@@ -219,7 +213,7 @@ class RunStore:
         finally:
             lock.release()
         shutil.rmtree(gone, ignore_errors=True)
-        for derived in (self.root / "explain").glob(f"{run_id}-*"):  # what was computed from it (cnnlab.insight.explain)
+        for derived in (self.root / "explain").glob(f"{run_id}-*"):  # computed from it (cnnlab.insight.explain)
             shutil.rmtree(derived, ignore_errors=True)
         return True
 
@@ -264,7 +258,7 @@ class RunStore:
             if result.timeline:
                 np.savez_compressed(tmp / TIMELINE, **result.timeline)
                 names.append(TIMELINE)
-            record = self._record(run_id, result, {name: entries._sha256(tmp / name) for name in names})
+            record = entries.record_of(run_id, result, {name: entries._sha256(tmp / name) for name in names})
             record["sizes"] = {name: (tmp / name).stat().st_size for name in names}
             if experiments:
                 record["experiments"] = sorted(set(experiments))
@@ -283,29 +277,6 @@ class RunStore:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)  # after a swap, the run it replaced
         return self._read(run_id, final)
-
-    @staticmethod
-    def _record(run_id, result, checksums):
-        config = result.config
-        info = catalogue.get_info(config.dataset, fingerprint=result.data.get("fingerprint"))
-        predicted = np.argmax(result.probabilities, axis=1)
-        matrix = training.confusion_matrix(result.y_test, predicted, info.num_classes)
-        return {
-            "format": RECORD_FORMAT, "id": run_id,
-            "status": "stopped" if result.stopped else "complete",
-            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "config": config.to_dict(), "canonical": config.canonical(result.data["variant"], result.data["fingerprint"]),
-            "params": counting.count_params(config.layers, info.image_shape, info.num_classes),
-            "epochs_completed": result.epochs_completed, "history": result.history,
-            "metrics": {"test_loss": result.test_loss, "test_accuracy": result.test_accuracy,
-                        "confusion_matrix": matrix.tolist(),
-                        "per_class_accuracy": training.per_class_accuracy(matrix).tolist()},
-            "train_seconds": result.train_seconds, "epoch_seconds": result.epoch_seconds, "device": result.device,
-            "trained_on": result.trained_on,
-            "data": {**result.data, **result.sizes},
-            "notes": result.notes, "versions": result.versions,
-            "checksums": checksums,
-        }
 
     def tag(self, run_id, experiment_id):
         """Record that a course experiment asked for this run (run.json rewritten atomically, under its lock)."""

@@ -14,12 +14,11 @@ import numpy as np
 from cnnlab.data import catalogue, datasets
 from cnnlab.errors import TrainingDiverged, TrainingStoppedEarly
 from cnnlab.networks import keras_build, limits
-from cnnlab.training import callbacks
+from cnnlab.training import callbacks, pipeline, warm_networks
 from cnnlab.training.config import TrainConfig, check_layers, make_optimizer
 from cnnlab.training.devices import configure_devices, here
-from cnnlab.training.pipeline import _pipeline, split_data, steps_per_epoch
+from cnnlab.training.pipeline import split_data, steps_per_epoch
 from cnnlab.training.timeline import Timeline
-from cnnlab.training.warm import _restart, _start_state, seed_everything
 
 # ---------------------------------------------------------------- training
 
@@ -102,7 +101,7 @@ def train(config, on_epoch_end=None, on_batch_end=None, should_stop=None, datase
     import keras
     import tensorflow as tf
 
-    seed_everything(config.seed)
+    warm_networks.seed_everything(config.seed)
     model, reused = _network(config, info, warm)
     steps = steps_per_epoch(config, len(dataset.x_train))
     state = {"stopped": False, "diverged_epoch": None, "epoch_seconds": [], "epoch_started": 0.0, "batches": 0,
@@ -113,11 +112,11 @@ def train(config, on_epoch_end=None, on_batch_end=None, should_stop=None, datase
     activations = limits.model_activations(model)
     validation_batch = min(max(config.batch_size, 256), limits.images_per_batch(
         activations, limits.TRAINING_MEMORY, limits.INFERENCE_COPIES))
-    validation = _pipeline(tf, x_val, y_val, validation_batch) if len(x_val) else None
+    validation = pipeline.batches(tf, x_val, y_val, validation_batch) if len(x_val) else None
     x_test = dataset.x_test[..., np.newaxis] if dataset.x_test.ndim == 3 else dataset.x_test
     timeline = Timeline(keras, model, x_test[0])  # the first test image: the same one every epoch
     started = time.perf_counter()
-    history = model.fit(_pipeline(tf, x_train, y_train, config.batch_size, shuffle_seed=config.seed,
+    history = model.fit(pipeline.batches(tf, x_train, y_train, config.batch_size, shuffle_seed=config.seed,
                                   augment=config.augment),
                         epochs=config.epochs, steps_per_epoch=steps, validation_data=validation,
                         callbacks=[callback, timeline.callback(keras)], shuffle=False, verbose=0)
@@ -143,11 +142,11 @@ def _network(config, info, warm):
     kept = warm.take(config) if warm is not None else None
     # a network prepared for these very settings came with its start state: no build to wait for
     state = warm.start_state(config) if kept is not None else None
-    if state is not None and _restart(kept, state):
+    if state is not None and warm_networks.restart(kept, state):
         model, reused = kept, True
     else:
         model = keras_build.build(config.layers, info.image_shape, info.num_classes, name=config.architecture_name)
-        reused = kept is not None and _restart(kept, _start_state(model, config))
+        reused = kept is not None and warm_networks.restart(kept, warm_networks.fresh_state(model, config))
         if reused:
             model = kept
         else:

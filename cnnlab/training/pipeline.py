@@ -41,7 +41,7 @@ def split_data(config, dataset):
     return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
 
 
-def _pipeline(tf, x, y, batch_size, shuffle_seed=None, augment=False):
+def batches(tf, x, y, batch_size, shuffle_seed=None, augment=False):
     """uint8 arrays -> batches of float32 in [0, 1]; shuffled each epoch and repeated when training."""
     # scaled once here: a per-batch map() competes with training for 2 CPU cores
     ds = tf.data.Dataset.from_tensor_slices((datasets.preprocess_images(x), y))

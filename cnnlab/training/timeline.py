@@ -1,4 +1,4 @@
-"""How a network learned, batch by batch: the timeline a run keeps and the Train page replays."""
+"""How a network learned, epoch by epoch: the timeline a run keeps and the Train page replays."""
 
 import numpy as np
 

@@ -22,11 +22,11 @@ from streamlit.testing.v1 import AppTest
 
 from cnnlab import runs, training
 from cnnlab.compute import executors, jobs, ray_client, ray_hub, worker
-from cnnlab.runs import estimates
 from cnnlab.course import exports
 from cnnlab.data import catalogue, datasets
 from cnnlab.errors import ConfigError, SpecError
 from cnnlab.networks import architectures, counting, keras_build, limits
+from cnnlab.runs import estimates
 from cnnlab.training import TrainConfig
 
 OVER = {  # limit -> (a network over it on MNIST's 28x28x1 images, the words that name the limit)
@@ -322,20 +322,23 @@ def test_every_preset_trains_at_every_batch_size_the_train_page_offers_and_the_c
 def test_batches_cut_by_the_memory_budget_change_nothing_but_the_memory(monkeypatch):
     """Predictions, the learned map's features, occlusion and filter patterns in batches of a few images are those
     of one batch, up to float rounding (each image is computed on its own)."""
+    import keras
+
     from cnnlab.insight import explain, inspection, learned
 
+    keras.utils.set_random_seed(0)  # the same network every run: an unseeded one drifted past 1e-5 in one suite run
     model = keras_build.build("fast", (28, 28, 1), 10)
     images = datasets.load("mnist").x_test[:50]
     whole, few = 10 ** 12, limits.model_activations(model) * 4 * 2 * 7  # bytes: everything, 7 images
     assert limits.images_per_batch(limits.model_activations(model), few) == 7
     assert np.allclose(training.predict(model, images, budget_bytes=few),  # equal up to float rounding
                        training.predict(model, images, budget_bytes=whole), rtol=1e-5, atol=1e-7)
-    with monkeypatch.context() as small:  # a page's budget made small: page functions read architectures' own
+    with monkeypatch.context() as small:  # a page's budget made small: page functions read limits' own
         small.setattr(limits, "INFERENCE_MEMORY", few)
         chunked = (learned.features(model, images), inspection.occlusion(model, images[0] / 255.0, 7),
                    explain.filter_activations(model, "conv_2", images[..., None] / 255.0))
     assert np.allclose(chunked[0], learned.features(model, images), rtol=1e-5, atol=1e-6)
-    assert np.allclose(chunked[1], inspection.occlusion(model, images[0] / 255.0, 7), atol=1e-4)  # probabilities
+    assert np.allclose(chunked[1], inspection.occlusion(model, images[0] / 255.0, 7), atol=1e-5)
     assert np.allclose(chunked[2], explain.filter_activations(model, "conv_2", images[..., None] / 255.0), atol=1e-5)
     patterns = explain.maximise_filters(model, "conv_2", steps=9, budget_bytes=1)  # one filter at a time
     assert np.allclose(patterns, explain.maximise_filters(model, "conv_2", steps=9, budget_bytes=whole), atol=1e-5)

@@ -8,9 +8,9 @@ import time
 import pytest
 
 from cnnlab import runs
-from cnnlab.runs import estimates
 from cnnlab.data import datasets
 from cnnlab.errors import ConfigError
+from cnnlab.runs import estimates
 from cnnlab.training import TrainConfig
 
 TINY = dict(dataset="mnist", architecture="fast", epochs=1, batch_size=32, train_size=320, validation_split=0.25)

@@ -294,8 +294,8 @@ def test_augmented_batches_keep_labels_range_and_ink():
 
     data = datasets.load("mnist")
     x, y = data.x_train[:256, ..., None], data.y_train[:256]
-    plain = next(iter(pipeline._pipeline(tf, x, y, 256, shuffle_seed=3)))
-    moved = next(iter(pipeline._pipeline(tf, x, y, 256, shuffle_seed=3, augment=True)))
+    plain = next(iter(pipeline.batches(tf, x, y, 256, shuffle_seed=3)))
+    moved = next(iter(pipeline.batches(tf, x, y, 256, shuffle_seed=3, augment=True)))
     np.testing.assert_array_equal(plain[1].numpy(), moved[1].numpy())  # same images in the same order
     a, b = plain[0].numpy(), moved[0].numpy()
     assert a.shape == b.shape and 0.0 <= b.min() and b.max() <= 1.0

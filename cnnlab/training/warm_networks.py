@@ -9,9 +9,9 @@ import numpy as np
 
 from cnnlab.data import catalogue
 from cnnlab.networks import keras_build
+from cnnlab.training import pipeline
 from cnnlab.training.config import check_layers, make_optimizer
 from cnnlab.training.devices import configure_devices
-from cnnlab.training.pipeline import _pipeline
 
 
 class WarmNetworks:
@@ -46,7 +46,7 @@ class WarmNetworks:
             return self._networks.pop(self.key(config), None)
 
     def keep(self, config, model, start=None):
-        """Keep model for config's kind of network; start: (settings, _start_state) prepared for one training."""
+        """Keep model for config's kind of network; start: (settings, fresh_state) prepared for one training."""
         key = self.key(config)
         with self._lock:
             self._networks[key] = model
@@ -169,18 +169,19 @@ def _blank_fit(model, info):
     import tensorflow as tf
 
     x, y = np.zeros((3, *info.image_shape), np.uint8), np.zeros(3, np.uint8)
-    model.fit(_pipeline(tf, x, y, 2), epochs=2, validation_data=_pipeline(tf, x, y, 2), shuffle=False, verbose=0)
+    model.fit(pipeline.batches(tf, x, y, 2), epochs=2, validation_data=pipeline.batches(tf, x, y, 2), shuffle=False,
+              verbose=0)
 
 
 def _fresh_start(config):
-    """_start_state of a network built afresh with config's seed."""
+    """fresh_state of a network built afresh with config's seed."""
     info = catalogue.get_info(config.dataset)
     seed_everything(config.seed)
     fresh = keras_build.build(config.layers, info.image_shape, info.num_classes, name=config.architecture_name)
-    return _start_state(fresh, config)
+    return fresh_state(fresh, config)
 
 
-def _start_state(model, config):
+def fresh_state(model, config):
     """The weights of config's network as a fresh build with its seed has them, and a fresh optimizer's state, as
     NumPy arrays in the order of model's variables (model: that fresh build, or a kept network's twin)."""
     import keras
@@ -193,8 +194,8 @@ def _start_state(model, config):
     return [v.numpy() for v in model.variables], [v.numpy() for v in optimizer.variables]
 
 
-def _restart(model, state):
-    """Give a kept network a start state (_start_state): its weights, seeds and a new optimizer state; False where
+def restart(model, state):
+    """Give a kept network a start state (fresh_state): its weights, seeds and a new optimizer state; False where
     the shapes differ."""
     weights, slots = state
     pairs = list(zip(model.variables, weights)) + list(zip(model.optimizer.variables, slots))
