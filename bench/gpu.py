@@ -102,7 +102,7 @@ def ray_gpu_check():
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
     ray.init(num_cpus=os.cpu_count(), num_gpus=1, include_dashboard=False, log_to_driver=False,
              namespace=ray_hub.NAMESPACE,
-             runtime_env={"py_modules": [ray_hub._package_folder()],
+             runtime_env={"py_modules": [ray_hub.package_folder()],
                           "env_vars": {"KERAS_BACKEND": backend, "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}})
     executor = ray_client.RayExecutor("local")
     executor.connect()

@@ -39,6 +39,14 @@ class ConfigError(CnnlabError):
     """A training setting out of range, or a combination that cannot work."""
 
 
+class RayUnavailable(CnnlabError):
+    """The Ray cluster named by CNNLAB_RAY_ADDRESS or --ray cannot be reached (or Ray is not installed)."""
+
+
+class TrainingLost(CnnlabError):
+    """The node or process that ran a training died; nothing of it was stored."""
+
+
 class RunInUse(CnnlabError):
     """A run that is being trained (its lock is held) cannot be deleted now; the message says to try again later."""
 

@@ -4,7 +4,7 @@ import sys
 import time
 
 from cnnlab import i18n
-from cnnlab.cli.output import EXIT_BAD_INPUT, _emit
+from cnnlab.cli.output import EXIT_BAD_INPUT, emit
 from cnnlab.data import catalogue, datasets
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
@@ -31,7 +31,7 @@ def cmd_architectures(args):
         data.append({"name": preset.name, "title": preset.title, "report": preset.report,
                      "layers": [layer.to_dict() for layer in preset.layers], "params": counts,
                      "provenance": preset.provenance, "reported": preset.reported})
-    return _emit(args, lines, data)
+    return emit(args, lines, data)
 
 
 class _ProgressBar:
@@ -84,7 +84,7 @@ def cmd_train(args):
             "data_source": run.record["data"]["source"], "data_variant": run.variant,
             "data_fingerprint": run.record["data"].get("fingerprint"),
             "params": run.record["params"], "store": str(store.root), "trained_on": run.record.get("trained_on")}
-    return _emit(args, [line], data)
+    return emit(args, [line], data)
 
 
 def _train_quietly(store, config, requested_by=None, ray=None):
@@ -134,7 +134,7 @@ def cmd_reproduce(args):
                                            epochs=experiments.epochs_label(e, run), variant=run.variant_label,
                                            id=run.id))
             data.append({**e.to_dict(), "reported_test_accuracy": e.reported_test_accuracy, "measured": measured})
-        return _emit(args, lines, data)
+        return emit(args, lines, data)
     experiment = experiments.get(args.experiment)
     epochs = experiment.epochs if args.epochs is None else args.epochs
     if not 1 <= epochs <= experiment.epochs:
@@ -158,7 +158,7 @@ def cmd_reproduce(args):
             "epochs": run.record["epochs_completed"], "reported_epochs": experiment.epochs, "shortened": shortened,
             "cached": cached, "data_source": run.record["data"]["source"],
             "data_variant": run.variant, "seconds": seconds, "trained_on": run.record.get("trained_on")}
-    return _emit(args, lines, data)
+    return emit(args, lines, data)
 
 
 def _prepare_items(path):
@@ -202,8 +202,8 @@ def cmd_prepare(args):
                        how=t("cli.already_stored") if cached else t("cli.trained_in", seconds=run.train_seconds)))
         data.append({"line": number, "item": label, "run_id": run.id, "test_accuracy": run.test_accuracy,
                      "cached": cached, "seconds": seconds})
-    _emit(args, lines + [t("cli.prepare_done", ready=len(items) - failed, total=len(items), root=str(store.root))],
-          data)
+    emit(args, lines + [t("cli.prepare_done", ready=len(items) - failed, total=len(items), root=str(store.root))],
+         data)
     return EXIT_BAD_INPUT if failed else 0
 
 
@@ -223,7 +223,7 @@ def cmd_runs(args):
                        epochs=f"{r['epochs']:<4}", accuracy=r["test_accuracy"],
                        seconds=f"{i18n.number(r['train_seconds'], '.1f'):>7}",
                        status=t("compare.complete") if r["status"] == "complete" else t("compare.stopped")))
-    return _emit(args, lines, rows)
+    return emit(args, lines, rows)
 
 
 def _predict_model(run_id):
@@ -264,7 +264,7 @@ def cmd_predict(args):
         data.append({"file": name, "label": label, "class_index": class_names.index(label),
                      "probability": probability, "top3": [{"label": l, "probability": p} for l, p in
                                                           [(label, probability), *others]]})
-    _emit(args, lines, data)
+    emit(args, lines, data)
     return EXIT_BAD_INPUT if failed else 0
 
 
@@ -302,5 +302,5 @@ def cmd_export(args):
     else:
         path = exports.export(chosen[0], args.format, args.out)
     size = path.stat().st_size
-    return _emit(args, [t("cli.exported", path=str(path), size=size / 1024)],
-                 {"path": str(path), "format": args.format, "runs": [run.id for run in chosen], "bytes": size})
+    return emit(args, [t("cli.exported", path=str(path), size=size / 1024)],
+                {"path": str(path), "format": args.format, "runs": [run.id for run in chosen], "bytes": size})

@@ -4,7 +4,7 @@ pictures (survey, import, delete)."""
 import sys
 
 from cnnlab import i18n
-from cnnlab.cli.output import _emit
+from cnnlab.cli.output import emit
 from cnnlab.data import catalogue, datasets, sources
 from cnnlab.i18n import t
 
@@ -37,10 +37,10 @@ def _survey(args):
                 shape=f"{height}×{width}", colour=t("cli.survey_colour") if channels == 3 else t("cli.survey_grey"))]
     lines += [t("cli.survey_skipped", name=name, why=why) for name, why in survey.skipped]
     lines += [t("cli.warning", text=warning) for warning in survey.warnings]
-    return _emit(args, lines, {"source": survey.source, "classes": survey.counts(), "images": survey.images,
-                               "skipped": [{"file": name, "reason": str(why)} for name, why in survey.skipped],
-                               "sizes": {f"{w}x{h}": n for (w, h), n in survey.sizes.items()},
-                               "shape": list(survey.shape), "warnings": [str(w) for w in survey.warnings]})
+    return emit(args, lines, {"source": survey.source, "classes": survey.counts(), "images": survey.images,
+                              "skipped": [{"file": name, "reason": str(why)} for name, why in survey.skipped],
+                              "sizes": {f"{w}x{h}": n for (w, h), n in survey.sizes.items()},
+                              "shape": list(survey.shape), "warnings": [str(w) for w in survey.warnings]})
 
 
 def _import_own(args):
@@ -61,10 +61,10 @@ def _import_own(args):
     line = t("cli.own_imported", title=info.title, name=info.name, classes=len(info.classes),
              train=info.full_sizes[0], test=info.full_sizes[1], shape=f"{height}×{width}×{channels}",
              fingerprint=info.fingerprint)
-    return _emit(args, [line], {"dataset": info.name, "title": info.title, "classes": list(info.classes),
-                                "train": info.full_sizes[0], "test": info.full_sizes[1],
-                                "shape": list(info.image_shape), "fingerprint": info.fingerprint,
-                                "skipped": [{"file": name, "reason": str(why)} for name, why in found.skipped]})
+    return emit(args, [line], {"dataset": info.name, "title": info.title, "classes": list(info.classes),
+                               "train": info.full_sizes[0], "test": info.full_sizes[1],
+                               "shape": list(info.image_shape), "fingerprint": info.fingerprint,
+                               "skipped": [{"file": name, "reason": str(why)} for name, why in found.skipped]})
 
 
 def _delete_own(args):
@@ -72,8 +72,8 @@ def _delete_own(args):
     from cnnlab.data import own_images
 
     deleted = own_images.delete(args.delete, runs.RunStore())
-    return _emit(args, [t("cli.own_deleted", name=args.delete.lower(), runs=deleted)],
-                 {"deleted": args.delete.lower(), "runs": deleted})
+    return emit(args, [t("cli.own_deleted", name=args.delete.lower(), runs=deleted)],
+                {"deleted": args.delete.lower(), "runs": deleted})
 
 
 def cmd_data(args):
@@ -108,4 +108,4 @@ def cmd_data(args):
         data.append({"dataset": row["dataset"], "available": True, "source": source.kind, "path": source.path,
                      "variant": dataset.variant, "fingerprint": dataset.fingerprint,
                      "train": len(dataset.x_train), "test": len(dataset.x_test)})
-    return _emit(args, lines, data)
+    return emit(args, lines, data)

@@ -5,7 +5,7 @@ import json
 EXIT_BAD_INPUT = 2
 
 
-def _emit(args, lines, data):
+def emit(args, lines, data):
     for line in lines:
         print(line)
     if args.json:

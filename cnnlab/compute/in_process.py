@@ -1,22 +1,12 @@
-"""Training in this process (LocalExecutor: the command line, tests), and what every executor shares: the
-errors of a training lost or of a cluster out of reach, and how often progress is read."""
+"""Training in this process (LocalExecutor: the command line, tests), and how often every executor reads a
+training's progress."""
 
 import os
 import socket
 
 from cnnlab import training
-from cnnlab.errors import CnnlabError
 
-CONNECT_SECONDS = 5.0  # how long a cluster's head may take to answer at all
 POLL_SECONDS = 0.2  # how often the app reads a Ray training's progress, and a task reads its Stop
-
-
-class RayUnavailable(CnnlabError):
-    """The Ray cluster named by CNNLAB_RAY_ADDRESS or --ray cannot be reached (or Ray is not installed)."""
-
-
-class TrainingLost(CnnlabError):
-    """The node or process that ran a training died; nothing of it was stored."""
 
 
 class LocalExecutor:

@@ -18,20 +18,20 @@ import time
 import uuid
 
 from cnnlab import training
-from cnnlab.compute.in_process import POLL_SECONDS, RayUnavailable, TrainingLost
+from cnnlab.compute.in_process import POLL_SECONDS
 from cnnlab.compute.ray_hub import (
     KEEP_FINISHED_SECONDS,
     NAMESPACE,
-    _answers,
-    _first_line,
-    _here,
-    _hub_class,
-    _package_folder,
-    _ray,
-    _task_function,
-    _Training,
+    Training,
+    answers,
+    first_line,
+    hub_class,
+    import_ray,
+    node_here,
+    package_folder,
+    task_function,
 )
-from cnnlab.errors import CnnlabError, ConfigError
+from cnnlab.errors import CnnlabError, ConfigError, RayUnavailable, TrainingLost
 
 ADDRESS_VARIABLE = "CNNLAB_RAY_ADDRESS"
 CPUS_VARIABLE = "CNNLAB_RAY_CPUS_PER_TRAINING"
@@ -80,19 +80,19 @@ class RayExecutor:
                 # read by Ray when it is imported: the private instance's node and every port it opens stay on
                 # 127.0.0.1, never on the school's network (stack notes); checked below
                 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-            ray = _ray()
+            ray = import_ray()
             if not ray.is_initialized():
                 options = dict(namespace=NAMESPACE, log_to_driver=False, configure_logging=False,
-                               runtime_env={"py_modules": [_package_folder()]})
+                               runtime_env={"py_modules": [package_folder()]})
                 try:
                     if self.address == "local":
                         ray.init(num_cpus=os.cpu_count(), include_dashboard=False, **options)
                     else:
-                        _answers(self.address)  # Ray itself would wait minutes for a head that is not there
+                        answers(self.address)  # Ray itself would wait minutes for a head that is not there
                         ray.init(address=self.address, **options)
                 except Exception as error:  # ConnectionError, an authentication error, a timeout: say which
                     raise RayUnavailable("error.ray.unreachable", address=self.address,
-                                         reason=_first_line(error)) from None
+                                         reason=first_line(error)) from None
             if self.address == "local":
                 addresses = {node.get("NodeManagerAddress") for node in ray.nodes()}
                 if addresses != {"127.0.0.1"}:
@@ -102,7 +102,7 @@ class RayExecutor:
 
     def _nodes(self):
         self.connect()
-        return [node for node in _ray().nodes() if node.get("Alive")]
+        return [node for node in import_ray().nodes() if node.get("Alive")]
 
     def capacity(self):
         """How many trainings the cluster runs at once: one per GPU, one per CPUS_PER_TRAINING other cores."""
@@ -121,7 +121,7 @@ class RayExecutor:
             training_on.setdefault(node, []).append(run_id)
         self.connect()  # a teacher sees the cluster before its first training, or why it cannot be reached
         rows = []
-        for node in _ray().nodes():
+        for node in import_ray().nodes():
             resources = node.get("Resources", {})
             rows.append({"node": node["NodeID"], "host": node.get("NodeManagerHostname", ""),
                          "address": node.get("NodeManagerAddress", ""), "cpus": int(resources.get("CPU", 0)),
@@ -131,7 +131,7 @@ class RayExecutor:
 
     def _resources(self):
         """A GPU when one is free; else a CPU training's share, no more than the largest node has."""
-        ray = _ray()
+        ray = import_ray()
         if ray.available_resources().get("GPU", 0) >= 1:
             return {"num_gpus": 1, "num_cpus": 1}
         largest = max((node.get("Resources", {}).get("CPU", 0) for node in self._nodes()), default=1)
@@ -142,9 +142,9 @@ class RayExecutor:
         with self._lock:
             hub = getattr(self, "_hub_handle", None)
             if hub is None:
-                hub = self._hub_handle = _hub_class().options(
+                hub = self._hub_handle = hub_class().options(
                     name="hub", namespace=NAMESPACE, get_if_exists=True, lifetime="detached", num_cpus=0,
-                    scheduling_strategy=_here(ray)).remote()
+                    scheduling_strategy=node_here(ray)).remote()
             return hub
 
     def _put(self, dataset):
@@ -152,7 +152,7 @@ class RayExecutor:
         with self._lock:
             ref = self._data.get(dataset.fingerprint)
             if ref is None:
-                ref = self._data[dataset.fingerprint] = _ray().put(dataset)
+                ref = self._data[dataset.fingerprint] = import_ray().put(dataset)
                 while len(self._data) > 3:
                     self._data.pop(next(iter(self._data)))
             return ref
@@ -163,14 +163,14 @@ class RayExecutor:
         """A TrainResult trained on the cluster (or by another server's identical request already there)."""
         training.check_layers(config, dataset.info)  # a network over the limits is refused here: no task is sent
         self.connect()
-        ray = _ray()
+        ray = import_ray()
         run_id = config.run_id(dataset.variant, dataset.fingerprint)
         try:
-            progress = _Training(self._hub(ray), run_id)
+            progress = Training(self._hub(ray), run_id)
             owner = ray.get(progress.claim.remote(self._server))
             if owner:
-                task = _task_function().options(max_retries=0, name=f"cnnlab {config.architecture_name} {run_id}",
-                                                **self._resources())
+                task = task_function().options(max_retries=0, name=f"cnnlab {config.architecture_name} {run_id}",
+                                               **self._resources())
                 result = task.remote(config.to_dict(), self._put(dataset), progress)
                 progress.set_result.remote([result])
             return self._follow(ray, run_id, progress, owner, on_epoch_end, on_batch_end, should_stop)
@@ -179,11 +179,11 @@ class RayExecutor:
             if isinstance(cause, CnnlabError):
                 raise cause from None
             raise CnnlabError("error.training.failed", kind=type(cause or error).__name__,
-                              error=_first_line(cause or error)) from None
+                              error=first_line(cause or error)) from None
         except ray.exceptions.RayError as error:  # a node, a worker or the owner of the result died
             if isinstance(error, ray.exceptions.RayActorError):
                 self._hub_handle = None  # the hub died with its node: the next training starts a new one
-            raise TrainingLost("error.ray.lost", reason=_first_line(error)) from None
+            raise TrainingLost("error.ray.lost", reason=first_line(error)) from None
         finally:
             self._where.pop(run_id, None)
 

@@ -7,14 +7,16 @@ import socket
 import threading
 
 from cnnlab import training
-from cnnlab.compute.in_process import CONNECT_SECONDS, POLL_SECONDS, RayUnavailable
+from cnnlab.compute.in_process import POLL_SECONDS
 from cnnlab.data import catalogue
+from cnnlab.errors import RayUnavailable
 
 NAMESPACE = "cnnlab"
+CONNECT_SECONDS = 5.0  # how long a cluster's head may take to answer at all
 KEEP_FINISHED_SECONDS = 60  # a finished training's actor lingers, so other servers can still pick up its result
 
 
-def _ray():
+def import_ray():
     try:
         import ray
     except ImportError:
@@ -22,24 +24,24 @@ def _ray():
     return ray
 
 
-def _package_folder():
+def package_folder():
     """cnnlab itself travels to the workers (runtime_env py_modules): every node runs the app's own code."""
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _answers(address, timeout=CONNECT_SECONDS):
+def answers(address, timeout=CONNECT_SECONDS):
     """Raise OSError (within timeout seconds) unless something listens at HOST:PORT."""
     host, _, port = address.rpartition(":")
     with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
         pass
 
 
-def _first_line(error):
+def first_line(error):
     text = str(error).strip().splitlines()
     return (text[0] if text else type(error).__name__)[:300]
 
 
-def _here(ray):
+def node_here(ray):
     """Keep the hub actor on the app's own node when it is one (it then survives a lab PC that dies)."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -102,7 +104,7 @@ class Hub:
         self.trainings.pop(run_id, None)
 
 
-class _Training:
+class Training:
     """One training's view of the hub: `training.report_epoch.remote(e, logs)` is `hub.report_epoch.remote(run_id, e, logs)`."""
 
     def __init__(self, hub, run_id):
@@ -122,13 +124,13 @@ class _Training:
 
 
 @functools.cache
-def _hub_class():
-    return _ray().remote(Hub)
+def hub_class():
+    return import_ray().remote(Hub)
 
 
 @functools.cache
-def _task_function():
-    return _ray().remote(train_task)
+def task_function():
+    return import_ray().remote(train_task)
 
 
 def train_task(config_dict, dataset, progress):

@@ -6,9 +6,9 @@ import threading
 import time
 
 from cnnlab import training
-from cnnlab.compute.in_process import POLL_SECONDS, LocalExecutor, TrainingLost
+from cnnlab.compute.in_process import POLL_SECONDS, LocalExecutor
 from cnnlab.data import catalogue
-from cnnlab.errors import CnnlabError
+from cnnlab.errors import CnnlabError, TrainingLost
 
 
 class ProcessExecutor(LocalExecutor):

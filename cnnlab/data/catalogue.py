@@ -142,7 +142,7 @@ def names():
     return list(DATASETS) + own_names()
 
 
-def _read_own_info(folder):
+def read_own_info(folder):
     try:
         return OwnDatasetInfo.from_dict(json.loads((pathlib.Path(folder) / "dataset.json").read_text("utf-8")))
     except (OSError, ValueError, KeyError, TypeError):
@@ -191,7 +191,7 @@ def get_info(name, fingerprint=None):
     if fingerprint:
         versions = [v for v in versions if v.name == fingerprint] + versions
     for folder in versions:
-        info = _read_own_info(folder)
+        info = read_own_info(folder)
         if info is not None:
             return info
     if key in _shipped:

@@ -23,8 +23,8 @@ from cnnlab.data.catalogue import (
     DatasetInfo,
     OwnDatasetInfo,
     Source,
-    _read_own_info,
     get_info,
+    read_own_info,
     variant_label,
     variant_of,
 )
@@ -117,7 +117,7 @@ def _stamp(path):
 
 @functools.lru_cache(maxsize=4)
 def _load_cached(name, source, stamp):
-    info = DATASETS.get(name) or _read_own_info(source.path)
+    info = DATASETS.get(name) or read_own_info(source.path)
     if info is None:
         raise DatasetUnavailable("error.dataset.unreadable", title=name, path=source.path,
                                  error="dataset.json")

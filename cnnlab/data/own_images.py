@@ -26,11 +26,11 @@ from cnnlab.data import catalogue, datasets, pictures
 from cnnlab.data.own_survey import (
     GREY_SHAPE,
     LABEL_DTYPE,
-    _batches,
-    _check_classes,
-    _entries,
-    _readable,
+    check_classes,
     decode_workers,
+    in_batches,
+    open_entries,
+    read_wanted,
     survey,
 )
 from cnnlab.data.uploads import ImportRefused
@@ -140,7 +140,7 @@ def import_images(source, name, shape=None, test_share=TEST_SHARE, seed=0, on_pr
         label, count = sorted(small.items())[0]
         raise ImportRefused("error.own.too_few", name=label, count=count, least=MIN_PER_CLASS)
     classes = sorted(found.classes)  # the order Keras's image_dataset_from_directory gives them
-    _check_classes(len(classes))  # before a label is made: LABEL_DTYPE holds them all
+    check_classes(len(classes))  # before a label is made: LABEL_DTYPE holds them all
     wanted = {file: index for index, label in enumerate(classes) for file in found.classes[label]}
     rank = {file: i for i, file in enumerate(wanted)}  # class by class, each in the survey's order
     pixels, labels, ranks = _decode_pictures(found, shape, wanted, rank, on_progress)
@@ -167,7 +167,7 @@ def _decode_pictures(found, shape, wanted, rank, on_progress):
     since the survey is left out. on_progress(done, total) after each batch."""
     pixels, labels, ranks = [], [], []
     total = len(wanted)
-    archive, entries = _entries(found.origin if found.origin is not None else found.source, [])
+    archive, entries = open_entries(found.origin if found.origin is not None else found.source, [])
 
     def finish(batch):
         for file, result in zip(batch, pool.map(lambda raw: _pixels_of(raw, shape), [raw for _, raw in batch])):
@@ -183,7 +183,7 @@ def _decode_pictures(found, shape, wanted, rank, on_progress):
     # run on every core, a batch at a time so that memory holds one batch of compressed files
     with concurrent.futures.ThreadPoolExecutor(max_workers=decode_workers()) as pool:
         try:
-            for batch in _batches(_readable(entries, wanted)):
+            for batch in in_batches(read_wanted(entries, wanted)):
                 finish(batch)
         finally:
             if archive is not None:
@@ -260,7 +260,7 @@ def images_per_second(folder, shape=GREY_SHAPE, workers=None):
     """Decode + resize speed of a folder's pictures, on `workers` threads as the import runs them (all cores by
     default): the benchmark's import_images_per_s. The files are read into memory first."""
     survey(folder)
-    raws = [read() for _, read in _entries(folder, [])[1]]
+    raws = [read() for _, read in open_entries(folder, [])[1]]
     started = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers or decode_workers()) as pool:
         count = sum(pixels is not None for pixels in pool.map(lambda raw: _pixels_of(raw, shape), raws))

@@ -30,7 +30,7 @@ import zlib
 import numpy as np
 
 from cnnlab.data import pictures
-from cnnlab.data.uploads import MAX_ARCHIVE_BYTES, MAX_FILES, MB, ImportRefused, Upload, _parts
+from cnnlab.data.uploads import MAX_ARCHIVE_BYTES, MAX_FILES, MB, ImportRefused, Upload, path_parts
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import Message
 
@@ -113,7 +113,7 @@ def _zip_entries(path, name=None):
     if total > MAX_TOTAL_BYTES:
         raise ImportRefused("error.own.too_big_unpacked", size=total / MB, limit=MAX_TOTAL_BYTES / MB)
     for member in members:
-        _parts(member.filename)
+        path_parts(member.filename)
         if stat.S_ISLNK(member.external_attr >> 16):
             raise ImportRefused("error.own.link_in_zip", member=member.filename)
         if member.file_size > MAX_RATIO * max(member.compress_size, 1) and member.file_size > MB:
@@ -229,7 +229,7 @@ def survey(source):
     """A Survey of a folder, a .zip of class folders or an Upload; ImportRefused when it cannot be imported."""
     origin = source
     skipped = []
-    archive, entries = _entries(source, skipped)
+    archive, entries = open_entries(source, skipped)
     source = pathlib.Path(source.name) if isinstance(source, Upload) else pathlib.Path(source)
     try:
         classes, sizes, colour, folders, inside = _look_at_pictures(entries, skipped)
@@ -244,7 +244,7 @@ def survey(source):
         raise ImportRefused("error.own.no_images", path=source.name)
     if len(classes) < 2:
         raise ImportRefused("error.own.one_class", name=next(iter(classes)))
-    _check_classes(len(classes))
+    check_classes(len(classes))
     warnings = [Message("own.warn.tiny", name=name, count=len(files), least=TINY_CLASS)
                 for name, files in sorted(classes.items()) if len(files) < TINY_CLASS]
     most, least = max(map(len, classes.values())), min(map(len, classes.values()))
@@ -259,7 +259,7 @@ def survey(source):
 def _look_at_pictures(entries, skipped):
     """(classes, sizes, colour, {class: its folder}, {path inside the class root: name}) of the pictures among
     entries, each read by the safe reader on every core; every file skipped is added to skipped with why."""
-    named = [(name, _parts(name), read) for name, read in entries]
+    named = [(name, path_parts(name), read) for name, read in entries]
     named = [(name, parts, read) for name, parts, read in named
              if not any(p in SYSTEM or p.startswith(".") for p in parts)]  # macOS and Windows leave these
     wrapper = {parts[0] for _, parts, _ in named}
@@ -279,7 +279,7 @@ def _look_at_pictures(entries, skipped):
             colour += found[1]
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=decode_workers()) as pool:
-        for batch in _batches(_pictures(named, depth, skipped, folders)):
+        for batch in in_batches(_pictures(named, depth, skipped, folders)):
             look(batch)
     return classes, sizes, colour, folders, inside
 
@@ -310,7 +310,7 @@ def _pictures(named, depth, skipped, folders):
 
 # ---------------------------------------------------------------- importing
 
-def _check_classes(count):
+def check_classes(count):
     """ImportRefused for more classes than a label can name (MAX_CLASSES), rather than labels that wrap round."""
     if count > MAX_CLASSES:
         raise ImportRefused("error.own.too_many_classes", count=count, limit=MAX_CLASSES)
@@ -325,7 +325,7 @@ def _look(raw):
     return image.info["file_size"], image.mode not in ("1", "L", "LA", "I", "I;16", "F")
 
 
-def _batches(items, size=None):
+def in_batches(items, size=None):
     """Lists of `size` (DECODE_BATCH) items in turn, the last one shorter."""
     batch = []
     for item in items:
@@ -341,7 +341,7 @@ def decode_workers():
     return min(8, os.cpu_count() or 1)
 
 
-def _readable(entries, wanted):
+def read_wanted(entries, wanted):
     """(name, bytes) of the wanted entries, read one by one; one that cannot be read now is left out, as a picture
     that changed since the survey is."""
     for name, read in entries:
@@ -352,7 +352,7 @@ def _readable(entries, wanted):
                 continue
 
 
-def _entries(source, skipped):
+def open_entries(source, skipped):
     """(archive or None, [(name, read())]) of a folder, a zip or an Upload, after the checks that read no picture."""
     if isinstance(source, Upload):
         return _upload_entries(source, skipped)

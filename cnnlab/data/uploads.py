@@ -30,7 +30,7 @@ class ImportRefused(CnnlabError):
     """A folder or archive that cannot be imported at all (hostile, too big, no classes); nothing was written."""
 
 
-def _parts(name):
+def path_parts(name):
     """A member or file name as path parts; ImportRefused for one that leaves the source."""
     text = name.replace("\\", "/")
     if text.startswith("/") or (len(text) > 1 and text[1] == ":"):
@@ -54,12 +54,12 @@ class Upload:
 
 
 def _sent_parts(name):
-    """The path parts of a file name a browser sent, which becomes a file on the server: as _parts, with at least
+    """The path parts of a file name a browser sent, which becomes a file on the server: as path_parts, with at least
     one part and no control character (a NUL cannot be in a file name; names in a zip or a folder on disk may keep
     theirs, such as macOS's 'Icon\\r', as no file is made from them)."""
     if not isinstance(name, str) or any(unicodedata.category(character) == "Cc" for character in name):
         raise ImportRefused("error.own.bad_file_name", member=_shown(name))
-    parts = _parts(name)
+    parts = path_parts(name)
     if not parts:
         raise ImportRefused("error.own.bad_file_name", member=_shown(name))
     return parts

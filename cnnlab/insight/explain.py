@@ -93,7 +93,7 @@ def maximise_filters(model, layer_name, steps=60, rate=0.05, decay=0.02, seed=0,
     rng = np.random.default_rng(seed)
     start = (0.5 + 0.05 * rng.standard_normal((count, *shape))).astype(np.float32)
     chunk = limits.images_per_batch(limits.model_activations(probe), budget_bytes,
-                                           limits.TRAINING_COPIES)
+                                    limits.TRAINING_COPIES)
 
     @tf.function
     def climb(x, pick, blur):

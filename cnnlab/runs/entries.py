@@ -162,7 +162,7 @@ class Run:
                 current = Message("run.data_none")
             raise DataGone("error.run.data_gone", title=self.info.title, variant=self.variant_label,
                            test=data["test"], source=Message(catalogue.Source.LABELS.get(data["source"],
-                                                                                        "source.unknown")),
+                                                                                         "source.unknown")),
                            now=current, how=sources.how_to_get(self.config.dataset))
         return found
 
@@ -184,7 +184,7 @@ class Run:
         on a network to train now, a stored run stays readable)."""
         info = self.info
         model = keras_build.build(self.config.layers, info.image_shape, info.num_classes,
-                                    name=self.config.architecture_name, within_limits=False)
+                                  name=self.config.architecture_name, within_limits=False)
         model.load_weights(self._checked("model.weights.h5"))
         return model
 

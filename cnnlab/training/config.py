@@ -180,7 +180,7 @@ def check_layers(config, info=None):
     try:
         found = limits.check_size(config.layers, info.image_shape, info.num_classes)
         largest = limits.images_per_batch(found.activations, limits.TRAINING_MEMORY,
-                                                 limits.TRAINING_COPIES)
+                                          limits.TRAINING_COPIES)
         if config.batch_size > largest:
             held = config.batch_size * found.activations * limits.FLOAT_BYTES * limits.TRAINING_COPIES
             raise ConfigError("error.limit.batch", batch=config.batch_size, gb=held / 1024 ** 3,

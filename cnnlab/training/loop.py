@@ -107,7 +107,7 @@ def train(config, on_epoch_end=None, on_batch_end=None, should_stop=None, datase
     state = {"stopped": False, "diverged_epoch": None, "epoch_seconds": [], "epoch_started": 0.0, "batches": 0,
              "cut_short": False, "whole_weights": None}
     callback = callbacks._progress_callback(keras, on_epoch_end, on_batch_end, should_stop, state,
-                                           callbacks.BATCH_REPORT_SECONDS)
+                                            callbacks.BATCH_REPORT_SECONDS)
     # validation only goes forward: batches of at least 256 images, but no more than one training's memory holds
     activations = limits.model_activations(model)
     validation_batch = min(max(config.batch_size, 256), limits.images_per_batch(
@@ -117,7 +117,7 @@ def train(config, on_epoch_end=None, on_batch_end=None, should_stop=None, datase
     timeline = Timeline(keras, model, x_test[0])  # the first test image: the same one every epoch
     started = time.perf_counter()
     history = model.fit(pipeline.batches(tf, x_train, y_train, config.batch_size, shuffle_seed=config.seed,
-                                  augment=config.augment),
+                                         augment=config.augment),
                         epochs=config.epochs, steps_per_epoch=steps, validation_data=validation,
                         callbacks=[callback, timeline.callback(keras)], shuffle=False, verbose=0)
     train_seconds = time.perf_counter() - started

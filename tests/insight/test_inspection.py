@@ -12,7 +12,7 @@ from cnnlab.networks import architectures, keras_build
 
 def test_feature_maps_of_every_conv_layer_match_a_scipy_oracle():
     model = keras_build.build([architectures.conv(2, activation="linear"), architectures.maxpool(),
-                                 architectures.conv(3), architectures.flatten()], (12, 12, 1), 10)
+                               architectures.conv(3), architectures.flatten()], (12, 12, 1), 10)
     rng = np.random.default_rng(1)
     kernel = rng.standard_normal((3, 3, 1, 2)).astype(np.float32)
     model.get_layer("conv_1").set_weights([kernel, np.zeros(2, np.float32)])

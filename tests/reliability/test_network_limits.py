@@ -102,19 +102,19 @@ def local_ray():
     executor = executors.executor("local")
     executor.connect()
     yield executor
-    ray_hub._ray().shutdown()
+    ray_hub.import_ray().shutdown()
     executors.executor.cache_clear()
 
 
 def test_a_ray_task_sent_such_a_network_builds_nothing_and_says_why(local_ray):
     """The task itself refuses (as if a server without the check above had sent it): train() counts first."""
-    ray = ray_hub._ray()
+    ray = ray_hub.import_ray()
     data = local_ray._put(datasets.load("mnist"))
     for limit in LIMITS:
-        progress = ray_hub._Training(local_ray._hub(ray), f"over-{limit}")
+        progress = ray_hub.Training(local_ray._hub(ray), f"over-{limit}")
         assert ray.get(progress.claim.remote("this test"))
         started = time.perf_counter()
-        result = ray_hub._task_function().options(max_retries=0, num_cpus=1).remote(
+        result = ray_hub.task_function().options(max_retries=0, num_cpus=1).remote(
             config(limit).to_dict(), data, progress)
         with pytest.raises(ray.exceptions.RayTaskError) as caught:
             ray.get(result, timeout=120)

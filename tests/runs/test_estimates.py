@@ -60,7 +60,7 @@ def test_sizes_and_flops_are_counted_as_keras_and_a_hand_count_have_them():
     # maxpool -> 2x2x2 (8); flatten (8); dense 4 (params (8+1)*4 = 36, 4 values); output 3 (params (4+1)*3 = 15)
     tiny = [architectures.conv(2), architectures.maxpool(), architectures.flatten(), architectures.dense(4)]
     assert limits.size(tiny, (6, 6, 1), 3) == limits.Size(params=20 + 36 + 15,
-                                                                       activations=32 + 8 + 8 + 4 + 3)
+                                                          activations=32 + 8 + 8 + 4 + 3)
     # multiply-adds x 2: conv 18 weights at 16 positions, dense 32 weights, output 12 weights
     assert counting.flops_per_image(tiny, (6, 6, 1), 3) == 2 * (18 * 16 + 32 + 12)
     # and on networks Keras builds: its own parameter count and the outputs of its layers
