@@ -11,8 +11,6 @@ CIFAR_TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 CIFAR_BATCH_IMAGES = 10_000  # pictures in one official batch: the most a batch may hold
 CIFAR_CLASSES = 10
 MAX_PICKLE_OPS = 16 * CIFAR_BATCH_IMAGES  # a label and a file name take at most 9 opcodes a picture (Python 3's
-
-
 # protocol 2 writes a bytes file name as _codecs.encode(...)); each opcode builds at most one small object
 
 

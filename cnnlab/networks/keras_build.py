@@ -4,6 +4,7 @@ from cnnlab.networks.architectures import parse_spec
 from cnnlab.networks.counting import summarize
 from cnnlab.networks.limits import check_size
 
+
 def build(layers, input_shape, num_classes, name="cnnlab", within_limits=True):
     """A Keras Functional model: Input -> the spec's layers -> Dense(num_classes, softmax, float32).
 
