@@ -130,8 +130,10 @@ def test_a_stop_taken_back_on_ray_before_the_training_saw_it_is_forgotten(local_
 
     executor, _ = local_ray
     data = datasets.load("mnist")
-    busy = threading.Thread(target=executor.train, args=(TrainConfig(**dict(TINY, epochs=6, seed=21)), data))
-    busy.start()  # it takes the instance's cores: the next training waits for them
+    # it takes the instance's cores for long enough that the next training still waits for them when it is stopped and
+    # asked for again, however slowly a loaded machine submits it (6 epochs ended first once, in a full suite run)
+    busy = threading.Thread(target=executor.train, args=(TrainConfig(**dict(TINY, epochs=30, seed=21)), data))
+    busy.start()
     assert wait_for(lambda: ray.available_resources().get("CPU", 0) < ray_client.cpus_per_training(), 120)
     asked = []
     result = executor.train(TrainConfig(**dict(TINY, seed=22)), data,
