@@ -57,3 +57,15 @@ class TrainingDiverged(CnnlabError):
 
 class TrainingStoppedEarly(CnnlabError):
     """Stopped before its first epoch finished: there is no whole epoch to keep, so nothing is stored."""
+
+
+class DatabaseUnavailable(CnnlabError):
+    """The people's database cannot be reached, or is newer than this cnnlab; the message says what to do."""
+
+
+class NotAllowed(CnnlabError):
+    """Someone asked for what their role may not do; the message says who may (cnnlab.classroom.permissions)."""
+
+
+class SignInRefused(CnnlabError):
+    """A wrong name, password or code, a nickname already taken, too many attempts, an ended session."""

@@ -31,6 +31,8 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("CNNLAB_DATA_DIR", raising=False)
+    monkeypatch.delenv("CNNLAB_DATABASE_URL", raising=False)  # the people's database: SQLite in CNNLAB_HOME
+    monkeypatch.delenv("CNNLAB_SECRET_KEY", raising=False)
     monkeypatch.setattr(sources, "DEBIAN_FASHION_DIR", tmp_path / "no_debian")
     datasets._load_cached.cache_clear()
     datasets._probe.cache_clear()
@@ -41,6 +43,28 @@ def isolated(tmp_path, monkeypatch):
     yield tmp_path
     datasets._load_cached.cache_clear()
     i18n.set_language("en")
+    if "cnnlab.classroom.database" in sys.modules:
+        sys.modules["cnnlab.classroom.database"].forget()  # no connection outlives its test's database
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL on 127.0.0.1 for the whole run (tests/classroom/postgres_server.py)."""
+    import postgres_server
+
+    server = postgres_server.Server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def people_db(request, monkeypatch, isolated):
+    """The people's database, empty: the SQLite file in the test's CNNLAB_HOME, then a real PostgreSQL."""
+    if request.param == "postgresql":
+        server = request.getfixturevalue("postgres")
+        server.empty()
+        monkeypatch.setenv("CNNLAB_DATABASE_URL", server.url)
+    return request.param
 
 
 # A test that starts one of these (a Streamlit server, Chromium, a Ray instance or cluster) takes seconds to tens of

@@ -21,6 +21,7 @@ from cnnlab.cli.commands import (
 )
 from cnnlab.cli.data_commands import cmd_data
 from cnnlab.cli.output import EXIT_BAD_INPUT
+from cnnlab.cli.people_commands import cmd_class, cmd_db, cmd_teacher
 from cnnlab.data import catalogue
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
@@ -109,6 +110,9 @@ def _parser():
     _runs_arguments(command("runs", help=t("cli.help.runs")))
     _export_arguments(command("export", help=t("cli.help.export")))
     _data_arguments(command("data", help=t("cli.help.data")))
+    _teacher_arguments(command("teacher", help=t("cli.help.teacher")))
+    _class_arguments(command("class", help=t("cli.help.class")))
+    _db_arguments(command("db", help=t("cli.help.db")))
     return parser
 
 
@@ -188,6 +192,27 @@ def _data_arguments(parser):
     parser.add_argument("--json", action="store_true", help=t("cli.help.json"))
 
 
+def _teacher_arguments(parser):
+    parser.add_argument("action", choices=["add", "password"], help=t("cli.help.teacher_action"))
+    parser.add_argument("name", metavar="NAME", help=t("cli.help.teacher_name"))
+    parser.add_argument("--password-stdin", action="store_true", help=t("cli.help.password_stdin"))
+    parser.add_argument("--json", action="store_true", help=t("cli.help.json"))
+
+
+def _class_arguments(parser):
+    parser.add_argument("action", choices=["create", "roster"], help=t("cli.help.class_action"))
+    parser.add_argument("name", metavar="NAME", help=t("cli.help.class_name"))
+    parser.add_argument("--term", default="", help=t("cli.help.term"))
+    parser.add_argument("--teacher", default=None, metavar="NAME", help=t("cli.help.class_teacher"))
+    parser.add_argument("--add", default=None, metavar="FILE.csv", help=t("cli.help.roster_add"))
+    parser.add_argument("--json", action="store_true", help=t("cli.help.json"))
+
+
+def _db_arguments(parser):
+    parser.add_argument("action", choices=["upgrade"], help=t("cli.help.db_action"))
+    parser.add_argument("--json", action="store_true", help=t("cli.help.json"))
+
+
 def _ray_option(parser):
     parser.add_argument("--ray", metavar="ADDRESS", default=None, help=t("cli.help.ray"))
 
@@ -219,4 +244,4 @@ def main(argv=None):
 
 COMMANDS = {"architectures": cmd_architectures, "train": cmd_train, "predict": cmd_predict,
             "reproduce": cmd_reproduce, "prepare": cmd_prepare, "runs": cmd_runs, "data": cmd_data,
-            "export": cmd_export}
+            "export": cmd_export, "teacher": cmd_teacher, "class": cmd_class, "db": cmd_db}

@@ -1,0 +1,154 @@
+"""Teachers, classes and students: made, found and signed in.
+
+A teacher is made on the server's command line only (python -m cnnlab teacher add), so no student can claim the
+role first; their password is kept as an Argon2 hash. A class gets a join code; a student joins with it and a
+nickname and gets a personal code to write down (no e-mail, no password). Every failed sign-in is counted, by the
+name or code tried and by the address it came from, and too many in a minute (RATE) are refused before any hash
+is computed.
+"""
+
+import datetime
+import os
+import secrets
+import unicodedata
+
+import sqlalchemy as sa
+
+from cnnlab.classroom import codes, database, schema
+from cnnlab.errors import SignInRefused
+
+MIN_PASSWORD = 8
+MAX_NAME = 40
+RATE = {"tried": 10, "address": 30, "codes": 300}  # failed sign-ins allowed a minute: per name/code, per address,
+# and for personal codes from everywhere together (guessing a code from many addresses)
+KEY_SETTING = "code_key"
+NAME_REFUSED = {  # what: (the sentence when it is empty, when it is too long or unprintable)
+    "name": ("signin.name_missing", "signin.name_bad"), "class": ("signin.class_missing", "signin.class_bad"),
+    "nickname": ("signin.nickname_missing", "signin.nickname_bad"),
+}
+
+
+def _hasher():
+    from argon2 import PasswordHasher  # its defaults: 0.16 s a verify on 2 cores, only after the rate limit
+
+    return PasswordHasher()
+
+
+def key(session):
+    """The key that hashes personal codes: CNNLAB_SECRET_KEY (the same on every app server), else one made once and
+    kept in the database."""
+    if os.environ.get("CNNLAB_SECRET_KEY"):
+        return os.environ["CNNLAB_SECRET_KEY"]
+    found = session.get(schema.Setting, KEY_SETTING)
+    if found is None:
+        found = schema.Setting(name=KEY_SETTING, value=secrets.token_hex(32))
+        session.add(found)
+        session.flush()
+    return found.value
+
+
+def name_of(typed, what="name"):
+    """A name or nickname as kept: printable, trimmed, at most MAX_NAME characters; else SignInRefused."""
+    text = unicodedata.normalize("NFC", " ".join(str(typed or "").split()))
+    if not text:
+        raise SignInRefused(NAME_REFUSED[what][0])
+    if len(text) > MAX_NAME or not all(ch.isprintable() for ch in text):
+        raise SignInRefused(NAME_REFUSED[what][1], most=MAX_NAME)
+    return text
+
+
+def is_class_server(session=None):
+    """True as soon as a teacher account exists: people sign in; before that, a personal lab where the person at the
+    keyboard may do everything."""
+    if session is None:
+        with database.transaction() as session:
+            return is_class_server(session)
+    return session.scalar(sa.select(sa.func.count()).where(schema.Person.role == "teacher")) > 0
+
+
+def add_teacher(name, password):
+    """A new teacher account (from the server's command line)."""
+    name = name_of(name)
+    if len(password or "") < MIN_PASSWORD:
+        raise SignInRefused("signin.password_short", least=MIN_PASSWORD)
+    hashed = _hasher().hash(password)
+    with database.transaction() as session:
+        if session.scalar(sa.select(schema.Person).where(schema.Person.teacher_name == name.casefold())):
+            raise SignInRefused("signin.teacher_taken", name=name)
+        person = schema.Person(role="teacher", name=name, teacher_name=name.casefold(), password_hash=hashed)
+        session.add(person)
+    return person
+
+
+def set_password(name, password):
+    """A teacher's new password (the command line); their browser sessions end."""
+    if len(password or "") < MIN_PASSWORD:
+        raise SignInRefused("signin.password_short", least=MIN_PASSWORD)
+    with database.transaction() as session:
+        person = teacher_named(session, name)
+        person.password_hash = _hasher().hash(password)
+        end_sessions(session, person.id)
+
+
+def teachers(session):
+    """Every teacher of the server, by name."""
+    return list(session.scalars(sa.select(schema.Person).where(schema.Person.role == "teacher")
+                                .order_by(schema.Person.teacher_name)))
+
+
+def teacher_named(session, name):
+    person = session.scalar(sa.select(schema.Person).where(schema.Person.teacher_name == name_of(name).casefold()))
+    if person is None:
+        raise SignInRefused("signin.no_teacher", name=name_of(name))
+    return person
+
+
+def sign_in_teacher(name, password, address):
+    """The teacher with that name and password, or SignInRefused (the same words for a wrong name or password)."""
+    name = name_of(name)
+    with database.transaction() as session:
+        tried = "teacher:" + codes.digest(key(session), name.casefold())[:48]
+        check_rate(session, tried, address)
+        person = session.scalar(sa.select(schema.Person).where(schema.Person.teacher_name == name.casefold()))
+    from argon2.exceptions import Argon2Error
+
+    try:
+        _hasher().verify(person.password_hash if person else _DUMMY(), password or "")
+    except Argon2Error:
+        person = None
+    if person is None:
+        failed(tried, address)
+        raise SignInRefused("signin.wrong_password")
+    return person
+
+
+def _DUMMY(made=[]):  # noqa: B006 - a hash to verify against when the name is unknown: the answer takes as long
+    if not made:
+        made.append(_hasher().hash(secrets.token_hex(16)))
+    return made[0]
+
+
+def end_sessions(session, person_id):
+    session.execute(sa.update(schema.BrowserSession)
+                    .where(schema.BrowserSession.person_id == person_id, schema.BrowserSession.revoked_at.is_(None))
+                    .values(revoked_at=schema.now()))
+
+
+def check_rate(session, tried, address, codes_too=False):
+    """Refuse, before any hash is computed, a name/code or an address that failed too often in the last minute."""
+    since = schema.now() - datetime.timedelta(minutes=1)
+    recent = sa.select(sa.func.count()).select_from(schema.SignInAttempt).where(schema.SignInAttempt.at >= since)
+    counts = {"tried": session.scalar(recent.where(schema.SignInAttempt.tried == tried)),
+              "address": session.scalar(recent.where(schema.SignInAttempt.address == str(address)[:64]))}
+    if codes_too:
+        counts["codes"] = session.scalar(recent.where(schema.SignInAttempt.tried.like("code:%")))
+    if any(counts[which] >= RATE[which] for which in counts):
+        raise SignInRefused("signin.too_many", seconds=60)
+
+
+def failed(tried, address):
+    """Count a failed sign-in (and forget those older than an hour)."""
+    with database.transaction() as session:
+        session.add(schema.SignInAttempt(tried=tried, address=str(address)[:64]))
+        session.execute(sa.delete(schema.SignInAttempt)
+                        .where(schema.SignInAttempt.at < schema.now() - datetime.timedelta(hours=1)))

@@ -1,0 +1,86 @@
+"""Who asked for which run: the personal side of shared runs.
+
+Identical settings still train once and the run store keeps one copy; each request for it is a row here (who, when,
+from which class, their note, the training time it cost them), so "My runs" lists a student's, the teacher sees each
+student's, and a day's training minutes can be counted against the class's budget.
+"""
+
+import datetime
+
+import sqlalchemy as sa
+
+from cnnlab.classroom import database, permissions, schema
+from cnnlab.errors import NotAllowed
+
+
+def record(who, run_id, dataset, settings, note=""):
+    """Keep who asked for run_id (nothing for guests and the owner of a personal lab, who are nobody)."""
+    if who.person_id is None:
+        return None
+    with database.transaction() as session:
+        made = schema.Request(person_id=who.person_id, class_id=who.class_id, run_id=run_id, dataset=dataset,
+                              settings=settings, note=str(note or "")[:2000])
+        session.add(made)
+    return made.id
+
+
+def charge(request_id, seconds):
+    """Add the training time a request cost (its share of a training that ran for it)."""
+    if request_id is None:
+        return
+    with database.transaction() as session:
+        session.execute(sa.update(schema.Request).where(schema.Request.id == request_id)
+                        .values(seconds=schema.Request.seconds + float(seconds)))
+
+
+def of_person(who, person_id, limit=500):
+    """A person's requests, newest first, if who may see them (themselves, their teacher, the owner)."""
+    permissions.require_see(who, person_id)
+    with database.transaction() as session:
+        return list(session.scalars(sa.select(schema.Request).where(schema.Request.person_id == person_id)
+                                    .order_by(schema.Request.asked_at.desc(), schema.Request.id.desc()).limit(limit)))
+
+
+def of_class(who, class_id, limit=5000):
+    """A class's requests with the nickname of who asked: [(nickname, Request)], newest first (its teacher only)."""
+    if not permissions.may_see_class(who, class_id):
+        raise NotAllowed("permission.see_other")
+    with database.transaction() as session:
+        rows = session.execute(
+            sa.select(schema.Membership.nickname, schema.Request)
+            .join(schema.Membership, sa.and_(schema.Membership.person_id == schema.Request.person_id,
+                                             schema.Membership.class_id == schema.Request.class_id))
+            .where(schema.Request.class_id == class_id)
+            .order_by(schema.Request.asked_at.desc(), schema.Request.id.desc()).limit(limit))
+        return [tuple(row) for row in rows]
+
+
+def seconds_today(person_id):
+    """The training time a person's requests cost since midnight (UTC)."""
+    midnight = schema.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    with database.transaction() as session:
+        return float(session.scalar(sa.select(sa.func.coalesce(sa.func.sum(schema.Request.seconds), 0.0))
+                                    .where(schema.Request.person_id == person_id,
+                                           schema.Request.asked_at >= midnight)))
+
+
+def budget_left(who):
+    """Seconds of training a student has left today under their class's budget; None: no budget (teachers, the
+    owner, a class without one)."""
+    if who.role != "student" or who.class_id is None:
+        return None
+    with database.transaction() as session:
+        classroom = session.get(schema.Classroom, who.class_id)
+        minutes = classroom.minutes_per_day if classroom else None
+    if minutes is None:
+        return None
+    return max(0.0, minutes * 60 - seconds_today(who.person_id))
+
+
+def require_budget(who):
+    """Nothing while the student has training time left today; else NotAllowed saying when it comes back."""
+    left = budget_left(who)
+    if left is not None and left <= 0:
+        tomorrow = (schema.now() + datetime.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        raise NotAllowed("permission.budget_spent",
+                         hours=max(1, round((tomorrow - schema.now()).total_seconds() / 3600)))

@@ -1,0 +1,103 @@
+"""The database's tables, as SQLAlchemy 2 classes: one row per person, class, browser session, request, attempt.
+
+A change here is a migration in migrations/versions/ too (python -m cnnlab db upgrade applies it); a test compares
+the two, so neither moves without the other.
+"""
+
+import datetime
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+
+def now():
+    """The time rows are stamped with: UTC, without tzinfo (SQLite and PostgreSQL store the same thing)."""
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+class Base(orm.DeclarativeBase):
+    pass
+
+
+class Setting(Base):
+    """A server-wide value kept in the database (the key that makes personal codes unreadable in it)."""
+
+    __tablename__ = "settings"
+    name: orm.Mapped[str] = orm.mapped_column(sa.String(64), primary_key=True)
+    value: orm.Mapped[str] = orm.mapped_column(sa.String(256))
+
+
+class Person(Base):
+    """A teacher (a sign-in name and an Argon2 password hash) or a student (a personal code, kept as a keyed hash)."""
+
+    __tablename__ = "people"
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    role: orm.Mapped[str] = orm.mapped_column(sa.String(16))  # "teacher" | "student"
+    name: orm.Mapped[str] = orm.mapped_column(sa.String(64))  # what others read: a teacher's name, a nickname
+    teacher_name: orm.Mapped[str | None] = orm.mapped_column(sa.String(64), unique=True)  # teachers sign in by it
+    password_hash: orm.Mapped[str | None] = orm.mapped_column(sa.String(256))  # teachers
+    code_digest: orm.Mapped[str | None] = orm.mapped_column(sa.String(64), unique=True)  # students
+    oidc_subject: orm.Mapped[str | None] = orm.mapped_column(sa.String(256), unique=True)  # signed in by a school
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(default=now)
+
+
+class Membership(Base):
+    """A student in a class, under a nickname no classmate has."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (sa.UniqueConstraint("class_id", "nickname", name="uq_memberships_class_nickname"),)
+    person_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
+    class_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("classes.id", ondelete="CASCADE"), primary_key=True)
+    nickname: orm.Mapped[str] = orm.mapped_column(sa.String(64))
+    joined_at: orm.Mapped[datetime.datetime] = orm.mapped_column(default=now)
+
+
+class Classroom(Base):
+    """A class a teacher runs: its name and term, the join code students type, its limits."""
+
+    __tablename__ = "classes"
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    name: orm.Mapped[str] = orm.mapped_column(sa.String(80), unique=True)
+    term: orm.Mapped[str] = orm.mapped_column(sa.String(40), default="")
+    join_code: orm.Mapped[str] = orm.mapped_column(sa.String(16), unique=True)
+    teacher_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    minutes_per_day: orm.Mapped[int | None] = orm.mapped_column()  # each student's training budget; None: no limit
+    open: orm.Mapped[bool] = orm.mapped_column(default=True)  # students may join with the code
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(default=now)
+
+
+class BrowserSession(Base):
+    """One signed-in browser: the cookie holds `<id>.<secret>`; here only the secret's SHA-256 is kept."""
+
+    __tablename__ = "sessions"
+    id: orm.Mapped[str] = orm.mapped_column(sa.String(32), primary_key=True)
+    person_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    secret_digest: orm.Mapped[str] = orm.mapped_column(sa.String(64))
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(default=now)
+    expires_at: orm.Mapped[datetime.datetime] = orm.mapped_column()
+    revoked_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column()
+
+
+class Request(Base):
+    """Who asked for which run, when, from which class, with their note. The run itself stays in the run store."""
+
+    __tablename__ = "requests"
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    person_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    class_id: orm.Mapped[int | None] = orm.mapped_column(sa.ForeignKey("classes.id", ondelete="SET NULL"), index=True)
+    run_id: orm.Mapped[str] = orm.mapped_column(sa.String(64), index=True)
+    dataset: orm.Mapped[str] = orm.mapped_column(sa.String(80))
+    settings: orm.Mapped[str] = orm.mapped_column(sa.Text)  # the TrainConfig's canonical JSON
+    note: orm.Mapped[str] = orm.mapped_column(sa.Text, default="")
+    asked_at: orm.Mapped[datetime.datetime] = orm.mapped_column(default=now, index=True)
+    seconds: orm.Mapped[float] = orm.mapped_column(default=0.0)  # training time it cost (0: already stored)
+
+
+class SignInAttempt(Base):
+    """A failed sign-in, by the name or code tried and the address it came from (the rate limit counts these)."""
+
+    __tablename__ = "sign_in_attempts"
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    tried: orm.Mapped[str] = orm.mapped_column(sa.String(64), index=True)  # a digest, never the code itself
+    address: orm.Mapped[str] = orm.mapped_column(sa.String(64), index=True)
+    at: orm.Mapped[datetime.datetime] = orm.mapped_column(default=now, index=True)

@@ -1,0 +1,98 @@
+"""A signed-in browser: an expiring session token kept in a cookie, revocable by the teacher.
+
+The token is `<session id>.<secret>`, both random; the database keeps the secret's SHA-256 only, so a copy of the
+database signs nobody in, and a token changed by one character (a tampered cookie) matches nothing. Nothing of it
+is ever put in an address: a link copied from a classmate's screen makes nobody them.
+"""
+
+import dataclasses
+import datetime
+import hashlib
+import hmac
+import secrets
+
+import sqlalchemy as sa
+
+from cnnlab.classroom import accounts, database, schema
+
+DAYS = 30  # a student stays signed in on their own device for a term's month; the teacher may end it sooner
+MAX_TOKEN = 128
+
+
+@dataclasses.dataclass(frozen=True)
+class Who:
+    """Who is asking: a guest, a student, a teacher, or the owner of a personal lab (and the server's command line).
+
+    It is what cnnlab.classroom.permissions decides on; pages, the command line and Ray tasks pass it along."""
+
+    role: str  # "guest" | "student" | "teacher" | "owner"
+    person_id: int | None = None
+    name: str = ""
+    class_id: int | None = None  # a student's class
+    session_id: str | None = None
+
+    @property
+    def key(self):
+        """The name this person has in the training queue (one place in line each, whatever the browser)."""
+        return f"person:{self.person_id}" if self.person_id is not None else None
+
+
+OWNER = Who("owner", name="")
+GUEST = Who("guest")
+
+
+def _digest(secret):
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def open_session(person_id, days=DAYS):
+    """A new signed-in browser for the person: the token to keep in its cookie."""
+    session_id, secret = secrets.token_hex(16), secrets.token_urlsafe(32)
+    with database.transaction() as session:
+        session.add(schema.BrowserSession(id=session_id, person_id=person_id, secret_digest=_digest(secret),
+                                          expires_at=schema.now() + datetime.timedelta(days=days)))
+    return f"{session_id}.{secret}"
+
+
+def who(token):
+    """Who a cookie's token signs in; (Who, None) when it does, (GUEST, reason) when it does not: reason is None for
+    no token, else "tampered", "expired" or "ended" (signed out, or ended by the teacher)."""
+    if not token:
+        return GUEST, None
+    session_id, _, secret = str(token)[:MAX_TOKEN].partition(".")
+    with database.transaction() as session:
+        found = session.get(schema.BrowserSession, session_id) if len(session_id) == 32 else None
+        if found is None or not hmac.compare_digest(found.secret_digest, _digest(secret)):
+            return GUEST, "tampered"
+        if found.revoked_at is not None:
+            return GUEST, "ended"
+        if found.expires_at <= schema.now():
+            return GUEST, "expired"
+        return _who_of(session, found.person_id, session_id), None
+
+
+def _who_of(session, person_id, session_id=None):
+    person = session.get(schema.Person, person_id)
+    class_id = session.scalar(sa.select(schema.Membership.class_id).where(schema.Membership.person_id == person_id)
+                              .order_by(schema.Membership.joined_at.desc()).limit(1))
+    return Who(person.role, person.id, person.name, class_id, session_id)
+
+
+def person(person_id):
+    """A Who for a person by id (the command line acting for someone, a test)."""
+    with database.transaction() as session:
+        return _who_of(session, person_id)
+
+
+def close(token):
+    """Sign out: the token stops working at once."""
+    session_id = str(token or "")[:MAX_TOKEN].partition(".")[0]
+    with database.transaction() as session:
+        session.execute(sa.update(schema.BrowserSession).where(schema.BrowserSession.id == session_id)
+                        .values(revoked_at=schema.now()))
+
+
+def end_all(person_id):
+    """End every browser session of the person (the teacher's "sign out everywhere")."""
+    with database.transaction() as session:
+        accounts.end_sessions(session, person_id)
