@@ -1,7 +1,9 @@
 """cnnlab's entry point: the language selector, the navigation in that language, and the home page.
 
 No TensorFlow here: the home page opens at once. Every page is a file in pages/ (its text in the
-catalogues of cnnlab/locales); this file draws the sidebar above all of them.
+catalogues of cnnlab/locales); this file draws the sidebar above all of them. `streamlit run app.py` finds the st.App
+at the bottom and serves it: the pages, and the two addresses that set and remove the sign-in cookie
+(cnnlab/classroom/web.py).
 """
 
 import streamlit as st
@@ -45,9 +47,18 @@ def home():
     st.caption(t("home.offline_note"))
 
 
-st.session_state[ui.ROUTER] = True
-ui.language_selector()
-navigation = st.navigation(
-    [st.Page(home, title=t("nav.home"), icon="🧠", default=True)]
-    + [st.Page(path, title=t(key), icon=icon, url_path=address) for path, key, icon, address in ui.PAGES])
-navigation.run()
+def main():
+    st.session_state[ui.ROUTER] = True
+    ui.language_selector()  # and who this browser is, with the sign-in on a class server
+    navigation = st.navigation(
+        [st.Page(home, title=t("nav.home"), icon="🧠", default=True)]
+        + [st.Page(path, title=t(key), icon=icon, url_path=address) for path, key, icon, address in ui.PAGES])
+    navigation.run()
+
+
+if __name__ == "__main__":  # Streamlit runs this file as the script of every page view (and AppTest does)
+    main()
+else:  # `streamlit run app.py` imports it once to serve it: Streamlit's pages, and the routes that sign in and out
+    from cnnlab.classroom import web
+
+    app = st.App(__file__, routes=web.ROUTES)

@@ -1,6 +1,5 @@
 """Streamlit helpers shared by the pages: the language, server-wide resources and the run picker. Layout only."""
 
-import hmac
 import os
 import threading
 import uuid
@@ -66,6 +65,8 @@ def language_selector():
     codes = list(i18n.LANGUAGES)
     st.sidebar.selectbox(f"🌐 {t('common.language')}", codes, index=codes.index(lang),
                          format_func=i18n.LANGUAGES.get, key="_language_widget", on_change=_chosen)
+    identify()
+    account_box()
     return lang
 
 
@@ -139,9 +140,198 @@ def release_uploads(files):
         context.uploaded_file_mgr.remove_file(session_id=context.session_id, file_id=file.file_id)
 
 
+WHO = "_who"  # session-state key: who this browser is, read again at the start of every script run (identify)
+
+
+def identify():
+    """Who this browser is, read once per script run from its session cookie: the owner in a personal lab (no
+    teacher account yet), else the person the cookie signs in, else a guest. A database that cannot be reached makes
+    everyone a guest with a sentence saying why; nothing trained is touched."""
+    from cnnlab.classroom import accounts, sessions, web
+
+    reason = None
+    try:
+        if not accounts.is_class_server():
+            found = sessions.OWNER
+        else:
+            found, reason = sessions.who(_cookie(web.COOKIE))
+    except CnnlabError as error:
+        found, reason = sessions.GUEST, error
+    st.session_state[WHO] = found
+    st.session_state["_who_reason"] = reason
+    return found
+
+
+def _cookie(name):
+    """A cookie the browser sent when it opened this page (st.context.cookies; set by cnnlab.classroom.web)."""
+    return st.context.cookies.get(name)
+
+
+def who():
+    """Who this browser is (cnnlab.classroom.sessions.Who), as identify() read it for this script run."""
+    return st.session_state.get(WHO) or identify()
+
+
 def student():
-    """This browser session's id in the queue (a plain string in session state)."""
-    return st.session_state.setdefault("student", uuid.uuid4().hex)
+    """This browser's name in the queue and for its uploads: the signed-in person's, else this tab's own."""
+    return who().key or st.session_state.setdefault("student", uuid.uuid4().hex)
+
+
+def allowed(action):
+    """True when who() may do action (cnnlab.classroom.permissions): pages ask it to draw a control or say why not;
+    the package asks it again when the action is done."""
+    from cnnlab.classroom import permissions
+
+    return permissions.may(who(), action)
+
+
+def refuse_unless(action, where=st):
+    """Say in a sentence who may do action, and stop the page, unless who() may."""
+    from cnnlab.classroom import permissions
+
+    if not allowed(action):
+        where.info(t(permissions.REFUSED[action]))
+        st.stop()
+
+
+SIGNED_IN_AS = {"student": "signin.as_student", "teacher": "signin.as_teacher"}
+SIGNIN_NOTICE = {"expired": "signin.reason_expired", "ended": "signin.reason_ended",
+                 "tampered": "signin.reason_tampered"}  # why a cookie signs nobody in (sessions.who)
+BACK_NOTICE = {"expired": "signin.back_expired", "unavailable": "signin.back_unavailable"}  # what /api/session said
+
+
+def account_box():
+    """The sidebar's sign-in on a class server: who you are and Sign out, or the three ways in (join a class with its
+    code, your personal code, a teacher's name and password). Nothing in a personal lab."""
+    person = who()
+    if person.role == "owner":
+        return
+    _signin_notice()
+    box = st.sidebar.container(border=True)
+    if person.role != "guest":
+        box.markdown(t(SIGNED_IN_AS[person.role], name=person.name, klass=_class_name(person.class_id)))
+        box.html(f'<a href="{_signout_address()}">{t("signin.sign_out")}</a>')
+        return
+    if st.session_state.get("_joined"):
+        _show_new_code(box)
+        return
+    box.markdown(f"**{t('signin.title')}**")
+    join, code, teacher = box.tabs([t("signin.tab_join"), t("signin.tab_code"), t("signin.tab_teacher")])
+    _join_form(join)
+    _code_form(code)
+    _teacher_form(teacher)
+
+
+def _class_name(class_id):
+    from cnnlab.classroom import database, schema
+
+    if class_id is None:
+        return ""
+    with database.transaction() as session:
+        found = session.get(schema.Classroom, class_id)
+        return found.name if found else ""
+
+
+def _here():
+    """This page's path in the browser (with ?lang=), to come back to after signing in or out."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(getattr(st.context, "url", None) or "/")
+    return (parts.path or "/") + f"?lang={i18n.get_language()}"
+
+
+def _signout_address():
+    from urllib.parse import quote
+
+    from cnnlab.classroom import web
+
+    return f"{web.SIGNOUT_PATH}?next={quote(_here(), safe='')}"
+
+
+def _signin_notice():
+    """Why this browser is a guest now, once: its session expired, was ended, or its cookie is not one of ours."""
+    reason = st.session_state.get("_who_reason")
+    back = st.query_params.get("signin")
+    if back in BACK_NOTICE:
+        st.sidebar.warning(t(BACK_NOTICE[back]))
+        del st.query_params["signin"]
+    elif isinstance(reason, CnnlabError):
+        st.sidebar.error(str(reason))
+    elif reason in SIGNIN_NOTICE:
+        st.sidebar.info(t(SIGNIN_NOTICE[reason]))
+
+
+def _go_signed_in(person_id):
+    """Send this browser to /api/session with a one-time ticket; it comes back here with its cookie (no click)."""
+    import json
+    from urllib.parse import quote
+
+    from cnnlab.classroom import sessions, web
+
+    address = f"{web.SESSION_PATH}?ticket={sessions.open_ticket(person_id)}&next={quote(_here(), safe='')}"
+    st.html(f"<script>window.location.assign({json.dumps(address)})</script>", unsafe_allow_javascript=True)
+    st.sidebar.markdown(f"[{t('signin.continue')}]({address})")
+
+
+def _address():
+    return getattr(st.context, "ip_address", None) or "unknown"
+
+
+def _join_form(where):
+    from cnnlab.classroom import classes
+
+    with where.form("join_form", border=False):
+        code = st.text_input(t("signin.join_code"), max_chars=16, placeholder="K7M2QX",
+                             value=str(st.query_params.get("join", ""))[:16])  # the QR code's link brings it
+        nickname = st.text_input(t("signin.nickname"), max_chars=40)
+        if st.form_submit_button(t("signin.join"), type="primary"):
+            try:
+                person, personal = classes.join(code, nickname, _address())
+            except CnnlabError as error:
+                st.error(str(error))
+                return
+            st.session_state["_joined"] = (person.id, person.name, personal)
+            st.rerun()
+
+
+def _show_new_code(where):
+    """The personal code a student just got, large, until they say they wrote it down."""
+    person_id, name, personal = st.session_state["_joined"]
+    where.success(t("signin.joined", name=name))
+    where.markdown(f"# `{personal}`")
+    where.caption(t("signin.write_it_down"))
+    if where.button(t("signin.wrote_it"), type="primary", key="wrote_it"):
+        del st.session_state["_joined"]
+        _go_signed_in(person_id)
+
+
+def _code_form(where):
+    from cnnlab.classroom import classes
+
+    with where.form("code_form", border=False):
+        code = st.text_input(t("signin.personal_code"), max_chars=40, placeholder="kiwi-4821", type="password")
+        if st.form_submit_button(t("signin.sign_in"), type="primary"):
+            try:
+                person = classes.sign_in(code, _address())
+            except CnnlabError as error:
+                st.error(str(error))
+                return
+            _go_signed_in(person.id)
+
+
+def _teacher_form(where):
+    from cnnlab.classroom import accounts
+
+    with where.form("teacher_form", border=False):
+        name = st.text_input(t("signin.teacher_name"), max_chars=40)
+        password = st.text_input(t("signin.password"), type="password", max_chars=1024)
+        if st.form_submit_button(t("signin.sign_in"), type="primary"):
+            try:
+                person = accounts.sign_in_teacher(name, password, _address())
+            except CnnlabError as error:
+                st.error(str(error))
+                return
+            _go_signed_in(person.id)
 
 
 def secret(name):
@@ -154,23 +344,10 @@ def secret(name):
         return None
 
 
-def teacher_token():
-    """The token that guards a teacher's actions (CNNLAB_TEACHER_TOKEN or secrets.toml), or None when unset."""
-    return secret("CNNLAB_TEACHER_TOKEN")
-
-
-def teacher_allowed(key):
-    """True when no teacher token is set (a home install), or when the one typed here matches it."""
-    token = teacher_token()
-    if token is None:
-        return True
-    typed = st.text_input(t("common.teacher_token"), type="password", key=key)
-    return bool(typed) and hmac.compare_digest(typed.encode(), str(token).encode())
-
-
 def queue_for_me(config, dataset, replace=False, requested_by=None):
-    """Queue config for this student under the server's limit (merged with the same settings from others)."""
-    return queue().submit(config, dataset, requested_by=requested_by, student=student(), replace=replace)
+    """Queue config for this student under the server's limit (merged with the same settings from others); the queue
+    checks that they may train."""
+    return queue().submit(config, dataset, requested_by=requested_by, student=student(), replace=replace, who=who())
 
 
 @st.cache_resource

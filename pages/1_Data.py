@@ -84,13 +84,13 @@ def get_the_whole(name, running):
     if found.is_file() and st.button(t("data.cifar_check_folder"), key="cifar_folder"):
         with st.spinner(t("data.cifar_checking")):
             try:
-                archives.import_placed(found)  # then removed; two pressing at once: one imports, one finds it done
+                archives.import_placed(found, who=ui.who())  # then removed; two pressing at once: one imports, one finds it done
                 st.rerun()
             except CnnlabError as error:
                 st.error(str(error))
     st.markdown(t("data.cifar_upload_intro"))
-    if not ui.teacher_allowed("cifar_token"):
-        st.caption(t("data.teacher_only"))
+    if not ui.allowed("import_class"):
+        st.caption(t("permission.import_class"))
         return
     upload = st.file_uploader(t("data.cifar_upload"), type=["gz"], key="cifar_upload",
                               max_upload_size=archives.MAX_ARCHIVE_BYTES // archives.MB)
@@ -98,7 +98,8 @@ def get_the_whole(name, running):
         with st.spinner(t("data.cifar_checking")):
             try:
                 upload.seek(0)
-                archives.import_cifar(upload, archive_name=upload.name)  # read where Streamlit holds it, no copy
+                # read where Streamlit holds it, no copy
+                archives.import_cifar(upload, archive_name=upload.name, who=ui.who())
                 st.rerun()
             except CnnlabError as error:
                 st.error(str(error))
@@ -108,8 +109,12 @@ def get_the_whole(name, running):
 
 def bring_your_own():
     """Import a class's own pictures (a zip or a folder of class folders): what was found first, then the import.
-    What was sent is kept on disk until it is imported or given up (uploads.keep_upload), not in memory."""
+    What was sent is kept on disk until it is imported or given up (uploads.keep_upload), not in memory. An imported
+    dataset is the whole class's: on a class server only a teacher imports one (own_images asks again)."""
     st.markdown(t("data.own_intro"))
+    if not ui.allowed("import_class"):
+        st.caption(t("permission.import_class"))
+        return
     kind = st.radio(t("data.own_kind"), ["zip", "folder"], horizontal=True, key="own_kind",
                     format_func={"zip": t("data.own_kind_zip"), "folder": t("data.own_kind_folder")}.get)
     sending = st.session_state.setdefault("own_round", 0)  # a fresh, empty uploader once a sending is on disk
@@ -145,7 +150,8 @@ def take_in(sent, folder):
     st.session_state.pop("own_refused", None)
     with st.spinner(t("data.own_surveying")):
         try:
-            upload = uploads.keep_upload([(f.name, f) for f in sent], folder=folder, owner=ui.student())
+            upload = uploads.keep_upload([(f.name, f) for f in sent], folder=folder, owner=ui.student(),
+                                         who=ui.who())
         except CnnlabError as error:
             upload, st.session_state["own_refused"] = None, error
             if not isinstance(st.session_state.get("own_survey"), own_survey.Survey):
@@ -208,7 +214,7 @@ def import_form(found):
             st.info(t("data.own_replaces", name=key))
         bar = st.progress(0.0, text=t("data.own_importing", done=0, total=found.images))
         info = own_images.import_images(
-            found.origin, typed, shape=shape, test_share=share, seed=int(seed), survey_=found,
+            found.origin, typed, shape=shape, test_share=share, seed=int(seed), survey_=found, who=ui.who(),
             on_progress=lambda done, total: bar.progress(done / total, text=t("data.own_importing", done=done,
                                                                                total=total)))
     except CnnlabError as error:

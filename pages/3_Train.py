@@ -17,6 +17,8 @@ TRAIN_SIZES = [500, 1000, 2000, 5000, 10_000, 20_000, 30_000, 50_000]
 
 ui.page("train.title", "🏋️")
 st.write(t("train.intro"))
+if not ui.allowed("train"):  # a guest of a class server may look at the settings; the queue refuses them anyway
+    st.info(t("permission.train"))
 
 FORM = {"train_optimizer": "adam", "epochs": 5, "batch_size": 64, "train_lr": None, "train_own_dropout": True,
         "train_dropout": 0.25, "train_size": None, "train_validation": 0.1, "train_seed": 0, "train_augment": False}
@@ -201,7 +203,7 @@ def job_panel():
         if job.stop_requested:
             st.warning(t("train.stopping"))
         elif st.button(t("train.stop"), key=f"stop_{job.id}"):
-            ui.queue().stop(job.id, student=ui.student())
+            ui.queue().stop(job.id, student=ui.student(), who=ui.who())
             if job.stop_requested:
                 st.warning(t("train.stopping"))
             else:  # others still wait for this same training: it goes on for them
@@ -219,6 +221,10 @@ def job_panel():
         st.rerun()
 
 
+if not st.session_state.get("job_id"):  # a reload, or another tab or device of the same person: their place in line
+    mine = ui.queue().job_of(ui.student())
+    if mine is not None:
+        st.session_state["job_id"] = mine.id
 job = ui.queue().get(st.session_state.get("job_id"))
 if job is not None and job.status in ("queued", "running"):
     st.fragment(job_panel, run_every=1.0)()

@@ -47,6 +47,30 @@ def isolated(tmp_path, monkeypatch):
         sys.modules["cnnlab.classroom.database"].forget()  # no connection outlives its test's database
 
 
+@pytest.fixture
+def sign_in(monkeypatch):
+    """Make this server a class server (a teacher account exists) and sign the pages' browser in as someone:
+    sign_in("teacher" | "student" | "guest") returns their Who. The session, its token and the database are real;
+    only the browser is left out: AppTest cannot send cookies, so ui reads this token as the one it sent."""
+    import ui
+    from cnnlab.classroom import accounts, classes, sessions
+
+    made = {}
+
+    def as_(role):
+        if "teacher" not in made:  # the first call makes the class server: before it, a personal lab
+            made["teacher"] = accounts.add_teacher("Teacher", "a-long-password").id
+        if role == "student" and "student" not in made:
+            classroom = classes.create(made["teacher"], "Class of the test")
+            made["student"] = classes.join(classroom.join_code, "kiwi", "127.0.0.1")[0].id
+        person_id = made.get(role) if role != "guest" else None
+        token = sessions.open_session(person_id) if person_id is not None else None
+        monkeypatch.setattr(ui, "_cookie", lambda name: token)
+        return sessions.who(token)[0]
+
+    return as_
+
+
 @pytest.fixture(scope="session")
 def postgres():
     """A real PostgreSQL on 127.0.0.1 for the whole run (tests/classroom/postgres_server.py)."""

@@ -61,6 +61,8 @@ def is_class_server(session=None):
     """True as soon as a teacher account exists: people sign in; before that, a personal lab where the person at the
     keyboard may do everything."""
     if session is None:
+        if not database.exists():
+            return False  # no SQLite file yet: nobody was ever added
         with database.transaction() as session:
             return is_class_server(session)
     return session.scalar(sa.select(sa.func.count()).where(schema.Person.role == "teacher")) > 0

@@ -16,12 +16,13 @@ from cnnlab.errors import SignInRefused
 MAX_ROSTER_BYTES = 256 * 1024  # a pasted list or CSV of a class: a few kilobytes
 MAX_ROSTER = 200  # students added at once
 MAX_TERM = 40
+ROSTER_COLUMNS = ("nickname", "apodo", "name", "nombre")  # a CSV's column of nicknames: the first of these it has
 
 
 def create(teacher_id, name, term=""):
     """A new class of the teacher's, with a fresh join code."""
     name = accounts.name_of(name, "class")
-    term = " ".join(str(term or "").split())[:MAX_TERM]
+    term = " ".join("".join(ch for ch in str(term or "") if ch.isprintable() or ch.isspace()).split())[:MAX_TERM]
     with database.transaction() as session:
         if session.scalar(sa.select(schema.Classroom).where(schema.Classroom.name == name)):
             raise SignInRefused("signin.class_taken", name=name)
@@ -50,10 +51,8 @@ def of_teacher(teacher_id):
 def _new_student(session, classroom, nickname):
     """A student in classroom under nickname, and their personal code (shown now, kept only as a keyed hash)."""
     nickname = accounts.name_of(nickname, "nickname")
-    taken = session.scalar(sa.select(schema.Membership).where(schema.Membership.class_id == classroom.id,
-                                                               sa.func.lower(schema.Membership.nickname)
-                                                               == nickname.lower()))
-    if taken:
+    taken = session.scalars(sa.select(schema.Membership.nickname).where(schema.Membership.class_id == classroom.id))
+    if any(other.casefold() == nickname.casefold() for other in taken):  # in Python: SQLite's lower() is ASCII only
         raise SignInRefused("signin.nickname_taken", nickname=nickname)
     secret = accounts.key(session)
     while True:
@@ -119,6 +118,12 @@ def reset_code(class_id, person_id):
         return code
 
 
+def check_member(class_id, person_id):
+    """Nothing when the person is a student of the class; else SignInRefused."""
+    with database.transaction() as session:
+        _member(session, class_id, person_id)
+
+
 def _member(session, class_id, person_id):
     found = session.get(schema.Membership, (person_id, class_id))
     if found is None:
@@ -137,7 +142,7 @@ def roster(class_id):
 
 
 def parse_roster(text):
-    """Nicknames from a pasted list (one a line) or a CSV (a column named nickname or name, else the first):
+    """Nicknames from a pasted list (one a line) or a CSV (its column named nickname, else name, else the first):
     bounded before it is read."""
     if isinstance(text, bytes):
         if len(text) > MAX_ROSTER_BYTES:
@@ -146,10 +151,11 @@ def parse_roster(text):
     if len(text) > MAX_ROSTER_BYTES:
         raise SignInRefused("signin.roster_big", most_kb=MAX_ROSTER_BYTES // 1024)
     rows = [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
-    column = 0
-    if rows and any(cell.strip().lower() in ("nickname", "name", "apodo", "nombre") for cell in rows[0]):
-        column = next(i for i, cell in enumerate(rows[0]) if cell.strip().lower() in ("nickname", "name", "apodo",
-                                                                                      "nombre"))
+    header = [cell.strip().lower() for cell in rows[0]] if rows else []
+    column = next((header.index(name) for name in ROSTER_COLUMNS if name in header), None)
+    if column is None:
+        column = 0
+    else:
         rows = rows[1:]
     names = [row[column].strip() for row in rows if len(row) > column and row[column].strip()]
     if not names:

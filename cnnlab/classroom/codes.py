@@ -39,8 +39,9 @@ def personal_code():
 
 
 def tidy_join(typed):
-    """What a student typed as a join code, as stored: capitals, without spaces or dashes (k7m-2qx -> K7M2QX)."""
-    return re.sub(r"[\s\-]", "", str(typed or "")).upper()[:32]
+    """What a student typed as a join code, as stored: capitals and digits only, without spaces, dashes or anything
+    else (k7m-2qx -> K7M2QX; a NUL, which PostgreSQL refuses in a query, goes too)."""
+    return re.sub(r"[^A-Z0-9]", "", str(typed or "").upper())[:32]
 
 
 def tidy_personal(typed):
@@ -53,3 +54,14 @@ def digest(key, text):
     """A keyed hash of a code: the database can find a student by it, and a copy of the database cannot be read
     back into codes without the key."""
     return hmac.new(key.encode(), text.encode(), hashlib.sha256).hexdigest()
+
+
+def qr_png(text, scale=8):
+    """A QR code of text (a class's join link) as PNG bytes, made here, offline (segno)."""
+    import io
+
+    import segno
+
+    out = io.BytesIO()
+    segno.make(text, error="m").save(out, kind="png", scale=scale, border=2)
+    return out.getvalue()

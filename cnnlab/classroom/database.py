@@ -30,6 +30,18 @@ def url():
     return f"sqlite:///{storage.home() / FILE_NAME}"
 
 
+def exists(address=None):
+    """False for a SQLite file not made yet (a personal lab that never had a teacher needs no database); True for
+    every other address (whether it answers is another question)."""
+    try:
+        parsed = sa.engine.make_url(address or url())
+    except sa.exc.ArgumentError:
+        return True  # engine() says what is wrong with it
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        return pathlib.Path(parsed.database).exists()
+    return True
+
+
 def shown(address):
     """The address without its password, for messages."""
     try:

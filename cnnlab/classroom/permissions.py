@@ -12,15 +12,37 @@
 |   delete runs, set limits                                 |       |          |               |
 | see_work: which student did what                          | no    | own only | their classes |
 
+Who may see which student's work is asked of the database: cnnlab.classroom.requests.may_see. This module needs
+none, so every layer may ask it.
+
 In a personal lab (no teacher account yet) the person at the keyboard is the owner and may do everything; the
 server's own command line is the owner too (whoever types there runs the server).
 """
 
-import sqlalchemy as sa
+import dataclasses
 
-from cnnlab.classroom import database, schema
 from cnnlab.errors import NotAllowed
 
+@dataclasses.dataclass(frozen=True)
+class Who:
+    """Who is asking: a guest, a student, a teacher, or the owner of a personal lab (and the server's command line).
+
+    What every check here decides on; pages, the command line and Ray tasks pass it along (it is plain data)."""
+
+    role: str  # "guest" | "student" | "teacher" | "owner"
+    person_id: int | None = None
+    name: str = ""
+    class_id: int | None = None  # a student's class
+    session_id: str | None = None
+
+    @property
+    def key(self):
+        """The name this person has in the training queue (one place in line each, whatever the browser)."""
+        return f"person:{self.person_id}" if self.person_id is not None else None
+
+
+OWNER = Who("owner")
+GUEST = Who("guest")
 ACTIONS = ("view", "train", "stop_own", "import_own", "import_class", "manage", "see_work")
 REFUSED = {  # the sentence a refused action gets: who may do it
     "view": "permission.view", "train": "permission.train", "stop_own": "permission.stop_own",
@@ -46,33 +68,3 @@ def require(who, action):
     """Nothing when who may do action; else NotAllowed, one sentence saying who may."""
     if not may(who, action):
         raise NotAllowed(REFUSED[action])
-
-
-def may_see(who, person_id):
-    """True when who may see what that person did: themselves; a teacher, the students of their classes; the owner,
-    everyone."""
-    if who.role == "owner" or (who.person_id is not None and who.person_id == person_id):
-        return True
-    if who.role != "teacher":
-        return False
-    with database.transaction() as session:
-        return session.scalar(
-            sa.select(sa.func.count()).select_from(schema.Membership)
-            .join(schema.Classroom, schema.Classroom.id == schema.Membership.class_id)
-            .where(schema.Membership.person_id == person_id, schema.Classroom.teacher_id == who.person_id)) > 0
-
-
-def require_see(who, person_id):
-    if not may_see(who, person_id):
-        raise NotAllowed("permission.see_other")
-
-
-def may_see_class(who, class_id):
-    """True when who may see a class's work: its teacher (or the owner)."""
-    if who.role == "owner":
-        return True
-    if who.role != "teacher":
-        return False
-    with database.transaction() as session:
-        found = session.get(schema.Classroom, class_id)
-        return found is not None and found.teacher_id == who.person_id

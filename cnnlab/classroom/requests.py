@@ -9,8 +9,38 @@ import datetime
 
 import sqlalchemy as sa
 
-from cnnlab.classroom import database, permissions, schema
+from cnnlab.classroom import database, schema
 from cnnlab.errors import NotAllowed
+
+
+def may_see(who, person_id):
+    """True when who may see what that person did: themselves; a teacher, the students of their classes; the owner,
+    everyone."""
+    if who.role == "owner" or (who.person_id is not None and who.person_id == person_id):
+        return True
+    if who.role != "teacher":
+        return False
+    with database.transaction() as session:
+        return session.scalar(
+            sa.select(sa.func.count()).select_from(schema.Membership)
+            .join(schema.Classroom, schema.Classroom.id == schema.Membership.class_id)
+            .where(schema.Membership.person_id == person_id, schema.Classroom.teacher_id == who.person_id)) > 0
+
+
+def require_see(who, person_id):
+    if not may_see(who, person_id):
+        raise NotAllowed("permission.see_other")
+
+
+def may_see_class(who, class_id):
+    """True when who may see a class's work: its teacher (or the owner)."""
+    if who.role == "owner":
+        return True
+    if who.role != "teacher":
+        return False
+    with database.transaction() as session:
+        found = session.get(schema.Classroom, class_id)
+        return found is not None and found.teacher_id == who.person_id
 
 
 def record(who, run_id, dataset, settings, note=""):
@@ -35,7 +65,7 @@ def charge(request_id, seconds):
 
 def of_person(who, person_id, limit=500):
     """A person's requests, newest first, if who may see them (themselves, their teacher, the owner)."""
-    permissions.require_see(who, person_id)
+    require_see(who, person_id)
     with database.transaction() as session:
         return list(session.scalars(sa.select(schema.Request).where(schema.Request.person_id == person_id)
                                     .order_by(schema.Request.asked_at.desc(), schema.Request.id.desc()).limit(limit)))
@@ -43,7 +73,7 @@ def of_person(who, person_id, limit=500):
 
 def of_class(who, class_id, limit=5000):
     """A class's requests with the nickname of who asked: [(nickname, Request)], newest first (its teacher only)."""
-    if not permissions.may_see_class(who, class_id):
+    if not may_see_class(who, class_id):
         raise NotAllowed("permission.see_other")
     with database.transaction() as session:
         rows = session.execute(

@@ -67,7 +67,10 @@ class Classroom(Base):
 
 
 class BrowserSession(Base):
-    """One signed-in browser: the cookie holds `<id>.<secret>`; here only the secret's SHA-256 is kept."""
+    """One signed-in browser: the cookie holds `<id>.<secret>`; here only the secret's SHA-256 is kept.
+
+    A page cannot set a cookie: it makes the session with a one-time ticket (60 s), and the browser takes the ticket to
+    the server's /api/session route, which gives the cookie its token (ticket_digest is then emptied)."""
 
     __tablename__ = "sessions"
     id: orm.Mapped[str] = orm.mapped_column(sa.String(32), primary_key=True)
@@ -76,6 +79,8 @@ class BrowserSession(Base):
     created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(default=now)
     expires_at: orm.Mapped[datetime.datetime] = orm.mapped_column()
     revoked_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column()
+    ticket_digest: orm.Mapped[str | None] = orm.mapped_column(sa.String(64), unique=True)
+    ticket_expires_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column()
 
 
 class Request(Base):

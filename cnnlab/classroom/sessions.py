@@ -5,7 +5,6 @@ database signs nobody in, and a token changed by one character (a tampered cooki
 is ever put in an address: a link copied from a classmate's screen makes nobody them.
 """
 
-import dataclasses
 import datetime
 import hashlib
 import hmac
@@ -13,32 +12,13 @@ import secrets
 
 import sqlalchemy as sa
 
-from cnnlab.classroom import accounts, database, schema
+from cnnlab.classroom import accounts, database, permissions, schema
 
 DAYS = 30  # a student stays signed in on their own device for a term's month; the teacher may end it sooner
 MAX_TOKEN = 128
 
 
-@dataclasses.dataclass(frozen=True)
-class Who:
-    """Who is asking: a guest, a student, a teacher, or the owner of a personal lab (and the server's command line).
-
-    It is what cnnlab.classroom.permissions decides on; pages, the command line and Ray tasks pass it along."""
-
-    role: str  # "guest" | "student" | "teacher" | "owner"
-    person_id: int | None = None
-    name: str = ""
-    class_id: int | None = None  # a student's class
-    session_id: str | None = None
-
-    @property
-    def key(self):
-        """The name this person has in the training queue (one place in line each, whatever the browser)."""
-        return f"person:{self.person_id}" if self.person_id is not None else None
-
-
-OWNER = Who("owner", name="")
-GUEST = Who("guest")
+Who, OWNER, GUEST = permissions.Who, permissions.OWNER, permissions.GUEST  # who a token signs in
 
 
 def _digest(secret):
@@ -52,6 +32,39 @@ def open_session(person_id, days=DAYS):
         session.add(schema.BrowserSession(id=session_id, person_id=person_id, secret_digest=_digest(secret),
                                           expires_at=schema.now() + datetime.timedelta(days=days)))
     return f"{session_id}.{secret}"
+
+
+TICKET_SECONDS = 60
+
+
+def open_ticket(person_id, days=DAYS):
+    """A signed-in browser to be: a one-time ticket, good for TICKET_SECONDS, that the browser takes to the server's
+    /api/session route (redeem) to get its cookie. A ticket in an address is spent once used, so a copy is worth
+    nothing."""
+    ticket = secrets.token_urlsafe(24)
+    with database.transaction() as session:
+        session.add(schema.BrowserSession(
+            id=secrets.token_hex(16), person_id=person_id, secret_digest=_digest(secrets.token_urlsafe(32)),
+            expires_at=schema.now() + datetime.timedelta(days=days), ticket_digest=_digest(ticket),
+            ticket_expires_at=schema.now() + datetime.timedelta(seconds=TICKET_SECONDS)))
+    return ticket
+
+
+def redeem(ticket):
+    """The cookie's token for a ticket, once (None: unknown, spent or too old)."""
+    if not ticket or len(str(ticket)) > MAX_TOKEN:
+        return None
+    secret = secrets.token_urlsafe(32)
+    with database.transaction() as session:
+        found = session.scalar(sa.select(schema.BrowserSession)
+                               .where(schema.BrowserSession.ticket_digest == _digest(str(ticket))))
+        if found is None:
+            return None
+        found.ticket_digest = None  # spent, whatever happens next
+        if found.ticket_expires_at <= schema.now() or found.revoked_at is not None:
+            return None
+        found.secret_digest = _digest(secret)
+        return f"{found.id}.{secret}"
 
 
 def who(token):

@@ -12,11 +12,14 @@ Other students see their place in line and how long the trainings ahead of them 
 
 import dataclasses
 import itertools
+import json
 import logging
 import threading
 import time
 
 from cnnlab import runs, training
+from cnnlab.classroom import permissions
+from cnnlab.classroom import requests as asked
 from cnnlab.compute import in_process
 from cnnlab.data import datasets
 from cnnlab.errors import CnnlabError, TrainingStoppedEarly
@@ -48,6 +51,7 @@ class Job:
     started: float | None = None
     finished: float | None = None
     trained_on: dict | None = None  # where it trained (cnnlab.compute.executors), once done
+    requests: dict = dataclasses.field(default_factory=dict)  # waiter -> their request's id in the database
 
     @property
     def epochs_done(self):
@@ -86,8 +90,14 @@ class TrainingQueue:
         self._workers = []
         self._capacity_read = (-float("inf"), 1)  # (when, trainings at once)
 
-    def submit(self, config, dataset=None, requested_by=None, student=None, replace=False):
+    def submit(self, config, dataset=None, requested_by=None, student=None, replace=False, who=permissions.OWNER,
+               ahead_of_class=False):
         """The Job for these settings: an existing one when the same settings are queued or running.
+
+        `who` asks (cnnlab.classroom.sessions.Who; the command line and tests are the owner): they must be allowed
+        to train and have training time left today. A signed-in person waits under their own name (one place in
+        line, whatever browser or tab asks); `student` names the waiter otherwise (a personal lab's tab).
+        ahead_of_class: a teacher's preparation (manage), which nobody waits for.
 
         The data is chosen once (here, unless the caller already chose it): the job's id and its training
         use that very copy, never a download. A student's second, different request raises AlreadyQueued
@@ -95,8 +105,22 @@ class TrainingQueue:
         given when the queue was made) raises ConfigError with what would fit. A run already stored is never
         refused: it trains nothing, whatever the limit.
         """
+        if ahead_of_class:  # a teacher prepares before class: nobody waits for it, no budget is spent
+            permissions.require(who, "manage")
+            student = None
+        else:
+            permissions.require(who, "train")
+            asked.require_budget(who)
+            student = who.key or student
         dataset = dataset or datasets.load(config.dataset)
         job_id = runs.run_id_for(config, dataset)
+        job = self._queued(config, dataset, job_id, student, requested_by, replace)
+        if student and who.person_id is not None and student not in job.requests:
+            job.requests[student] = asked.record(who, job_id, config.dataset, json.dumps(config.to_dict(), sort_keys=True))
+        return job
+
+    def _queued(self, config, dataset, job_id, student, requested_by, replace):
+        """The job queued or running for job_id, joined by student (a new one when there is none)."""
         with self._changed:
             job = self._jobs.get(job_id)
             if job is not None and job.status in ("queued", "running"):
@@ -164,8 +188,9 @@ class TrainingQueue:
             row["training"] = [running[i].config.architecture_name for i in ids if i in running]
         return rows
 
-    def move_to_front(self, job_id):
+    def move_to_front(self, job_id, who=permissions.OWNER):
         """A teacher puts a queued job first in line."""
+        permissions.require(who, "manage")
         with self._changed:
             if job_id in self._waiting:
                 self._waiting.remove(job_id)
@@ -224,9 +249,13 @@ class TrainingQueue:
                 return self._waiting.index(job.id) + 1 + len(self._running())
             return None
 
-    def stop(self, job_id, student=None):
+    def stop(self, job_id, student=None, who=permissions.OWNER):
         """A student leaves a job; when nobody waits for it any more (or no student is named: a teacher, the
-        CLI) it ends at its next batch, keeping the partial run (a queued one is dropped)."""
+        CLI) it ends at its next batch, keeping the partial run (a queued one is dropped).
+
+        Leaving one's own place needs `stop_own`; stopping it for everyone, or for someone else, `manage`."""
+        student = who.key or student if student is not None else None
+        permissions.require(who, "stop_own" if student is not None else "manage")
         with self._changed:
             job = self._jobs.get(job_id)
             if job is None:
@@ -279,6 +308,20 @@ class TrainingQueue:
             with self._changed:
                 job.finished, job.dataset = time.time(), None  # finished jobs do not keep a copy of the data alive
                 self._changed.notify_all()
+            self._charge(job)
+
+    @staticmethod
+    def _charge(job):
+        """Each person who asked for a training pays their share of its time against their class's daily budget (a
+        run that came back from the store costs nothing)."""
+        if job.cached or not job.requests or job.started is None:
+            return
+        share = (job.finished - job.started) / len(job.requests)
+        for request_id in list(job.requests.values()):
+            try:
+                asked.charge(request_id, share)
+            except CnnlabError:  # the database went away: the run is stored all the same
+                log.warning("could not charge request %s", request_id)
 
     def _asked_again(self, job):
         """True when no Stop stands on the job now: a Stop it got was taken back by someone asking for it again."""

@@ -27,6 +27,7 @@ import zlib
 import filelock
 
 from cnnlab import storage
+from cnnlab.classroom import permissions
 from cnnlab.data import catalogue, cifar_pickle
 from cnnlab.errors import CnnlabError
 
@@ -197,15 +198,18 @@ def _importing():
     return filelock.FileLock(str(locks / "cifar-import.lock"))
 
 
-def import_cifar(source, archive_name=None, root=None):
-    """Check an archive, then write its batches into cnnlab's data folder atomically; returns the Source."""
+def import_cifar(source, archive_name=None, root=None, who=permissions.OWNER):
+    """Check an archive, then write its batches into cnnlab's data folder atomically; returns the Source. Only a
+    teacher (or a personal lab's owner) may: the whole class trains on it."""
+    permissions.require(who, "import_class")
     with _importing():
         return _import(source, archive_name, root)
 
 
-def import_placed(path):
+def import_placed(path, who=permissions.OWNER):
     """Check and unpack the archive placed in the data folder (the Data page's button), then remove it. Pressed
     twice at once, one press imports it and the other, waiting meanwhile, finds it done."""
+    permissions.require(who, "import_class")
     path = pathlib.Path(path)
     with _importing():
         final = path.parent / FOLDER

@@ -22,6 +22,7 @@ import filelock
 import numpy as np
 
 from cnnlab import storage
+from cnnlab.classroom import permissions
 from cnnlab.data import catalogue, datasets, pictures
 from cnnlab.data.own_survey import (
     GREY_SHAPE,
@@ -124,13 +125,16 @@ def _split(labels, test_share, seed):
     return rng.permutation(np.asarray(train, int)), rng.permutation(np.asarray(test, int))
 
 
-def import_images(source, name, shape=None, test_share=TEST_SHARE, seed=0, on_progress=None, survey_=None):
+def import_images(source, name, shape=None, test_share=TEST_SHARE, seed=0, on_progress=None, survey_=None,
+                  who=permissions.OWNER):
     """Import a folder, a zip of class folders or an Upload as the dataset `name`; returns its OwnDatasetInfo.
 
     shape: (height, width, channels), default the survey's proposal. on_progress(done, total) while decoding.
     survey_: the source's Survey when one was just made (the files are then not surveyed again).
     ImportRefused (nothing written) when it cannot be imported; pictures that cannot be read are skipped.
+    An imported dataset is the whole class's: only a teacher (or a personal lab's owner) may import one.
     """
+    permissions.require(who, "import_class")
     key = check_settings(name, test_share)
     found = survey_ or survey(source)
     shape = tuple(shape or found.shape)
@@ -223,12 +227,13 @@ def _write_version(tmp, final, folder, info, data, how):
     os.replace(tmp, final)
 
 
-def delete(name, store):
+def delete(name, store, who=permissions.OWNER):
     """Delete an imported dataset: every version of it and every run trained on it. Returns the runs deleted.
 
     While one of those runs is being trained (its lock held), nothing is deleted: RunInUse says which, at once.
     Should a training start on one of them between that check and its turn, the deletion stops there and RunInUse
     says how many runs went and that the dataset and its other runs stay (deleting again finishes it)."""
+    permissions.require(who, "import_class")
     key = str(name).lower()
     if not catalogue.is_own(key) or not catalogue.OWN_NAME.fullmatch(key):
         raise ImportRefused("error.own.not_own", name=str(name))

@@ -15,6 +15,7 @@ import uuid
 import filelock
 
 from cnnlab import storage
+from cnnlab.classroom import permissions
 from cnnlab.data import archives
 from cnnlab.errors import CnnlabError
 
@@ -90,7 +91,7 @@ def _size_of(folder):
     return total
 
 
-def keep_upload(sent, folder=False, owner=None):
+def keep_upload(sent, folder=False, owner=None, who=permissions.OWNER):
     """The Upload, on disk, of what a browser sent: `sent` is [(name, binary file)], one zip, or a folder's files
     named by their paths (the folder's own name first, as browsers send them); `owner` is the browser session's id.
 
@@ -98,7 +99,9 @@ def keep_upload(sent, folder=False, owner=None):
     once the new one is stored, so a send that fails leaves the earlier one as it was. All sessions together hold
     at most MAX_UPLOADS_BYTES (uploads are written one at a time, under a lock, to keep that true); uploads left
     for UPLOAD_MAX_AGE are swept first. ImportRefused, with nothing new kept, for nothing sent, a name that cannot
-    name a file, too much for one session or for the server, a path that leaves the folder, or a failed write."""
+    name a file, too much for one session or for the server, a path that leaves the folder, or a failed write.
+    Guests of a class server may not send anything (cnnlab.classroom.permissions: import_own)."""
+    permissions.require(who, "import_own")
     sent = list(sent)
     if not sent:
         raise ImportRefused("error.own.nothing_sent")

@@ -16,6 +16,8 @@ from test_downloads import mirror  # noqa: F401 (a fixture: a school mirror on 1
 
 from cnnlab import i18n, runs
 from cnnlab.course import exports
+from cnnlab.data import own_images
+from cnnlab.errors import NotAllowed
 from cnnlab.training import TrainConfig
 
 PAGES = ["app.py"] + sorted(os.path.relpath(p, ROOT) for p in glob.glob(f"{ROOT}/pages/*.py"))
@@ -327,14 +329,14 @@ def test_data_page_refuses_a_hostile_archive_in_words(isolated):
     assert sorted(p.name for p in folder.iterdir()) == ["cifar-10-python.tar.gz"]  # nothing unpacked
 
 
-def test_data_page_asks_for_the_teacher_token_before_an_upload(monkeypatch):
-    monkeypatch.setenv("CNNLAB_TEACHER_TOKEN", "s3cret")
-    at = page("pages/1_Data.py", dataset="cifar10").run()
-    assert not cifar_uploads(at) and "for teachers" in all_text(at)
-    at.text_input(key="cifar_token").input("wrong").run()
-    assert not cifar_uploads(at)
-    at.text_input(key="cifar_token").input("s3cret").run()
-    assert cifar_uploads(at) == 1
+def test_data_page_offers_the_cifar_upload_to_a_teacher_only(sign_in):
+    assert cifar_uploads(page("pages/1_Data.py", dataset="cifar10").run()) == 1  # a personal lab: its owner
+    for role in ("guest", "student"):
+        sign_in(role)
+        at = page("pages/1_Data.py", dataset="cifar10").run()
+        assert not at.exception and not cifar_uploads(at) and "Only a teacher may import" in all_text(at)
+    sign_in("teacher")
+    assert cifar_uploads(page("pages/1_Data.py", dataset="cifar10").run()) == 1
 
 
 def test_data_page_downloads_with_progress_from_a_mirror(mirror, isolated):
@@ -415,26 +417,27 @@ def test_the_train_page_prepares_the_network_with_the_forms_seed_and_learning_ra
     queue.executor.close()
 
 
-def test_the_teacher_page_needs_a_token_and_shows_nothing_without_one(monkeypatch):
-    monkeypatch.delenv("CNNLAB_TEACHER_TOKEN", raising=False)
+def test_the_teacher_page_is_a_teachers_and_shows_a_guest_or_a_student_one_sentence(sign_in):
+    sections = ["Trainings in line", "Workers", "Run store", "Imported datasets", "Prepare before class"]
+    at = page("pages/10_Teacher.py").run()  # a personal lab: its owner sees it, and how to make a class server
+    assert not at.exception and "python -m cnnlab teacher add NAME" in " ".join(c.value for c in at.code)
+    assert [h.value for h in at.header] == sections
+    for role in ("guest", "student"):
+        sign_in(role)
+        at = page("pages/10_Teacher.py").run()
+        assert not at.exception and "Only a teacher may stop someone else's training" in all_text(at)
+        assert [h.value for h in at.header] == [] and not [b for b in at.button if b.key and "stop" in b.key]
+    sign_in("teacher")
     at = page("pages/10_Teacher.py").run()
-    assert not at.exception and "CNNLAB_TEACHER_TOKEN" in all_text(at)
-    assert [h.value for h in at.header] == [] and not at.get("text_input") and not at.button
-    monkeypatch.setenv("CNNLAB_TEACHER_TOKEN", "s3cret")
-    at = page("pages/10_Teacher.py").run()
-    at.text_input(key="teacher_page_token").input("wrong").run()
-    assert [h.value for h in at.header] == []
-    at.text_input(key="teacher_page_token").input("s3cret").run()
-    assert not at.exception and [h.value for h in at.header] == [
-        "Trainings in line", "Workers", "Run store", "Imported datasets", "Prepare before class"]
+    assert not at.exception, at.exception
+    assert [h.value for h in at.header] == ["Classes"] + sections
 
 
-def test_the_teacher_prepares_a_list_watches_the_queue_and_stops_a_job(monkeypatch, stored_run):
+def test_the_teacher_prepares_a_list_watches_the_queue_and_stops_a_job(sign_in, stored_run):
     import ui
 
-    monkeypatch.setenv("CNNLAB_TEACHER_TOKEN", "s3cret")
+    sign_in("teacher")  # a class server's teacher, signed in
     at = page("pages/10_Teacher.py").run()
-    at.text_input(key="teacher_page_token").input("s3cret").run()
     assert "1 run, " in all_text(at)  # the store's size
     long = '{"dataset": "mnist", "architecture": "fast", "epochs": 300, "train_size": 2000}'
     at.text_area(key="prepare_text").input(f"ZZ9\n{long}\nA1 epochs=1")
@@ -466,12 +469,10 @@ def test_prepare_before_class_obeys_the_limit_in_secrets_toml_and_never_refuses_
 
     import ui
 
-    monkeypatch.setenv("CNNLAB_TEACHER_TOKEN", "s3cret")
     monkeypatch.delenv("CNNLAB_MAX_MINUTES", raising=False)
     at = page("pages/10_Teacher.py")
     at.secrets["CNNLAB_MAX_MINUTES"] = "0.001"  # the server's limit, set in .streamlit/secrets.toml only
     at.run()
-    at.text_input(key="teacher_page_token").input("s3cret").run()
     long = '{"dataset": "mnist", "architecture": "fast", "epochs": 300, "train_size": 2000}'
     at.text_area(key="prepare_text").input(f"{json.dumps(TINY)}\n{long}")
     at.button[-1].click().run()
@@ -483,14 +484,12 @@ def test_prepare_before_class_obeys_the_limit_in_secrets_toml_and_never_refuses_
 
 
 def test_the_teacher_sees_workers_damaged_runs_and_deletes_a_run(monkeypatch, stored_run):
-    monkeypatch.setenv("CNNLAB_TEACHER_TOKEN", "s3cret")
     store = runs.RunStore()
     other, _ = store.get_or_train(TrainConfig(**dict(TINY, seed=4)))
     with open(other.path / "predictions.npz", "r+b") as f:  # damaged on disk: found when its files are read
         f.truncate(100)
     assert store.get(other.id) is None  # set aside, with its reason
     at = page("pages/10_Teacher.py").run()
-    at.text_input(key="teacher_page_token").input("s3cret").run()
     assert not at.exception, at.exception
     workers, damaged = at.dataframe[0].value, at.dataframe[1].value
     assert len(workers) == 1 and workers.iloc[0]["CPUs"] == os.cpu_count()
@@ -505,10 +504,8 @@ def test_the_teacher_sees_workers_damaged_runs_and_deletes_a_run(monkeypatch, st
 
 def test_deleting_a_run_that_is_being_trained_says_so_at_once(monkeypatch, stored_run):
     """#29 item 10: a training holds its run's lock from start to end; the Teacher page does not wait for it."""
-    monkeypatch.setenv("CNNLAB_TEACHER_TOKEN", "s3cret")
     store = runs.RunStore()
     at = page("pages/10_Teacher.py").run()
-    at.text_input(key="teacher_page_token").input("s3cret").run()
     at.selectbox(key="delete_run").select(stored_run.id).run()
     held, trained = threading.Event(), threading.Event()
 
@@ -734,13 +731,18 @@ def test_inside_and_mistakes_name_the_imported_classes(own_run):
         assert "triangle" in text and "circle" in text, (path, text[:500])
 
 
-def test_a_teacher_deletes_an_imported_dataset_with_its_runs_and_students_cannot(monkeypatch, own_run):
+def test_a_teacher_deletes_an_imported_dataset_with_its_runs_and_students_cannot(sign_in, own_run):
+    from cnnlab.classroom import sessions
     from cnnlab.data import catalogue
 
-    monkeypatch.setenv("CNNLAB_TEACHER_TOKEN", "s3cret")
+    student = sign_in("student")
     at = page("pages/10_Teacher.py").run()
-    assert not [s for s in at.selectbox if s.key == "delete_own"] and not at.dataframe  # no token: no table, no delete
-    at.text_input(key="teacher_page_token").input("s3cret").run()
+    assert not [s for s in at.selectbox if s.key == "delete_own"] and not at.dataframe  # a student: no table
+    with pytest.raises(NotAllowed, match="Only a teacher may import, replace or delete"):
+        own_images.delete("shapes", runs.RunStore(), who=student)  # nor through the package
+    assert catalogue.own_names() == ["shapes"]
+    assert sign_in("teacher").role == "teacher" and sessions.GUEST.role == "guest"
+    at = page("pages/10_Teacher.py").run()
     table = next(d.value for d in at.dataframe if "classes" in d.value.columns)
     assert list(table["dataset"]) == ["shapes"] and list(table["runs"]) == [1], table
     assert list(table["classes"]) == ["circle, square, triangle"]

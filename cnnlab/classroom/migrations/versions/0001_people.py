@@ -27,7 +27,9 @@ def upgrade():
                     sa.Column("secret_digest", sa.String(64), nullable=False),
                     sa.Column("created_at", sa.DateTime(), nullable=False),
                     sa.Column("expires_at", sa.DateTime(), nullable=False),
-                    sa.Column("revoked_at", sa.DateTime(), nullable=True))
+                    sa.Column("revoked_at", sa.DateTime(), nullable=True),
+                    sa.Column("ticket_digest", sa.String(64), nullable=True, unique=True),
+                    sa.Column("ticket_expires_at", sa.DateTime(), nullable=True))
     op.create_table("memberships", sa.Column("person_id", sa.Integer(), _person(), primary_key=True),
                     sa.Column("class_id", sa.Integer(), _class("CASCADE"), primary_key=True),
                     sa.Column("nickname", sa.String(64), nullable=False),

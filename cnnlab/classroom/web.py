@@ -1,0 +1,65 @@
+"""The two addresses outside Streamlit's pages that sign a browser in and out (Starlette routes of app.py's st.App).
+
+A Streamlit page cannot set a cookie, and a cookie set from JavaScript can be read by any script on the page. So a
+page that has checked a code makes a one-time ticket (sessions.open_ticket) and sends the browser to /api/session,
+which spends the ticket and answers with the session's token in an HttpOnly, SameSite cookie and a redirect back to
+the page. /api/signout ends the session and removes the cookie. Paths outside /api/ are never redirected to, so a
+link cannot send someone elsewhere after signing in.
+"""
+
+from urllib.parse import urlsplit
+
+from starlette.responses import RedirectResponse
+from starlette.routing import Route
+
+from cnnlab.classroom import sessions
+from cnnlab.errors import CnnlabError
+
+COOKIE = "cnnlab_session"
+SESSION_PATH, SIGNOUT_PATH = "/api/session", "/api/signout"
+
+
+def back_to(wanted):
+    """A local path to go back to (a page of this app); "/" for anything else (another site, a scheme, //host)."""
+    if not wanted:
+        return "/"
+    parts = urlsplit(str(wanted))
+    path = parts.path or "/"
+    if parts.scheme or parts.netloc or not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return "/"
+    return path + (f"?{parts.query}" if parts.query else "")
+
+
+def _redirect(request, wanted, outcome=None):
+    target = back_to(wanted)
+    if outcome:
+        target += ("&" if "?" in target else "?") + f"signin={outcome}"
+    return RedirectResponse(target, status_code=303)
+
+
+async def session(request):
+    """GET /api/session?ticket=…&next=/Train: the ticket becomes the browser's session cookie."""
+    try:
+        token = sessions.redeem(request.query_params.get("ticket"))
+    except CnnlabError:
+        return _redirect(request, request.query_params.get("next"), "unavailable")
+    if token is None:
+        return _redirect(request, request.query_params.get("next"), "expired")
+    response = _redirect(request, request.query_params.get("next"))
+    response.set_cookie(COOKIE, token, max_age=sessions.DAYS * 24 * 3600, path="/", httponly=True, samesite="lax",
+                        secure=request.url.scheme == "https")
+    return response
+
+
+async def signout(request):
+    """GET /api/signout?next=/: the session ends here and in the database; the cookie is removed."""
+    try:
+        sessions.close(request.cookies.get(COOKIE))
+    except CnnlabError:
+        pass  # the database is away: the cookie is removed all the same
+    response = _redirect(request, request.query_params.get("next"))
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
+    return response
+
+
+ROUTES = [Route(SESSION_PATH, session, methods=["GET"]), Route(SIGNOUT_PATH, signout, methods=["GET"])]
