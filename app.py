@@ -59,6 +59,12 @@ def main():
 if __name__ == "__main__":  # Streamlit runs this file as the script of every page view (and AppTest does)
     main()
 else:  # `streamlit run app.py` imports it once to serve it: Streamlit's pages, and the routes that sign in and out
+    from streamlit.runtime.pages_manager import PagesManager
+
     from cnnlab.classroom import web
 
+    # What st.navigation sets in its first call, set before the first visitor: otherwise that visitor's first run
+    # treats pages/ as Streamlit's old folder of pages (its own menu, in English), and their first click or form
+    # after it is taken for a change of page, which empties what they typed (measured: the first Join was lost).
+    PagesManager.uses_pages_directory = False
     app = st.App(__file__, routes=web.ROUTES)

@@ -101,7 +101,7 @@ def test_walk_every_page_and_train_from_the_train_page(server, browser_page):
     expected = {"Data": "Images per class", "Model": "Total params", "Train": "Learning rate",
                 "Inside": "Feature maps", "Learned": "How it learned", "Mistakes": "Confusion matrix", "Compare": "All stored runs",
                 "Convolution": "Max pooling", "Draw": "Draw one digit large", "Course": "Report E",
-                "Teacher": "for the class's teacher"}
+                "Teacher": "Trainings in line"}
     for number, name in enumerate(PAGES, start=1):
         timings[name] = open_page(page, f"{server}/{name}", f"{number}_{name}")
         assert expected[name] in page.content(), name
