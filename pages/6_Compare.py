@@ -22,6 +22,34 @@ VALUES = {"data": catalogue.VARIANTS,
 ui.page("compare.title", "⚖️")
 st.write(t("compare.intro"))
 stored = ui.store().list()
+by_id = {run.id: run for run in stored}
+
+
+def my_runs():
+    """What this signed-in person asked for, newest first: the runs stay shared, the requests are theirs."""
+    from cnnlab.classroom import requests
+
+    who = ui.who()
+    if who.person_id is None:
+        return []
+    st.header(t("compare.mine"))
+    asked = requests.of_person(who, who.person_id, limit=200)
+    if not asked:
+        st.caption(t("compare.mine_none"))
+        return []
+    st.dataframe(pd.DataFrame([{
+        t("compare.col_asked"): request.asked_at.strftime("%Y-%m-%d %H:%M"),
+        t("compare.col_run"): request.run_id,
+        t("compare.col_dataset"): catalogue.get_info(request.dataset).title if request.dataset in catalogue.DATASETS
+        else request.dataset,
+        t("compare.col_network"): by_id[request.run_id].config.architecture_name if request.run_id in by_id else "—",
+        t("compare.col_test_accuracy"): i18n.percent(by_id[request.run_id].test_accuracy)
+        if request.run_id in by_id else t("compare.mine_not_stored"),
+    } for request in asked]), hide_index=True, width="stretch")
+    return list(dict.fromkeys(request.run_id for request in asked if request.run_id in by_id))
+
+
+mine = my_runs()
 if not stored:
     st.info(t("compare.empty"))
     st.stop()
@@ -36,8 +64,7 @@ for column, spec in (("learning_rate", "g"), ("test_loss", ".4f"), ("train_secon
     table[column] = table[column].map(lambda value, spec=spec: "—" if pd.isna(value) else i18n.number(value, spec))
 st.dataframe(table.rename(columns={k: t(v) for k, v in COLUMNS.items()}), hide_index=True, width="stretch")
 
-by_id = {run.id: run for run in stored}
-default = [r.id for r in stored[:2]]
+default = mine[:2] or [r.id for r in stored[:2]]
 chosen = st.multiselect(t("compare.pick"), list(by_id), default=default, format_func=lambda i: ui.describe(by_id[i]))
 if chosen:
     runs = [by_id[i] for i in chosen]

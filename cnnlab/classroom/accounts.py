@@ -141,16 +141,21 @@ def check_rate(session, tried, address, codes_too=False):
     since = schema.now() - datetime.timedelta(minutes=1)
     recent = sa.select(sa.func.count()).select_from(schema.SignInAttempt).where(schema.SignInAttempt.at >= since)
     counts = {"tried": session.scalar(recent.where(schema.SignInAttempt.tried == tried)),
-              "address": session.scalar(recent.where(schema.SignInAttempt.address == str(address)[:64]))}
+              "address": session.scalar(recent.where(schema.SignInAttempt.address == _address(address)))}
     if codes_too:
         counts["codes"] = session.scalar(recent.where(schema.SignInAttempt.tried.like("code:%")))
     if any(counts[which] >= RATE[which] for which in counts):
         raise SignInRefused("signin.too_many", seconds=60)
 
 
+def _address(address):
+    """An address as counted: printable, at most 64 characters (it comes from the server, never from a form)."""
+    return "".join(ch for ch in str(address) if ch.isprintable())[:64]
+
+
 def failed(tried, address):
     """Count a failed sign-in (and forget those older than an hour)."""
     with database.transaction() as session:
-        session.add(schema.SignInAttempt(tried=tried, address=str(address)[:64]))
+        session.add(schema.SignInAttempt(tried=tried, address=_address(address)))
         session.execute(sa.delete(schema.SignInAttempt)
                         .where(schema.SignInAttempt.at < schema.now() - datetime.timedelta(hours=1)))

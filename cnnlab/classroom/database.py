@@ -76,16 +76,20 @@ def engine(address=None):
 def _made(address):
     try:
         parsed = sa.engine.make_url(address)
-    except sa.exc.ArgumentError:
+        if parsed.get_backend_name() == "sqlite":
+            if parsed.database:
+                pathlib.Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            made = sa.create_engine(parsed, connect_args={"timeout": BUSY_SECONDS})
+            sa.event.listen(made, "connect", _sqlite_pragmas)
+            return made
+        return sa.create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                                connect_args={"connect_timeout": 5} if parsed.get_backend_name() == "postgresql"
+                                else {})
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError):  # no such dialect, or its driver
         raise DatabaseUnavailable("database.bad_url") from None
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database:
-            pathlib.Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        made = sa.create_engine(parsed, connect_args={"timeout": BUSY_SECONDS})
-        sa.event.listen(made, "connect", _sqlite_pragmas)
-        return made
-    return sa.create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10,
-                            connect_args={"connect_timeout": 5} if parsed.get_backend_name() == "postgresql" else {})
+    except OSError as error:  # the SQLite file's folder cannot be made (a file is in the way, no permission)
+        raise DatabaseUnavailable("database.unreachable", url=shown(address),
+                                  reason=error.strerror or type(error).__name__) from None
 
 
 def _alembic_config(connection):

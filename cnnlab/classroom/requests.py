@@ -49,7 +49,7 @@ def record(who, run_id, dataset, settings, note=""):
         return None
     with database.transaction() as session:
         made = schema.Request(person_id=who.person_id, class_id=who.class_id, run_id=run_id, dataset=dataset,
-                              settings=settings, note=str(note or "")[:2000])
+                              settings=settings, note=str(note or "").replace("\x00", "")[:2000])
         session.add(made)
     return made.id
 

@@ -8,6 +8,7 @@ is ever put in an address: a link copied from a classmate's screen makes nobody 
 import datetime
 import hashlib
 import hmac
+import re
 import secrets
 
 import sqlalchemy as sa
@@ -16,6 +17,7 @@ from cnnlab.classroom import accounts, database, permissions, schema
 
 DAYS = 30  # a student stays signed in on their own device for a term's month; the teacher may end it sooner
 MAX_TOKEN = 128
+SESSION_ID = re.compile(r"[0-9a-f]{32}")  # what open_session makes; anything else is not looked up
 
 
 Who, OWNER, GUEST = permissions.Who, permissions.OWNER, permissions.GUEST  # who a token signs in
@@ -74,7 +76,7 @@ def who(token):
         return GUEST, None
     session_id, _, secret = str(token)[:MAX_TOKEN].partition(".")
     with database.transaction() as session:
-        found = session.get(schema.BrowserSession, session_id) if len(session_id) == 32 else None
+        found = session.get(schema.BrowserSession, session_id) if SESSION_ID.fullmatch(session_id) else None
         if found is None or not hmac.compare_digest(found.secret_digest, _digest(secret)):
             return GUEST, "tampered"
         if found.revoked_at is not None:

@@ -162,15 +162,12 @@ def _unreachable_postgres():
         return f"postgresql+psycopg://cnnlab:hunter22@127.0.0.1:{s.getsockname()[1]}/x"  # nothing listens there
 
 
-DATABASE_REPORTED = pytest.mark.xfail(strict=True, reason="reported: database._made lets an unknown dialect or an "
-                                                          "OSError making the SQLite folder out as a traceback")
-
 
 @pytest.mark.parametrize("address", [
     "not a url at all",
     "sqlite:////proc/cnnlab-people.sqlite",  # a folder nobody may write in
-    pytest.param("sqlite:///{file}/people.sqlite", marks=DATABASE_REPORTED),  # its folder is a file
-    pytest.param("nosuchdb://somewhere/x", marks=DATABASE_REPORTED),
+    "sqlite:///{file}/people.sqlite",  # its folder is a file
+    "nosuchdb://somewhere/x",
     "{postgres}",
 ], ids=["no address", "folder not writable", "folder is a file", "unknown database", "postgres unreachable"])
 def test_a_database_that_cannot_be_used_is_one_line_and_exit_2(isolated, address):

@@ -1,0 +1,84 @@
+"""Who may do what, through the pages (AppTest): the same permission table the package asks, row by row; a student
+who reloads keeps their place and sees their training again; "My runs" lists their own requests only."""
+
+import time
+
+import pytest
+from test_app import TINY, all_text, cifar_uploads, page, stored_run  # noqa: F401 (stored_run: a fixture)
+
+from cnnlab import runs
+from cnnlab.classroom import sessions
+from cnnlab.data import uploads
+from cnnlab.errors import NotAllowed
+
+
+def test_a_guest_reads_why_they_cannot_train_and_the_queue_refuses_them(sign_in):
+    import ui
+
+    sign_in("guest")
+    at = page("pages/3_Train.py").run()
+    assert "Only students and teachers who have signed in may train" in " ".join(i.value for i in at.info)
+    at.button[0].click().run()  # the form's Train button is there: the queue says no
+    assert not at.exception, at.exception
+    assert "Only students and teachers who have signed in may train" in " ".join(e.value for e in at.error)
+    assert ui.queue().jobs() == [] and runs.RunStore().list() == []
+
+
+def test_a_guest_sees_the_sign_in_and_a_student_who_they_are(sign_in):
+    sign_in("guest")
+    at = page("app.py").run()
+    assert not at.exception and [t.label for t in at.tabs] == ["Join a class", "My code", "Teacher"]
+    sign_in("student")
+    at = page("app.py").run()
+    assert not at.tabs and "Signed in as **kiwi**, a student of Class of the test." in all_text(at)
+
+
+def test_a_guest_may_not_send_pictures_to_the_server(sign_in, isolated):
+    for role, sees in (("guest", False), ("student", False), ("teacher", True)):
+        who = sign_in(role)
+        at = page("pages/1_Data.py", dataset="mnist").run()
+        assert not at.exception, at.exception
+        assert bool(at.get("file_uploader")) == sees, role
+    with pytest.raises(NotAllowed):  # and the package refuses whoever comes another way
+        uploads.keep_upload([("a.zip", open(__file__, "rb"))], owner="x", who=sessions.GUEST)
+    assert not list((isolated / "cnnlab_home" / "tmp").glob("upload.*"))
+    assert cifar_uploads(page("pages/1_Data.py", dataset="cifar10").run()) == 1 and who.role == "teacher"
+
+
+def test_a_student_who_reloads_mid_training_keeps_one_place_and_sees_it_again(sign_in):
+    import ui
+
+    student = sign_in("student")
+    first = page("pages/3_Train.py", architecture="net_1").run()
+    first.slider(key="epochs").set_value(30)
+    first.select_slider(key="batch_size").set_value(16)
+    first.button[0].click().run()
+    job = ui.queue().get(first.session_state["job_id"])
+    deadline = time.time() + 180
+    while job.status != "running" and time.time() < deadline:
+        time.sleep(0.05)
+    reloaded = page("pages/3_Train.py").run()  # a new browser session: the same cookie, nothing else kept
+    assert not reloaded.exception, reloaded.exception
+    assert reloaded.session_state["job_id"] == job.id and job.waiters == {student.key}
+    assert [j.id for j in ui.queue().jobs()] == [job.id]
+    reloaded.button(key=f"stop_{job.id}").click().run()  # and stops it from there
+    assert ui.queue().wait(job, timeout=120) and job.stop_requested
+
+
+def test_my_runs_lists_ones_own_requests_and_no_classmates(sign_in, stored_run):
+    import ui
+    from cnnlab.classroom import classes, database, schema
+    from cnnlab.training import TrainConfig
+
+    student = sign_in("student")
+    with database.transaction() as session:
+        code = session.get(schema.Classroom, student.class_id).join_code
+    classmate = sessions.person(classes.join(code, "Mar", "127.0.0.1")[0].id)
+    theirs = ui.queue().submit(TrainConfig(**dict(TINY, seed=5)), who=classmate)
+    job = ui.queue().submit(TrainConfig(**TINY), who=student)  # stored already: back at once, and asked for
+    assert ui.queue().wait(job, timeout=60) and job.cached and ui.queue().wait(theirs, timeout=180)
+    at = page("pages/6_Compare.py").run()
+    assert not at.exception, at.exception
+    mine = next(d.value for d in at.dataframe if "asked" in d.value.columns)
+    assert list(mine["run"]) == [stored_run.id]  # not the classmate's, though it is in the store for everyone
+    assert theirs.id in {run.id for run in runs.RunStore().list()}

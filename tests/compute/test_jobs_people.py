@@ -1,0 +1,97 @@
+"""The queue asks the permission table and keeps each person's requests (cnnlab.classroom), on a real database."""
+
+import time
+
+import pytest
+from test_jobs import TINY, blocked_queue
+
+from cnnlab import runs
+from cnnlab.classroom import accounts, classes, requests, sessions, teaching
+from cnnlab.compute import jobs
+from cnnlab.errors import NotAllowed
+from cnnlab.training import TrainConfig
+
+
+@pytest.fixture
+def people(isolated):
+    """A teacher and two students of one class, as Who."""
+    teacher = accounts.add_teacher("Ms Rivera", "a-long-password")
+    classroom = classes.create(teacher.id, "CNN 2027")
+    sol = classes.join(classroom.join_code, "Sol", "127.0.0.1")[0]
+    mar = classes.join(classroom.join_code, "Mar", "127.0.0.1")[0]
+    return {"teacher": sessions.person(teacher.id), "sol": sessions.person(sol.id), "mar": sessions.person(mar.id),
+            "class_id": classroom.id}
+
+
+def test_a_guest_may_not_train_and_nothing_is_queued(people):
+    queue = jobs.TrainingQueue(runs.RunStore())
+    with pytest.raises(NotAllowed, match="Only students and teachers who have signed in may train"):
+        queue.submit(TrainConfig(**TINY), student="a-tab", who=sessions.GUEST)
+    assert queue.jobs() == [] and queue.job_of("a-tab") is None
+
+
+def test_a_person_keeps_one_place_in_line_from_any_browser_and_their_request_is_kept_once(people):
+    queue, holder, lock = blocked_queue()
+    try:
+        sol = people["sol"]
+        first = queue.submit(TrainConfig(**TINY), student="tab-1", who=sol)
+        again = queue.submit(TrainConfig(**TINY), student="tab-2", who=sol)  # a reload: another browser session
+        assert again is first and first.waiters == {sol.key} and queue.job_of(sol.key) is first
+        with pytest.raises(jobs.AlreadyQueued):  # a second, different training from another tab: still one each
+            queue.submit(TrainConfig(**dict(TINY, seed=5)), student="tab-3", who=sol)
+        asked = requests.of_person(sol, sol.person_id)
+        assert [request.run_id for request in asked] == [first.id] and asked[0].class_id == people["class_id"]
+    finally:
+        lock.release()
+    assert queue.wait(first, timeout=180) and first.status == "done"
+
+
+def test_stopping_is_ones_own_place_for_a_student_and_anyones_for_a_teacher(people):
+    queue, holder, lock = blocked_queue()
+    try:
+        sol, mar, teacher = people["sol"], people["mar"], people["teacher"]
+        job = queue.submit(TrainConfig(**TINY), who=sol)
+        queue.submit(TrainConfig(**TINY), who=mar)
+        assert job.waiters == {sol.key, mar.key}
+        queue.stop(job.id, student=mar.key, who=sol)  # naming a classmate leaves only Sol's own place
+        assert job.waiters == {mar.key}
+        for forbidden in (lambda: queue.stop(job.id, who=mar), lambda: queue.move_to_front(job.id, who=mar),
+                          lambda: queue.submit(TrainConfig(**dict(TINY, seed=3)), who=mar, ahead_of_class=True)):
+            with pytest.raises(NotAllowed, match="Only a teacher may stop someone else's training"):
+                forbidden()
+        assert job.status == "queued" and not job.stop_requested
+        queue.stop(job.id, who=teacher)  # for everyone
+        assert job.status == "failed" and job.waiters == set()
+    finally:
+        lock.release()
+    queue.wait(holder, timeout=180)
+
+
+def test_a_teacher_prepares_ahead_of_class_without_waiting_in_line(people):
+    queue, holder, lock = blocked_queue()
+    try:
+        prepared = queue.submit(TrainConfig(**TINY), who=people["teacher"], ahead_of_class=True)
+        assert prepared.waiters == set() and queue.job_of(people["teacher"].key) is None
+        mine = queue.submit(TrainConfig(**dict(TINY, seed=2)), who=people["teacher"])  # and still has their own
+        assert mine.waiters == {people["teacher"].key}
+    finally:
+        lock.release()
+    assert queue.wait(prepared, timeout=180) and queue.wait(mine, timeout=180)
+
+
+def test_training_time_is_charged_to_who_waited_and_a_spent_budget_refuses_the_next(people):
+    sol, teacher = people["sol"], people["teacher"]
+    queue = jobs.TrainingQueue(runs.RunStore())
+    job = queue.submit(TrainConfig(**TINY), who=sol)
+    assert queue.wait(job, timeout=180) and job.status == "done" and not job.cached
+    deadline = time.time() + 10
+    while requests.seconds_today(sol.person_id) == 0 and time.time() < deadline:  # charged just after it ends
+        time.sleep(0.05)
+    spent = requests.seconds_today(sol.person_id)
+    assert 0 < spent <= job.finished - job.started + 0.01
+    teaching.set_limits(teacher, people["class_id"], minutes_per_day=1)
+    requests.charge(requests.of_person(sol, sol.person_id)[0].id, 60)  # a minute used today
+    with pytest.raises(NotAllowed, match="used today's training time"):
+        queue.submit(TrainConfig(**dict(TINY, seed=9)), who=sol)
+    again = queue.submit(TrainConfig(**TINY), who=teacher)  # teachers have no budget; the stored run costs nothing
+    assert queue.wait(again, timeout=60) and again.cached
