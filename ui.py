@@ -209,7 +209,7 @@ def account_box():
     _signin_notice()
     box = st.sidebar.container(border=True)
     if person.role != "guest":
-        box.markdown(t(SIGNED_IN_AS[person.role], name=person.name, klass=_class_name(person.class_id)))
+        box.markdown(t(SIGNED_IN_AS[person.role], name=person.name, klass=person.class_name))
         box.html(f'<a href="{_signout_address()}">{t("signin.sign_out")}</a>')
         return
     if st.session_state.get("_joined"):
@@ -220,16 +220,6 @@ def account_box():
     _join_form(join)
     _code_form(code)
     _teacher_form(teacher)
-
-
-def _class_name(class_id):
-    from cnnlab.classroom import database, schema
-
-    if class_id is None:
-        return ""
-    with database.transaction() as session:
-        found = session.get(schema.Classroom, class_id)
-        return found.name if found else ""
 
 
 def _here():

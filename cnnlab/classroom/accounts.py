@@ -10,6 +10,7 @@ is computed.
 import datetime
 import os
 import secrets
+import time
 import unicodedata
 
 import sqlalchemy as sa
@@ -57,15 +58,26 @@ def name_of(typed, what="name"):
     return text
 
 
+CLASS_SERVER_SECONDS = 5.0  # how long a page trusts "a teacher exists" before asking the database again
+_class_server = {}  # database address -> (when asked, the answer): a personal lab's pages never wait for it
+
+
 def is_class_server(session=None):
     """True as soon as a teacher account exists: people sign in; before that, a personal lab where the person at the
-    keyboard may do everything."""
-    if session is None:
+    keyboard may do everything. Without a session, the answer is kept CLASS_SERVER_SECONDS per process (a teacher
+    added on the command line counts within that time)."""
+    if session is not None:
+        return session.scalar(sa.select(sa.func.count()).where(schema.Person.role == "teacher")) > 0
+    address = database.url()
+    asked, answer = _class_server.get(address, (-float("inf"), False))
+    if time.monotonic() - asked > CLASS_SERVER_SECONDS:
         if not database.exists():
-            return False  # no SQLite file yet: nobody was ever added
-        with database.transaction() as session:
-            return is_class_server(session)
-    return session.scalar(sa.select(sa.func.count()).where(schema.Person.role == "teacher")) > 0
+            answer = False  # no SQLite file yet: nobody was ever added
+        else:
+            with database.transaction() as session:
+                answer = is_class_server(session)
+        _class_server[address] = (time.monotonic(), answer)
+    return answer
 
 
 def add_teacher(name, password):
@@ -79,6 +91,7 @@ def add_teacher(name, password):
             raise SignInRefused("signin.teacher_taken", name=name)
         person = schema.Person(role="teacher", name=name, teacher_name=name.casefold(), password_hash=hashed)
         session.add(person)
+    _class_server.pop(database.url(), None)  # this process knows at once
     return person
 
 

@@ -34,6 +34,7 @@ class Who:
     name: str = ""
     class_id: int | None = None  # a student's class
     session_id: str | None = None
+    class_name: str = ""
 
     @property
     def key(self):

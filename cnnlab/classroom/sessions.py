@@ -88,9 +88,12 @@ def who(token):
 
 def _who_of(session, person_id, session_id=None):
     person = session.get(schema.Person, person_id)
-    class_id = session.scalar(sa.select(schema.Membership.class_id).where(schema.Membership.person_id == person_id)
-                              .order_by(schema.Membership.joined_at.desc()).limit(1))
-    return Who(person.role, person.id, person.name, class_id, session_id)
+    found = session.execute(sa.select(schema.Membership.class_id, schema.Classroom.name)
+                            .join(schema.Classroom, schema.Classroom.id == schema.Membership.class_id)
+                            .where(schema.Membership.person_id == person_id)
+                            .order_by(schema.Membership.joined_at.desc()).limit(1)).first()
+    class_id, class_name = found if found else (None, "")
+    return Who(person.role, person.id, person.name, class_id, session_id, class_name)
 
 
 def person(person_id):
