@@ -32,7 +32,8 @@ PAGES = [  # file, navigation key, icon, address (app.py's navigation)
 
 
 def language():
-    """The session's language: a ?lang= link first, then the student's choice, the browser's, else English.
+    """The session's language: a ?lang= link first, then the student's choice (this session's, else the one a
+    signed-in person chose last, on any device), the browser's, else English.
 
     Sets it for this script run (cnnlab.i18n) and keeps ?lang= in the address bar, so the URL can be shared.
     """
@@ -40,7 +41,8 @@ def language():
     if from_url and from_url != st.session_state.get(LANGUAGE):
         st.session_state[LANGUAGE] = from_url  # a shared link, or the address edited by hand
     if LANGUAGE not in st.session_state:
-        st.session_state[LANGUAGE] = i18n.normalize(getattr(st.context, "locale", None)) or i18n.DEFAULT
+        st.session_state[LANGUAGE] = (i18n.normalize(who().language) or i18n.normalize(getattr(st.context, "locale", None))
+                                      or i18n.DEFAULT)
     lang = i18n.set_language(st.session_state[LANGUAGE])
     if st.query_params.get("lang") != lang:
         st.query_params["lang"] = lang
@@ -51,6 +53,14 @@ def _chosen():
     lang = st.session_state["_language_widget"]
     st.session_state[LANGUAGE] = lang
     st.query_params["lang"] = lang
+    person = who()
+    if person.person_id is not None:  # theirs on the next device they sign in on
+        from cnnlab.classroom import accounts
+
+        try:
+            accounts.set_language(person.person_id, lang)
+        except CnnlabError:
+            pass  # the database is away: this session keeps the language all the same
 
 
 # Streamlit greys captions to 60 % of the text colour: about 3.7:1 on white, below WCAG's 4.5:1 for small
@@ -61,11 +71,11 @@ STYLE = '<style>[data-testid="stCaptionContainer"] { color: inherit; opacity: 0.
 def language_selector():
     """The language menu at the top of the sidebar (and the page style); a change re-renders the page."""
     st.html(STYLE)
+    identify()  # first: a signed-in person's language is theirs
     lang = language()
     codes = list(i18n.LANGUAGES)
     st.sidebar.selectbox(f"🌐 {t('common.language')}", codes, index=codes.index(lang),
                          format_func=i18n.LANGUAGES.get, key="_language_widget", on_change=_chosen)
-    identify()
     account_box()
     return lang
 
@@ -159,7 +169,24 @@ def identify():
         found, reason = sessions.GUEST, error
     st.session_state[WHO] = found
     st.session_state["_who_reason"] = reason
+    if found.person_id is not None and not st.session_state.get("_restored"):
+        st.session_state["_restored"] = True
+        _last_run(found)
     return found
+
+
+def _last_run(person):
+    """A signed-in person's last run follows them: on a new browser session it is the run the pages show."""
+    from cnnlab.classroom import requests
+
+    if "run_id" in st.session_state:
+        return
+    try:
+        last = requests.last_run(person.person_id)
+    except CnnlabError:
+        return
+    if last and store().get(last) is not None:
+        st.session_state["run_id"] = last
 
 
 def _cookie(name):

@@ -105,6 +105,14 @@ def set_password(name, password):
         end_sessions(session, person.id)
 
 
+def set_language(person_id, lang):
+    """Keep the language a person chose: it is theirs on the next device they sign in on."""
+    with database.transaction() as session:
+        person = session.get(schema.Person, person_id)
+        if person is not None:
+            person.language = str(lang)[:8]
+
+
 def teachers(session):
     """Every teacher of the server, by name."""
     return list(session.scalars(sa.select(schema.Person).where(schema.Person.role == "teacher")

@@ -35,6 +35,7 @@ class Who:
     class_id: int | None = None  # a student's class
     session_id: str | None = None
     class_name: str = ""
+    language: str | None = None  # the language they last chose (it follows them to another device)
 
     @property
     def key(self):

@@ -85,6 +85,13 @@ def of_class(who, class_id, limit=5000):
         return [tuple(row) for row in rows]
 
 
+def last_run(person_id):
+    """The run of a person's newest request (None: they asked for nothing yet)."""
+    with database.transaction() as session:
+        return session.scalar(sa.select(schema.Request.run_id).where(schema.Request.person_id == person_id)
+                              .order_by(schema.Request.asked_at.desc(), schema.Request.id.desc()).limit(1))
+
+
 def seconds_today(person_id):
     """The training time a person's requests cost since midnight (UTC)."""
     midnight = schema.now().replace(hour=0, minute=0, second=0, microsecond=0)

@@ -38,6 +38,7 @@ class Person(Base):
     password_hash: orm.Mapped[str | None] = orm.mapped_column(sa.String(256))  # teachers
     code_digest: orm.Mapped[str | None] = orm.mapped_column(sa.String(64), unique=True)  # students
     oidc_subject: orm.Mapped[str | None] = orm.mapped_column(sa.String(256), unique=True)  # signed in by a school
+    language: orm.Mapped[str | None] = orm.mapped_column(sa.String(8))  # the last one they chose, on any device
     created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(default=now)
 
 

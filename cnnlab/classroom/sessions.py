@@ -93,7 +93,7 @@ def _who_of(session, person_id, session_id=None):
                             .where(schema.Membership.person_id == person_id)
                             .order_by(schema.Membership.joined_at.desc()).limit(1)).first()
     class_id, class_name = found if found else (None, "")
-    return Who(person.role, person.id, person.name, class_id, session_id, class_name)
+    return Who(person.role, person.id, person.name, class_id, session_id, class_name, person.language)
 
 
 def person(person_id):

@@ -6,7 +6,7 @@ import time
 import pytest
 from test_app import TINY, all_text, cifar_uploads, page, stored_run  # noqa: F401 (stored_run: a fixture)
 
-from cnnlab import runs
+from cnnlab import i18n, runs
 from cnnlab.classroom import sessions
 from cnnlab.data import uploads
 from cnnlab.errors import NotAllowed
@@ -82,3 +82,18 @@ def test_my_runs_lists_ones_own_requests_and_no_classmates(sign_in, stored_run):
     mine = next(d.value for d in at.dataframe if "asked" in d.value.columns)
     assert list(mine["run"]) == [stored_run.id]  # not the classmate's, though it is in the store for everyone
     assert theirs.id in {run.id for run in runs.RunStore().list()}
+
+
+def test_a_persons_language_and_last_run_follow_them_to_another_browser(sign_in, stored_run):
+    import ui
+    from cnnlab.training import TrainConfig
+
+    student = sign_in("student")
+    job = ui.queue().submit(TrainConfig(**TINY), who=student)  # asked for on one device
+    assert ui.queue().wait(job, timeout=60)
+    at = page("pages/4_Inside.py").run()
+    assert at.session_state["run_id"] == stored_run.id  # a new session shows their last run, not an empty page
+    at.sidebar.selectbox(key="_language_widget").select("es").run()
+    other = page("pages/4_Inside.py").run()  # another device: no ?lang= in its address, an English browser
+    assert not other.exception and other.session_state["language"] == "es"
+    assert other.title[0].value == i18n.catalogue("es")["inside.title"]

@@ -54,6 +54,7 @@ def _people():
                     sa.Column("password_hash", sa.String(256), nullable=True),
                     sa.Column("code_digest", sa.String(64), nullable=True, unique=True),
                     sa.Column("oidc_subject", sa.String(256), nullable=True, unique=True),
+                    sa.Column("language", sa.String(8), nullable=True),
                     sa.Column("created_at", sa.DateTime(), nullable=False))
 
 
