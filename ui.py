@@ -224,7 +224,17 @@ def refuse_unless(action, where=st):
 SIGNED_IN_AS = {"student": "signin.as_student", "teacher": "signin.as_teacher"}
 SIGNIN_NOTICE = {"expired": "signin.reason_expired", "ended": "signin.reason_ended",
                  "tampered": "signin.reason_tampered"}  # why a cookie signs nobody in (sessions.who)
-BACK_NOTICE = {"expired": "signin.back_expired", "unavailable": "signin.back_unavailable"}  # what /api/session said
+BACK_NOTICE = {"expired": "signin.back_expired", "unavailable": "signin.back_unavailable",
+               "elsewhere": "signin.back_elsewhere"}  # what /api/session said
+
+
+def plain(text):
+    """A name someone typed (a nickname, a class), shown as its letters inside Markdown: never bold, a link or an
+    image (a nickname "![](/api/signout)" would otherwise sign its reader out)."""
+    return "".join(f"\\{ch}" if ch in MARKDOWN else ch for ch in str(text))
+
+
+MARKDOWN = set("\\`*_{}[]()<>#+-.!|~$&")
 
 
 def account_box():
@@ -236,7 +246,7 @@ def account_box():
     _signin_notice()
     box = st.sidebar.container(border=True)
     if person.role != "guest":
-        box.markdown(t(SIGNED_IN_AS[person.role], name=person.name, klass=person.class_name))
+        box.markdown(t(SIGNED_IN_AS[person.role], name=plain(person.name), klass=plain(person.class_name)))
         box.html(f'<a href="{_signout_address()}">{t("signin.sign_out")}</a>')
         return
     if st.session_state.get("_joined"):
@@ -314,7 +324,7 @@ def _join_form(where):
 def _show_new_code(where):
     """The personal code a student just got, large, until they say they wrote it down."""
     person_id, name, personal = st.session_state["_joined"]
-    where.success(t("signin.joined", name=name))
+    where.success(t("signin.joined", name=plain(name)))
     where.markdown(f"# `{personal}`")
     where.caption(t("signin.write_it_down"))
     if where.button(t("signin.wrote_it"), type="primary", key="wrote_it"):
@@ -326,7 +336,7 @@ def _code_form(where):
     from cnnlab.classroom import classes
 
     with where.form("code_form", border=False):
-        code = st.text_input(t("signin.personal_code"), max_chars=40, placeholder="kiwi-4821", type="password")
+        code = st.text_input(t("signin.personal_code"), max_chars=40, placeholder="kiwi-mango-4821", type="password")
         if st.form_submit_button(t("signin.sign_in"), type="primary"):
             try:
                 person = classes.sign_in(code, _address())

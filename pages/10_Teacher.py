@@ -49,7 +49,7 @@ def classes_panel():
 def join_code_panel(classroom):
     link = f"{ui.app_url() or ''}/?join={classroom.join_code}"
     left, right = st.columns([2, 1])
-    left.markdown(t("teacher.join_code_intro", name=classroom.name))
+    left.markdown(t("teacher.join_code_intro", name=ui.plain(classroom.name)))
     left.markdown(f"<p style='font-size:4rem;font-weight:700;letter-spacing:0.2em;margin:0'>{classroom.join_code}</p>",
                   unsafe_allow_html=True)
     left.caption(t("teacher.join_link", link=link))
@@ -95,11 +95,11 @@ def student_actions(classroom, students):
     person = left.selectbox(t("teacher.student_pick"), list(names), format_func=names.get, key="student_pick")
     try:
         if middle.button(t("teacher.reset_code"), key="reset_code"):
-            st.success(t("teacher.code_reset", nickname=names[person],
+            st.success(t("teacher.code_reset", nickname=ui.plain(names[person]),
                          code=teaching.reset_code(who, classroom.id, person)))
         if right.button(t("teacher.sign_out_student"), key="sign_out_student"):
             teaching.sign_out_student(who, classroom.id, person)
-            st.success(t("teacher.signed_out", nickname=names[person]))
+            st.success(t("teacher.signed_out", nickname=ui.plain(names[person])))
     except CnnlabError as error:
         st.error(str(error))
 
@@ -204,7 +204,7 @@ if stored:
                           format_func=lambda run_id: ui.describe(store.get(run_id)), key="delete_run")
     if chosen and st.button(t("teacher.delete"), key="delete_button"):
         try:
-            if store.delete(chosen):
+            if store.delete(chosen, who=who):
                 st.success(t("teacher.deleted", id=chosen[:6]))
         except CnnlabError as error:  # being trained: said at once, the page never waits for the training
             st.warning(str(error))

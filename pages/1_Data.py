@@ -38,8 +38,8 @@ def download_progress(name):
         return
     if download.status == "running":
         st.progress(download.progress.fraction, text=download.progress.describe())
-        if st.button(t("data.download_stop"), key=f"stop_download_{name}"):
-            download.stop_requested = True
+        if ui.allowed("import_class") and st.button(t("data.download_stop"), key=f"stop_download_{name}"):
+            ui.downloads().stop(name, who=ui.who())
     elif download.status == "failed":
         st.error(str(download.error))
     elif st.session_state.get("download_seen") != id(download):
@@ -69,10 +69,12 @@ def get_the_whole(name, running):
         st.fragment(download_progress, run_every=1.0)(name)
         return
     download_progress(name)  # a finished one: its result
-    if downloads.available(name):
+    if downloads.available(name) and not ui.allowed("import_class"):
+        st.caption(t("permission.import_class"))
+    elif downloads.available(name):
         if st.button(t("data.download", title=info.title, size=info.download_size), type="primary",
                      key=f"download_{name}"):
-            ui.downloads().start(name)
+            ui.downloads().start(name, who=ui.who())
             st.rerun()
     else:
         st.caption(t("data.no_network", title=info.title))

@@ -10,19 +10,25 @@ is computed.
 import datetime
 import os
 import secrets
+import threading
 import time
 import unicodedata
 
 import sqlalchemy as sa
 
+from cnnlab import storage
 from cnnlab.classroom import codes, database, schema
 from cnnlab.errors import SignInRefused
 
 MIN_PASSWORD = 8
+MAX_PASSWORD = 1024  # what the sign-in form takes, and the command line: hashed whole, never longer
 MAX_NAME = 40
-RATE = {"tried": 10, "address": 30, "codes": 300}  # failed sign-ins allowed a minute: per name/code, per address,
-# and for personal codes from everywhere together (guessing a code from many addresses)
-KEY_SETTING = "code_key"
+RATE = {"tried": 10, "address": 60, "codes": 100, "teachers": 100}  # failed sign-ins allowed a minute: per code
+# tried (per teacher's name and address), per address (a school behind one address has a class of students), and
+# from everywhere together for personal codes and for teachers' passwords (guessing from many addresses)
+COUNTING = threading.Lock()  # one sign-in attempt counted at a time in this process (check_rate)
+VERIFYING = threading.BoundedSemaphore(2)  # Argon2 verifies at once (64 MiB and 0.16 s each): the rest wait
+KEY_FILE = "people.key"
 NAME_REFUSED = {  # what: (the sentence when it is empty, when it is too long or unprintable)
     "name": ("signin.name_missing", "signin.name_bad"), "class": ("signin.class_missing", "signin.class_bad"),
     "nickname": ("signin.nickname_missing", "signin.nickname_bad"),
@@ -35,17 +41,25 @@ def _hasher():
     return PasswordHasher()
 
 
-def key(session):
-    """The key that hashes personal codes: CNNLAB_SECRET_KEY (the same on every app server), else one made once and
-    kept in the database."""
+def key(session=None):
+    """The key that hashes personal codes, never kept in the database: CNNLAB_SECRET_KEY (the same on every app
+    server that shares a database), else one made once in $CNNLAB_HOME/people.key, readable by its owner only."""
     if os.environ.get("CNNLAB_SECRET_KEY"):
         return os.environ["CNNLAB_SECRET_KEY"]
-    found = session.get(schema.Setting, KEY_SETTING)
-    if found is None:
-        found = schema.Setting(name=KEY_SETTING, value=secrets.token_hex(32))
-        session.add(found)
-        session.flush()
-    return found.value
+    path = storage.home() / KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staged = storage.temporary_sibling(path)
+        descriptor = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as f:
+            f.write(secrets.token_hex(32))
+        try:
+            os.link(staged, path)  # the first process to make it wins; the others read its key
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(staged)
+    return path.read_text().strip()
 
 
 def name_of(typed, what="name"):
@@ -129,19 +143,20 @@ def teacher_named(session, name):
 def sign_in_teacher(name, password, address):
     """The teacher with that name and password, or SignInRefused (the same words for a wrong name or password)."""
     name = name_of(name)
+    tried = "teacher:" + codes.digest(key(), f"{name.casefold()}\n{_address(address)}")[:48]
+    attempt = check_rate(tried, address, "teachers")
     with database.transaction() as session:
-        tried = "teacher:" + codes.digest(key(session), name.casefold())[:48]
-        check_rate(session, tried, address)
         person = session.scalar(sa.select(schema.Person).where(schema.Person.teacher_name == name.casefold()))
     from argon2.exceptions import Argon2Error
 
     try:
-        _hasher().verify(person.password_hash if person else _DUMMY(), password or "")
+        with VERIFYING:
+            _hasher().verify(person.password_hash if person else _DUMMY(), (password or "")[:MAX_PASSWORD])
     except Argon2Error:
         person = None
     if person is None:
-        failed(tried, address)
         raise SignInRefused("signin.wrong_password")
+    succeeded(attempt)
     return person
 
 
@@ -157,26 +172,42 @@ def end_sessions(session, person_id):
                     .values(revoked_at=schema.now()))
 
 
-def check_rate(session, tried, address, codes_too=False):
-    """Refuse, before any hash is computed, a name/code or an address that failed too often in the last minute."""
+def check_rate(tried, address, everywhere=None):
+    """Refuse, before any hash is computed, a code or a teacher's name (and address), an address, or a kind of
+    sign-in from everywhere ("codes", "teachers") that failed too often in the last minute. Else this attempt is
+    counted at once, as a failure until succeeded() forgets it: attempts made in parallel cannot all slip under the
+    limit while their hashes are computed (one count at a time: this process's lock, and PostgreSQL's for every
+    server). Returns the attempt's id."""
+    with COUNTING, database.transaction() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(sa.text("SELECT pg_advisory_xact_lock(7242020)"))
+        return _count(session, tried, address, everywhere)
+
+
+def _count(session, tried, address, everywhere):
     since = schema.now() - datetime.timedelta(minutes=1)
     recent = sa.select(sa.func.count()).select_from(schema.SignInAttempt).where(schema.SignInAttempt.at >= since)
     counts = {"tried": session.scalar(recent.where(schema.SignInAttempt.tried == tried)),
               "address": session.scalar(recent.where(schema.SignInAttempt.address == _address(address)))}
-    if codes_too:
-        counts["codes"] = session.scalar(recent.where(schema.SignInAttempt.tried.like("code:%")))
+    if everywhere:
+        prefix = {"codes": "code:", "teachers": "teacher:"}[everywhere]
+        counts[everywhere] = session.scalar(recent.where(schema.SignInAttempt.tried.like(f"{prefix}%")))
     if any(counts[which] >= RATE[which] for which in counts):
         raise SignInRefused("signin.too_many", seconds=60)
+    made = schema.SignInAttempt(tried=tried, address=_address(address))
+    session.add(made)
+    session.execute(sa.delete(schema.SignInAttempt)  # what is older than an hour counts for nothing any more
+                    .where(schema.SignInAttempt.at < schema.now() - datetime.timedelta(hours=1)))
+    session.flush()
+    return made.id
+
+
+def succeeded(attempt_id):
+    """A sign-in that succeeded is not a failure: its attempt is forgotten."""
+    with database.transaction() as session:
+        session.execute(sa.delete(schema.SignInAttempt).where(schema.SignInAttempt.id == attempt_id))
 
 
 def _address(address):
     """An address as counted: printable, at most 64 characters (it comes from the server, never from a form)."""
     return "".join(ch for ch in str(address) if ch.isprintable())[:64]
-
-
-def failed(tried, address):
-    """Count a failed sign-in (and forget those older than an hour)."""
-    with database.transaction() as session:
-        session.add(schema.SignInAttempt(tried=tried, address=_address(address)))
-        session.execute(sa.delete(schema.SignInAttempt)
-                        .where(schema.SignInAttempt.at < schema.now() - datetime.timedelta(hours=1)))

@@ -1,6 +1,6 @@
 """Classes and their students: a class's join code, joining with it, personal codes, the roster.
 
-A student is a person with a personal code (kiwi-4821) and a nickname in one class; the code alone signs them in on
+A student is a person with a personal code (kiwi-mango-4821) and a nickname in one class; the code alone signs them in on
 any device. The database keeps only a keyed hash of the code: the teacher sees a code once, when it is made (joining,
 the roster, a reset), and gives it to the student.
 """
@@ -51,10 +51,11 @@ def of_teacher(teacher_id):
 def _new_student(session, classroom, nickname):
     """A student in classroom under nickname, and their personal code (shown now, kept only as a keyed hash)."""
     nickname = accounts.name_of(nickname, "nickname")
-    taken = session.scalars(sa.select(schema.Membership.nickname).where(schema.Membership.class_id == classroom.id))
-    if any(other.casefold() == nickname.casefold() for other in taken):  # in Python: SQLite's lower() is ASCII only
+    key = nickname.casefold()[:64]  # in Python: SQLite's lower() folds ASCII only
+    if session.scalar(sa.select(schema.Membership.person_id).where(schema.Membership.class_id == classroom.id,
+                                                                   schema.Membership.nickname_key == key)):
         raise SignInRefused("signin.nickname_taken", nickname=nickname)
-    secret = accounts.key(session)
+    secret = accounts.key()
     while True:
         code = codes.personal_code()
         digest = codes.digest(secret, code)
@@ -63,53 +64,64 @@ def _new_student(session, classroom, nickname):
     person = schema.Person(role="student", name=nickname, code_digest=digest)
     session.add(person)
     session.flush()
-    session.add(schema.Membership(person_id=person.id, class_id=classroom.id, nickname=nickname))
+    session.add(schema.Membership(person_id=person.id, class_id=classroom.id, nickname=nickname, nickname_key=key))
     return person, code
 
 
 def join(join_code, nickname, address):
     """A student joins the class whose code they typed: (the person, their personal code)."""
     typed = codes.tidy_join(join_code)
-    with database.transaction() as session:
-        tried = "join:" + codes.digest(accounts.key(session), typed)[:48]
-        accounts.check_rate(session, tried, address)
-        classroom = session.scalar(sa.select(schema.Classroom).where(schema.Classroom.join_code == typed)) \
-            if typed else None
-        if classroom is not None and classroom.open:
-            return _new_student(session, classroom, nickname)
-    accounts.failed(tried, address)
-    raise SignInRefused("signin.class_closed" if classroom is not None else "signin.wrong_join_code")
+    attempt = accounts.check_rate("join:" + codes.digest(accounts.key(), typed)[:48], address)
+    try:
+        with database.transaction() as session:
+            classroom = session.scalar(sa.select(schema.Classroom).where(schema.Classroom.join_code == typed)) \
+                if typed else None
+            made = _new_student(session, classroom, nickname) if classroom is not None and classroom.open else None
+    except sa.exc.IntegrityError:  # a classmate took the same nickname at the same moment
+        accounts.succeeded(attempt)
+        raise SignInRefused("signin.nickname_taken", nickname=accounts.name_of(nickname, "nickname")) from None
+    except SignInRefused:  # a nickname taken, empty or too long: the code was right, no failed sign-in
+        accounts.succeeded(attempt)
+        raise
+    if made is None:
+        raise SignInRefused("signin.class_closed" if classroom is not None else "signin.wrong_join_code")
+    accounts.succeeded(attempt)
+    return made
 
 
 def sign_in(personal_code, address):
     """The student whose personal code was typed, or SignInRefused."""
     typed = codes.tidy_personal(personal_code)
+    digest = codes.digest(accounts.key(), typed)
+    attempt = accounts.check_rate("code:" + digest[:48], address, "codes")
     with database.transaction() as session:
-        digest = codes.digest(accounts.key(session), typed)
-        tried = "code:" + digest[:48]
-        accounts.check_rate(session, tried, address, codes_too=True)
         person = session.scalar(sa.select(schema.Person).where(schema.Person.code_digest == digest)) \
             if codes.PERSONAL.match(typed) else None
-        if person is not None:
-            return person
-    accounts.failed(tried, address)
-    raise SignInRefused("signin.wrong_code")
+    if person is None:
+        raise SignInRefused("signin.wrong_code")
+    accounts.succeeded(attempt)
+    return person
 
 
 def add_students(class_id, nicknames):
     """Students made at once from a roster: [(nickname, personal code)], in the roster's order. All or none: a
     nickname taken (in the class or twice in the list) refuses the whole roster with its name."""
-    with database.transaction() as session:
-        classroom = session.get(schema.Classroom, class_id)
-        return [(person.name, code) for person, code in
-                (_new_student(session, classroom, nickname) for nickname in nicknames)]
+    try:
+        with database.transaction() as session:
+            classroom = session.get(schema.Classroom, class_id)
+            if classroom is None:
+                raise SignInRefused("signin.no_class", name=str(class_id))
+            return [(person.name, code) for person, code in
+                    (_new_student(session, classroom, nickname) for nickname in nicknames)]
+    except sa.exc.IntegrityError:  # a student joined under one of these nicknames at the same moment
+        raise SignInRefused("signin.roster_race") from None
 
 
 def reset_code(class_id, person_id):
     """A student's new personal code (the old one stops working, their browser sessions end)."""
     with database.transaction() as session:
         person = _member(session, class_id, person_id)
-        secret = accounts.key(session)
+        secret = accounts.key()
         code = codes.personal_code()
         while session.scalar(sa.select(schema.Person.id).where(schema.Person.code_digest == codes.digest(secret, code))):
             code = codes.personal_code()

@@ -1,8 +1,9 @@
-"""The codes people type: a class's join code (for the projector) and a student's personal code (kiwi-4821).
+"""The codes people type: a class's join code (for the projector) and a student's personal code (kiwi-mango-4821).
 
 Both are drawn from the system's secure random source. A join code avoids letters that read alike (0/O, 1/I/L); a
-personal code is a word a child can spell in English or Spanish and four digits: easy to write down, about 1.3
-million of them (the sign-in rate limit makes guessing one slower than a school year).
+personal code is two words a child can spell in English or Spanish and four digits: easy to write down, 164 million
+of them. At the sign-in limit for codes from everywhere (accounts.RATE: 100 failures a minute), finding any one of
+a school's 1,000 codes takes about 1,600 minutes of guessing on average, and the teacher sees the attempts.
 """
 
 import hashlib
@@ -25,7 +26,7 @@ WORDS = (
     "selva", "sol", "sofa", "taco", "tango", "tapir", "tigre", "tomate", "torre", "tucan", "tuna", "uva",
     "vela", "yoga", "zebra",
 )
-PERSONAL = re.compile(r"^([a-z]+)-(\d{4})$")
+PERSONAL = re.compile(r"^([a-z]+)-([a-z]+)-(\d{4})$")
 
 
 def join_code():
@@ -34,8 +35,8 @@ def join_code():
 
 
 def personal_code():
-    """A student's personal code, e.g. kiwi-4821."""
-    return f"{secrets.choice(WORDS)}-{secrets.randbelow(10_000):04d}"
+    """A student's personal code, e.g. kiwi-mango-4821."""
+    return f"{secrets.choice(WORDS)}-{secrets.choice(WORDS)}-{secrets.randbelow(10_000):04d}"
 
 
 def tidy_join(typed):
@@ -45,14 +46,14 @@ def tidy_join(typed):
 
 
 def tidy_personal(typed):
-    """What a student typed as a personal code, as stored: lower case, one dash (" Kiwi 4821 " -> kiwi-4821)."""
-    text = re.sub(r"[\s_\-]+", "-", str(typed or "").strip().lower())[:40]
-    return text
+    """What a student typed as a personal code, as stored: lower case, one dash between its parts
+    (" Kiwi Mango 4821 " -> kiwi-mango-4821)."""
+    return re.sub(r"[\s_\-]+", "-", str(typed or "")[:80].strip().lower())[:40]
 
 
 def digest(key, text):
     """A keyed hash of a code: the database can find a student by it, and a copy of the database cannot be read
-    back into codes without the key."""
+    back into codes without the key (accounts.key: kept outside the database, in a file only its owner reads)."""
     return hmac.new(key.encode(), text.encode(), hashlib.sha256).hexdigest()
 
 

@@ -79,6 +79,8 @@ def _made(address):
         if parsed.get_backend_name() == "sqlite":
             if parsed.database:
                 pathlib.Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                # its owner's only (SQLite gives its -wal and -shm files the same permissions)
+                os.close(os.open(parsed.database, os.O_WRONLY | os.O_CREAT, 0o600))
             made = sa.create_engine(parsed, connect_args={"timeout": BUSY_SECONDS})
             sa.event.listen(made, "connect", _sqlite_pragmas)
             return made

@@ -19,14 +19,6 @@ class Base(orm.DeclarativeBase):
     pass
 
 
-class Setting(Base):
-    """A server-wide value kept in the database (the key that makes personal codes unreadable in it)."""
-
-    __tablename__ = "settings"
-    name: orm.Mapped[str] = orm.mapped_column(sa.String(64), primary_key=True)
-    value: orm.Mapped[str] = orm.mapped_column(sa.String(256))
-
-
 class Person(Base):
     """A teacher (a sign-in name and an Argon2 password hash) or a student (a personal code, kept as a keyed hash)."""
 
@@ -46,10 +38,11 @@ class Membership(Base):
     """A student in a class, under a nickname no classmate has."""
 
     __tablename__ = "memberships"
-    __table_args__ = (sa.UniqueConstraint("class_id", "nickname", name="uq_memberships_class_nickname"),)
+    __table_args__ = (sa.UniqueConstraint("class_id", "nickname_key", name="uq_memberships_class_nickname"),)
     person_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
     class_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("classes.id", ondelete="CASCADE"), primary_key=True)
     nickname: orm.Mapped[str] = orm.mapped_column(sa.String(64))
+    nickname_key: orm.Mapped[str] = orm.mapped_column(sa.String(64))  # casefolded: "Ana" and "ana" are one
     joined_at: orm.Mapped[datetime.datetime] = orm.mapped_column(default=now)
 
 

@@ -38,7 +38,12 @@ def _redirect(request, wanted, outcome=None):
 
 
 async def session(request):
-    """GET /api/session?ticket=…&next=/Train: the ticket becomes the browser's session cookie."""
+    """GET /api/session?ticket=…&next=/Train: the ticket becomes the browser's session cookie.
+
+    Only when the browser came from this app's own page (Sec-Fetch-Site: same-origin) or typed the address itself
+    (none): a ticket sent from another site would sign its reader in as someone else (login CSRF)."""
+    if request.headers.get("sec-fetch-site", "none") not in ("same-origin", "none"):
+        return _redirect(request, request.query_params.get("next"), "elsewhere")
     try:
         token = sessions.redeem(request.query_params.get("ticket"))
     except CnnlabError:

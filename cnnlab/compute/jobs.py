@@ -52,6 +52,7 @@ class Job:
     finished: float | None = None
     trained_on: dict | None = None  # where it trained (cnnlab.compute.executors), once done
     requests: dict = dataclasses.field(default_factory=dict)  # waiter -> their request's id in the database
+    prepared: bool = False  # a teacher's, ahead of class: students who join and leave never end it
 
     @property
     def epochs_done(self):
@@ -115,6 +116,8 @@ class TrainingQueue:
         dataset = dataset or datasets.load(config.dataset)
         job_id = runs.run_id_for(config, dataset)
         job = self._queued(config, dataset, job_id, student, requested_by, replace)
+        if ahead_of_class:
+            job.prepared = True
         if student and who.person_id is not None and student not in job.requests:
             job.requests[student] = asked.record(who, job_id, config.dataset, json.dumps(config.to_dict(), sort_keys=True))
         return job
@@ -268,7 +271,7 @@ class TrainingQueue:
 
     def _detach(self, job, student):
         job.waiters.discard(student)
-        if not job.waiters:
+        if not job.waiters and not job.prepared:  # a teacher's preparation ends only by a teacher's Stop
             self._end(job)
 
     def _end(self, job):

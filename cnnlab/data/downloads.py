@@ -19,6 +19,7 @@ import urllib.request
 import uuid
 
 from cnnlab import storage
+from cnnlab.classroom import permissions
 from cnnlab.data import archives, catalogue, datasets, readers, sources
 from cnnlab.errors import CnnlabError, DatasetUnavailable
 from cnnlab.i18n import t
@@ -216,7 +217,10 @@ class Downloads:
         self._lock = threading.Lock()
         self._by_name = {}
 
-    def start(self, name):
+    def start(self, name, who=permissions.OWNER):
+        """A download of the dataset for the whole server (the one running, if there is one). Only a teacher (or a
+        personal lab's owner) may: what it brings is the class's dataset."""
+        permissions.require(who, "import_class")
         name = catalogue.get_info(name).name
         with self._lock:
             current = self._by_name.get(name)
@@ -227,4 +231,11 @@ class Downloads:
     def get(self, name):
         with self._lock:
             return self._by_name.get(catalogue.get_info(name).name)
+
+    def stop(self, name, who=permissions.OWNER):
+        """Stop the dataset's download (a teacher's, like starting one)."""
+        permissions.require(who, "import_class")
+        found = self.get(name)
+        if found is not None:
+            found.stop_requested = True
 

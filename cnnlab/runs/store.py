@@ -34,6 +34,7 @@ import filelock
 import numpy as np
 
 from cnnlab import i18n, storage, training
+from cnnlab.classroom import permissions
 from cnnlab.data import catalogue, datasets
 from cnnlab.errors import CnnlabError, DatasetUnavailable, RunInUse
 from cnnlab.i18n import Message
@@ -192,12 +193,14 @@ class RunStore:
         lock.release()
         return False
 
-    def delete(self, run_id):
-        """Remove a run (a teacher's action): renamed out of runs/ under its lock, then erased. True when it was there.
+    def delete(self, run_id, who=permissions.OWNER):
+        """Remove a run (a teacher's action: `who` must be one): renamed out of runs/ under its lock, then erased. True
+        when it was there.
 
         A run being trained holds its lock for the whole training: that raises RunInUse at once (within
         IN_USE_SECONDS), so that the teacher's page says so instead of waiting for the training to end.
         """
+        permissions.require(who, "manage")
         path = self.run_path(run_id)
         lock = self.lock(run_id)
         try:

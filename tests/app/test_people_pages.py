@@ -97,3 +97,24 @@ def test_a_persons_language_and_last_run_follow_them_to_another_browser(sign_in,
     other = page("pages/4_Inside.py").run()  # another device: no ?lang= in its address, an English browser
     assert not other.exception and other.session_state["language"] == "es"
     assert other.title[0].value == i18n.catalogue("es")["inside.title"]
+
+
+GUARDED = {"submit", "stop", "move_to_front", "import_cifar", "import_placed", "import_images", "delete",
+           "keep_upload", "start"}  # what the package checks against who asks
+
+
+def test_every_page_says_who_asks_when_it_calls_what_the_package_guards():
+    """The package checks `who`; a page that left it out would act as the owner of a personal lab."""
+    import ast
+    import pathlib
+
+    from conftest import ROOT
+
+    missing = []
+    for path in sorted(pathlib.Path(ROOT, "pages").glob("*.py")) + [pathlib.Path(ROOT, "ui.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in GUARDED
+                    and ast.unparse(node.func.value) != "st"):  # st.stop() is Streamlit's
+                if "who" not in {keyword.arg for keyword in node.keywords}:
+                    missing.append(f"{path.name}:{node.lineno} {ast.unparse(node)[:80]}")
+    assert missing == []

@@ -40,7 +40,7 @@ def join(page, url, code, nickname):
     page.get_by_label("Your nickname").fill(nickname)
     page.get_by_role("button", name="Join").click()
     page.get_by_text("This is your personal code").wait_for(timeout=30_000)
-    personal = re.search(r"[a-z]+-\d{4}", sidebar_text(page)).group(0)
+    personal = re.search(r"[a-z]+-[a-z]+-\d{4}", sidebar_text(page)).group(0)
     page.get_by_role("button", name="I wrote it down — continue").click()
     page.get_by_text(f"Signed in as {nickname}").wait_for(timeout=30_000)
     return personal
@@ -108,3 +108,27 @@ def test_a_tampered_cookie_and_a_spent_ticket_sign_nobody_in(server, a_class, br
     settled(other)
     assert other.url.startswith(server) and "already used or is too old" in sidebar_text(other)
     assert "Sign in to train" in sidebar_text(other)
+
+
+def test_a_ticket_sent_from_another_site_signs_nobody_in(server, a_class):
+    import urllib.error
+    import urllib.request
+
+    class Kept(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None  # the answer itself, not where it sends
+
+    person = classes.join(a_class, "sol", "127.0.0.1")[0]
+    opener = urllib.request.build_opener(Kept)
+    answers = {}
+    for site in ("cross-site", "same-origin"):
+        ticket = sessions.open_ticket(person.id)
+        request = urllib.request.Request(f"{server}{web.SESSION_PATH}?ticket={ticket}&next=/Train",
+                                         headers={"Sec-Fetch-Site": site})
+        try:
+            opener.open(request)
+        except urllib.error.HTTPError as answer:  # the 303 itself
+            answers[site] = (answer.headers.get("Location"), answer.headers.get("Set-Cookie") or "")
+    assert answers["cross-site"] == ("/Train?signin=elsewhere", "")
+    location, cookie = answers["same-origin"]
+    assert location == "/Train" and cookie.startswith(f"{web.COOKIE}=") and "HttpOnly" in cookie

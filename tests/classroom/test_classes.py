@@ -14,7 +14,7 @@ from cnnlab.errors import SignInRefused
 
 JOIN_CODE = re.compile(r"[A-Z2-9]{6}")
 LOOK_ALIKE = set("01OIL")  # a join code on the board is never misread
-PERSONAL_CODE = re.compile(r"[a-z]+-[0-9]{4}")
+PERSONAL_CODE = re.compile(r"[a-z]+-[a-z]+-[0-9]{4}")
 ADDRESS = "10.0.0.1"
 
 
@@ -129,7 +129,7 @@ def test_a_closed_class_takes_nobody(teacher):
 def test_a_student_signs_in_with_their_code_typed_any_way(teacher, typed):
     made = classes.create(teacher, "5A")
     person, code = classes.join(made.join_code, "Luna", ADDRESS)
-    word, digits = code.split("-")
+    word, digits = code.rsplit("-", 1)
     as_typed = typed.format(word=word, Word=word.capitalize(), WORD=word.upper(), digits=digits)
     assert classes.sign_in(as_typed, ADDRESS).id == person.id
 
@@ -137,7 +137,7 @@ def test_a_student_signs_in_with_their_code_typed_any_way(teacher, typed):
 def test_a_wrong_personal_code_is_refused_and_counted(teacher):
     made = classes.create(teacher, "5A")
     _, code = classes.join(made.join_code, "Luna", ADDRESS)
-    word, digits = code.split("-")
+    word, digits = code.rsplit("-", 1)
     other_digits = f"{(int(digits) + 1) % 10_000:04d}"
     for typed in (f"{word}-{other_digits}", f"{word}{digits}", "", None, "x" * 5000, code + "0"):
         with pytest.raises(SignInRefused) as refused:

@@ -63,7 +63,8 @@ def test_the_owner_sees_everyone_and_a_guest_nobody(school):
 def test_a_teacher_sees_a_student_of_theirs_who_is_in_another_class_too(school):
     people, class_ids = school
     with database.transaction() as session:  # Mar also takes Ana's 5A, under another nickname
-        session.add(schema.Membership(person_id=people["Mar"].person_id, class_id=class_ids["5A"], nickname="Marea"))
+        session.add(schema.Membership(person_id=people["Mar"].person_id, class_id=class_ids["5A"], nickname="Marea",
+                                      nickname_key="marea"))
     assert requests.may_see(people["Ana"], people["Mar"].person_id)
 
 

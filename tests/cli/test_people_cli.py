@@ -15,7 +15,7 @@ from cnnlab.i18n import t
 
 PASSWORD = "a-long-password"
 JOIN_CODE = re.compile(r"[A-Z2-9]{6}")
-PERSONAL_CODE = re.compile(r"[a-z]+-[0-9]{4}")
+PERSONAL_CODE = re.compile(r"[a-z]+-[a-z]+-[0-9]{4}")
 
 
 def run_with_input(text, *args, env=None):

@@ -95,3 +95,28 @@ def test_training_time_is_charged_to_who_waited_and_a_spent_budget_refuses_the_n
         queue.submit(TrainConfig(**dict(TINY, seed=9)), who=sol)
     again = queue.submit(TrainConfig(**TINY), who=teacher)  # teachers have no budget; the stored run costs nothing
     assert queue.wait(again, timeout=60) and again.cached
+
+
+def test_a_student_who_joins_and_leaves_a_prepared_training_does_not_end_it(people):
+    queue, holder, lock = blocked_queue()
+    try:
+        prepared = queue.submit(TrainConfig(**TINY), who=people["teacher"], ahead_of_class=True)
+        joined = queue.submit(TrainConfig(**TINY), who=people["sol"])  # the same settings: the same job
+        assert joined is prepared
+        queue.stop(prepared.id, student=people["sol"].key, who=people["sol"])
+        assert prepared.status == "queued" and not prepared.stop_requested  # the teacher's preparation goes on
+    finally:
+        lock.release()
+    assert queue.wait(prepared, timeout=180) and prepared.status == "done"
+
+
+def test_only_a_teacher_starts_or_stops_a_download_for_the_class(people):
+    from cnnlab.data import downloads
+
+    server = downloads.Downloads()
+    for who in (sessions.GUEST, people["sol"]):
+        with pytest.raises(NotAllowed, match="Only a teacher may import"):
+            server.start("fashion_mnist", who=who)
+        with pytest.raises(NotAllowed):
+            server.stop("fashion_mnist", who=who)
+    assert server.get("fashion_mnist") is None

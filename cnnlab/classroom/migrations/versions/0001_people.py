@@ -15,8 +15,6 @@ depends_on = None
 
 def upgrade():
     _people()
-    op.create_table("settings", sa.Column("name", sa.String(64), primary_key=True),
-                    sa.Column("value", sa.String(256), nullable=False))
     op.create_table("sign_in_attempts", sa.Column("id", sa.Integer(), primary_key=True),
                     sa.Column("tried", sa.String(64), nullable=False, index=True),
                     sa.Column("address", sa.String(64), nullable=False, index=True),
@@ -33,8 +31,9 @@ def upgrade():
     op.create_table("memberships", sa.Column("person_id", sa.Integer(), _person(), primary_key=True),
                     sa.Column("class_id", sa.Integer(), _class("CASCADE"), primary_key=True),
                     sa.Column("nickname", sa.String(64), nullable=False),
+                    sa.Column("nickname_key", sa.String(64), nullable=False),
                     sa.Column("joined_at", sa.DateTime(), nullable=False),
-                    sa.UniqueConstraint("class_id", "nickname", name="uq_memberships_class_nickname"))
+                    sa.UniqueConstraint("class_id", "nickname_key", name="uq_memberships_class_nickname"))
     _requests()
 
 
@@ -82,5 +81,5 @@ def _requests():
 
 
 def downgrade():
-    for table in ("requests", "memberships", "sessions", "classes", "sign_in_attempts", "settings", "people"):
+    for table in ("requests", "memberships", "sessions", "classes", "sign_in_attempts", "people"):
         op.drop_table(table)
