@@ -21,7 +21,7 @@ TINY = dict(dataset="mnist", architecture="fast", epochs=1, batch_size=32, train
 EVERY_PAGE = {"": "Datasets on this machine", "Data": "Images per class", "Model": "Shapes flowing through the network", "Train": "Is it overfitting?",
               "Inside": "Feature maps", "Learned": "How it learned", "Mistakes": "Confusion matrix",
               "Compare": "All stored runs", "Convolution": "Max pooling", "Draw": "Draw one digit large",
-              "Course": "Report A: ", "Teacher": "for the class's teacher"}
+              "Course": "Report A: ", "Teacher": "Trainings in line"}
 
 
 @pytest.fixture
