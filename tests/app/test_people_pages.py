@@ -9,7 +9,7 @@ from test_app import TINY, all_text, cifar_uploads, page, stored_run  # noqa: F4
 from cnnlab import i18n, runs
 from cnnlab.classroom import sessions
 from cnnlab.data import uploads
-from cnnlab.errors import NotAllowed
+from cnnlab.errors import NotAllowed, SignInRefused
 
 
 def test_a_guest_reads_why_they_cannot_train_and_the_queue_refuses_them(sign_in):
@@ -79,7 +79,7 @@ def test_my_runs_lists_ones_own_requests_and_no_classmates(sign_in, stored_run):
     assert ui.queue().wait(job, timeout=60) and job.cached and ui.queue().wait(theirs, timeout=180)
     at = page("pages/6_Compare.py").run()
     assert not at.exception, at.exception
-    mine = next(d.value for d in at.dataframe if "asked" in d.value.columns)
+    mine = next(d.value for d in at.dataframe if "asked (UTC)" in d.value.columns)
     assert list(mine["run"]) == [stored_run.id]  # not the classmate's, though it is in the store for everyone
     assert theirs.id in {run.id for run in runs.RunStore().list()}
 
@@ -118,3 +118,36 @@ def test_every_page_says_who_asks_when_it_calls_what_the_package_guards():
                 if "who" not in {keyword.arg for keyword in node.keywords}:
                     missing.append(f"{path.name}:{node.lineno} {ast.unparse(node)[:80]}")
     assert missing == []
+
+
+def test_a_teacher_makes_a_class_hands_out_codes_and_resets_one(sign_in):
+    from cnnlab.classroom import classes
+
+    sign_in("teacher")
+    at = page("pages/10_Teacher.py").run()
+    next(w for w in at.text_input if w.label == "New class's name").input("CNN 2027")
+    next(b for b in at.button if b.label == "Create the class").click().run()
+    assert not at.exception, at.exception
+    join_code = classes.of_teacher(sign_in("teacher").person_id)[0].join_code
+    assert join_code in all_text(at) and f"/?join={join_code}" in all_text(at)
+    qr = at.get("image")[0].proto.imgs[0]
+    assert join_code in qr.alt and "QR code" in qr.alt  # the projector's QR code says what it is
+
+    next(w for w in at.text_area if w.label.startswith("Add students")).input("Ana\nLuis\n**x**")
+    next(b for b in at.button if b.label == "Add them and make their codes").click().run()
+    assert "3 students added" in all_text(at)
+    table = next(d.value for d in at.dataframe if "personal code" in d.value.columns)
+    assert list(table["nickname"]) == ["Ana", "Luis", "**x**"]
+    ana_code = table["personal code"][0]
+    assert classes.sign_in(ana_code, "10.0.0.1").name == "Ana"  # the codes handed out work
+
+    at.run()  # the page again, as the teacher's next click draws it: the three are in the students' table
+    ana = next(person_id for person_id, nickname, _ in classes.roster(classes.of_teacher(
+        sign_in("teacher").person_id)[0].id) if nickname == "Ana")
+    at.selectbox(key="student_pick").select(ana).run()
+    at.button(key="reset_code").click().run()
+    assert not at.exception, at.exception
+    new = next(s.value for s in at.success if "new personal code" in s.value).split("**")[-2]
+    assert classes.sign_in(new, "10.0.0.2").name == "Ana"
+    with pytest.raises(SignInRefused):
+        classes.sign_in(ana_code, "10.0.0.3")  # the old one no longer works
