@@ -67,4 +67,5 @@ else:  # `streamlit run app.py` imports it once to serve it: Streamlit's pages, 
     # treats pages/ as Streamlit's old folder of pages (its own menu, in English), and their first click or form
     # after it is taken for a change of page, which empties what they typed (measured: the first Join was lost).
     PagesManager.uses_pages_directory = False
+    web.refuse_a_newer_database()  # one line and no server, rather than a class that cannot sign in
     app = st.App(__file__, routes=web.ROUTES)

@@ -67,4 +67,20 @@ async def signout(request):
     return response
 
 
+def refuse_a_newer_database():
+    """Before the server starts: a database made by a newer cnnlab stops it with one line (exit code 2). One that
+    cannot be reached now does not: the pages say so, and the class can still look while it comes back."""
+    import sys
+
+    from cnnlab.classroom import database
+
+    try:
+        if database.exists():
+            database.ready()
+    except CnnlabError as error:
+        if error.message.key == "database.newer":
+            print(f"cnnlab: {error}", file=sys.stderr)
+            raise SystemExit(2) from None
+
+
 ROUTES = [Route(SESSION_PATH, session, methods=["GET"]), Route(SIGNOUT_PATH, signout, methods=["GET"])]

@@ -132,3 +132,24 @@ def test_a_ticket_sent_from_another_site_signs_nobody_in(server, a_class):
     assert answers["cross-site"] == ("/Train?signin=elsewhere", "")
     location, cookie = answers["same-origin"]
     assert location == "/Train" and cookie.startswith(f"{web.COOKIE}=") and "HttpOnly" in cookie
+
+
+def test_the_server_refuses_to_start_on_a_database_newer_than_itself(isolated):
+    import os
+    import subprocess
+    import sys
+
+    import sqlalchemy as sa
+    from conftest import ROOT
+
+    from cnnlab.classroom import database
+
+    accounts.add_teacher("Ms Rivera", "a-long-password")
+    with database.engine().begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+    env = dict(os.environ, XDG_CONFIG_HOME=str(isolated / "xdg"), PYTHONPATH=ROOT)
+    ended = subprocess.run([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", "0"], cwd=ROOT,
+                           env=env, capture_output=True, text=True, timeout=120)
+    lines = [line for line in ended.stderr.splitlines() if line.startswith("cnnlab:")]
+    assert ended.returncode == 2 and len(lines) == 1 and "newer cnnlab" in lines[0], ended.stderr[-2000:]
+    assert "Traceback" not in ended.stderr
