@@ -69,7 +69,8 @@ def roster_panel(classroom):
     else:
         st.caption(t("teacher.no_students", code=classroom.join_code))
     with st.form("roster"):
-        pasted = st.text_area(t("teacher.roster_paste"), placeholder="Ana\nLuis\nkiwi")
+        pasted = st.text_area(t("teacher.roster_paste"), placeholder="Ana\nLuis\nkiwi",
+                              max_chars=classes.MAX_ROSTER_BYTES)  # bounded in the browser, and again in classes
         sent = st.file_uploader(t("teacher.roster_file"), type=["csv", "txt"], key="roster_file",
                                 max_upload_size=1)
         if st.form_submit_button(t("teacher.roster_add")):
@@ -197,7 +198,7 @@ if damaged:
                                 t("teacher.col_megabytes"): round(row["bytes"] / 2 ** 20, 2)} for row in damaged]),
                  hide_index=True, width="stretch")
     if st.button(t("teacher.empty_damaged"), key="empty_damaged"):
-        st.success(t("teacher.emptied", count=store.empty_set_aside()))
+        st.success(t("teacher.emptied", count=store.empty_set_aside(who=who)))
 stored = store.list()
 if stored:
     chosen = st.selectbox(t("teacher.delete_which"), [run.id for run in stored], index=None,

@@ -224,8 +224,9 @@ class RunStore:
         """Where things computed from a run's weights are kept (explain/<id>-<version>/): a new version, a new folder."""
         return self.root / "explain" / f"{run.id}-{run.version[:12]}"
 
-    def empty_set_aside(self):
-        """Erase every damaged entry set aside (a teacher's action); how many there were."""
+    def empty_set_aside(self, who=permissions.OWNER):
+        """Erase every damaged entry set aside (a teacher's action: `who` must be one); how many there were."""
+        permissions.require(who, "manage")
         entries = list((self.root / "corrupt").iterdir())
         for path in entries:
             if path.is_dir():

@@ -100,7 +100,7 @@ def test_a_persons_language_and_last_run_follow_them_to_another_browser(sign_in,
 
 
 GUARDED = {"submit", "stop", "move_to_front", "import_cifar", "import_placed", "import_images", "delete",
-           "keep_upload", "start"}  # what the package checks against who asks
+           "keep_upload", "start", "empty_set_aside"}  # what the package checks against who asks
 
 
 def test_every_page_says_who_asks_when_it_calls_what_the_package_guards():

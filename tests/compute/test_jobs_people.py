@@ -120,3 +120,12 @@ def test_only_a_teacher_starts_or_stops_a_download_for_the_class(people):
         with pytest.raises(NotAllowed):
             server.stop("fashion_mnist", who=who)
     assert server.get("fashion_mnist") is None
+
+
+def test_only_a_teacher_deletes_runs_or_erases_damaged_ones(people):
+    store = runs.RunStore()
+    for who in (sessions.GUEST, people["sol"]):
+        with pytest.raises(NotAllowed, match="Only a teacher"):
+            store.delete("0123456789abcdef", who=who)
+        with pytest.raises(NotAllowed, match="Only a teacher"):
+            store.empty_set_aside(who=who)
