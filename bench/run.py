@@ -218,15 +218,18 @@ def seconds_to_accuracy(dataset, architecture, target, max_epochs, **settings):
 
 
 def training_process_peak_mb():
-    """Peak resident memory of `python -m cnnlab train` (net_1, 1 epoch on the sample) as a child process."""
-    import resource
-
+    """Peak resident memory of `python -m cnnlab train` (net_1, 1 epoch on the sample) as a child process: the child's
+    own VmHWM, read as it exits (ru_maxrss of a child keeps the peak of the process that started it)."""
     home = tempfile.mkdtemp(prefix="cnnlab-bench-")
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run([sys.executable, "-m", "cnnlab", "train", "--architecture", "net_1", "--epochs", "1",
-                    "--offline"], cwd=ROOT, env=dict(os.environ, CNNLAB_HOME=home), capture_output=True, check=True)
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(peak, before) / 1024
+    wrapper = ("import atexit, runpy, sys\n"
+               "atexit.register(lambda: print(next(line for line in open('/proc/self/status')\n"
+               "                                   if line.startswith('VmHWM:')), file=sys.stderr))\n"
+               "sys.argv = ['cnnlab', *sys.argv[1:]]\n"
+               "runpy.run_module('cnnlab', run_name='__main__', alter_sys=True)\n")
+    out = subprocess.run([sys.executable, "-c", wrapper, "train", "--architecture", "net_1", "--epochs", "1",
+                          "--offline"], cwd=ROOT, env=dict(os.environ, CNNLAB_HOME=home), capture_output=True,
+                         text=True, check=True)
+    return int(out.stderr.rsplit("VmHWM:", 1)[1].split()[0]) / 1024
 
 
 def server_peak_mb(sessions=10):
