@@ -1,0 +1,213 @@
+"""Ray's worker actors: long-lived processes on the cluster's nodes that train as warm as the server's own worker.
+
+A fresh Ray task per training imported TensorFlow, received the data and built and traced its network every time:
+3.0–3.6 s more per training than the server's own worker process (bench/classroom.py). A worker actor keeps all
+of that between trainings: TensorFlow imported when it starts, the datasets it was sent (by fingerprint, fetched
+from the object store once), and up to four compiled networks (training.WARM, the same warm start as the local
+worker: a kept network gets the weights a fresh build with the run's seed has). Each node gets one actor per GPU
+(memory growth on; one training at a time, so two trainings never share a GPU's memory) and one per
+cpus_per_training() other cores (TensorFlow on that many threads); the hub (cnnlab.compute.ray_hub) hands a
+training to an idle actor, preferring a GPU, then one that holds its network, then one that holds its data.
+
+The actors are named and detached in the cluster's namespace, one pool for the whole cluster, not one per app
+server: an actor holds its cores for as long as it lives, so a second server's own pool would find every core of
+the cluster taken and its trainings would wait for ever, and two pools would hold TensorFlow and the data twice on
+every lab PC. Shared, every server's trainings go to the same actors (the hub keeps who is busy), and a restarted
+server finds them still warm. Their names carry a digest of the code they run: a server of another version ends
+them and starts its own, so a node never trains with code older than the app's. `ray stop` on a node ends its actors.
+"""
+
+import collections
+import functools
+import hashlib
+import pathlib
+
+from cnnlab import training
+from cnnlab.classroom import permissions
+from cnnlab.compute.ray_hub import NAMESPACE, import_ray, node_where, package_folder, train_task
+from cnnlab.data import catalogue
+
+KEEP_DATASETS = 3  # datasets an actor keeps (each a few to a few hundred MB); the least recently used goes first
+PREFIX = "worker"
+
+
+WORKER_CODE = ("compute", "training", "networks", "data", "classroom")  # what a worker actor runs of cnnlab
+
+
+@functools.cache
+def code_version():
+    """A digest of the code a worker actor runs (cnnlab's WORKER_CODE): the actors of another version are ended."""
+    digest, root = hashlib.sha256(), pathlib.Path(package_folder())
+    for folder in WORKER_CODE:
+        for path in sorted(root.joinpath("cnnlab", folder).rglob("*.py")):
+            digest.update(path.relative_to(root).as_posix().encode() + path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def network_key(config):
+    """What a compiled network kept in training.WARM is known by, on the hub (its layers, input, classes, optimizer)."""
+    return hashlib.sha256(repr(training.network_signature(config)).encode()).hexdigest()[:16]
+
+
+def network_label(config):
+    """A kept network as the Teacher page names it: its architecture and optimizer."""
+    return f"{config.architecture_name} ({config.optimizer})"
+
+
+class TrainingWorker:
+    """One Ray actor: trains one network at a time on its node, keeping TensorFlow, data and compiled networks."""
+
+    def __init__(self, name):
+        import ray
+
+        self.name = name
+        _share_of_cores(ray)
+        self.device = training.configure_devices()  # TensorFlow imported now; memory growth on this actor's GPU
+        self.where = dict(node_where(ray), worker=name)
+        self._datasets = collections.OrderedDict()  # fingerprint -> Dataset, least recently used first
+        self._networks = {}  # network key -> (its label, TrainConfig) of what it compiled
+        self._now = None  # (run id, architecture name) of the training running
+        self._hub = None
+        self._report()
+
+    def ready(self):
+        """Where it runs, once it has started (TensorFlow imported)."""
+        return self.where
+
+    def holds(self):
+        """{"where", "datasets": {fingerprint: title}, "networks": {key: label}, "training", "now"}."""
+        networks = {key: name for key, (name, config) in self._networks.items() if config in training.WARM}
+        return {"where": self.where, "datasets": {fp: data.info.title for fp, data in self._datasets.items()},
+                "networks": networks, "training": self._now and self._now[0], "now": self._now and self._now[1]}
+
+    def _report(self):
+        """Tell the hub what this actor holds (found by its name: it may have been started again since)."""
+        import ray
+
+        for _ in range(2):
+            try:
+                if self._hub is None:
+                    self._hub = ray.get_actor("hub", namespace=NAMESPACE)
+                self._hub.worker_report.remote(self.name, self.holds())
+                return
+            except Exception:  # noqa: BLE001 -- no hub (yet, or any more): the next report tries again
+                self._hub = None
+
+    def _remember(self, config):
+        self._networks = {key: kept for key, kept in self._networks.items() if kept[1] in training.WARM}
+        self._networks[network_key(config)] = (network_label(config), config)
+
+    def warm_up(self, config_dict, info):
+        """Compile and trace config's network ahead of its training (training.warm_up); False when it could not."""
+        catalogue.remember(info)  # an imported dataset that this node's disk does not hold
+        config = training.TrainConfig.from_dict(config_dict)
+        try:
+            training.warm_up(config, training.WARM)
+            self._remember(config)
+            return True
+        except Exception:  # noqa: BLE001 -- a warm-up is a favour: the training itself will say what is wrong
+            return False
+        finally:
+            self._report()
+
+    def train(self, config_dict, fingerprint, data, progress, who, info):
+        """Train (ray_hub.train_task) on the dataset of fingerprint, fetched from data ([ObjectRef]) when this actor
+        does not hold it yet; the run's files come back as the training's result."""
+        import ray
+
+        permissions.require(permissions.Who(**who), "train")  # asked again on the node, before anything is fetched
+        catalogue.remember(info)
+        config = training.TrainConfig.from_dict(config_dict)
+        self._now, self._hub = (progress.run_id, config.architecture_name), progress.hub  # the hub as it is now
+        self._report()
+        try:
+            dataset = self._datasets.pop(fingerprint, None)
+            if dataset is None:
+                dataset = ray.get(data[0])  # from the object store, once per actor and dataset
+            self._datasets[fingerprint] = dataset
+            while len(self._datasets) > KEEP_DATASETS:
+                self._datasets.popitem(last=False)
+            result = train_task(config_dict, dataset, progress, who, where=self.where, warm=training.WARM)
+            self._remember(config)
+            return result
+        finally:
+            self._now = None
+            self._report()
+
+
+def _share_of_cores(ray):
+    """A CPU actor's TensorFlow runs on as many threads as the cores Ray gave it: by default each would use every
+    core of its node, and the node's actors would crowd each other out."""
+    resources = ray.get_runtime_context().get_assigned_resources()
+    if resources.get("GPU") or not resources.get("CPU"):
+        return
+    import tensorflow as tf
+
+    threads = max(1, int(resources["CPU"]))
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+@functools.cache
+def worker_class():
+    return import_ray().remote(TrainingWorker)
+
+
+def plan(nodes, cpus_per_training):
+    """The actors the live nodes get: [(name, node id, resources)], one per GPU and one per cpus_per_training other
+    cores; a cluster with no node that large gets one actor on its largest node, with all of that node's cores."""
+    slots = []
+    for node in nodes:
+        resources = node.get("Resources", {})
+        gpus, cpus = int(resources.get("GPU", 0)), resources.get("CPU", 0)
+        for index in range(gpus):
+            slots.append((f"gpu{index}", node, {"num_gpus": 1, "num_cpus": 1 if cpus >= gpus else 0}))
+        for index in range(int(max(0.0, cpus - gpus) // cpus_per_training)):
+            slots.append((f"cpu{index}", node, {"num_cpus": cpus_per_training}))
+    if not slots and nodes:
+        largest = max(nodes, key=lambda node: node.get("Resources", {}).get("CPU", 0))
+        slots.append(("cpu0", largest, {"num_cpus": max(0.0, largest.get("Resources", {}).get("CPU", 0))}))
+    return [(f"{PREFIX} {code_version()} {node['NodeID']} {slot}", node["NodeID"], resources)
+            for slot, node, resources in slots]
+
+
+class Pool:
+    """The app server's handles on the cluster's worker actors (started by whichever server needs one first)."""
+
+    def __init__(self):
+        self._handles = {}  # name -> actor handle
+        self.resources = {}  # name -> the resources it holds
+
+    def ensure(self, ray, nodes, cpus_per_training):
+        """Start the actors the live nodes lack (named, detached; a dead one is started again); end those of
+        another version of cnnlab. Returns their names, in the plan's order."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        wanted = plan(nodes, cpus_per_training)
+        names = {name for name, _, _ in wanted}
+        for name in ray.util.list_named_actors():
+            if name.startswith(PREFIX + " ") and name.split(" ")[1] != code_version():
+                self._end(ray, name)
+        for name, node_id, resources in wanted:
+            if name not in self._handles:
+                self._handles[name] = worker_class().options(
+                    name=name, namespace=NAMESPACE, get_if_exists=True, lifetime="detached", max_restarts=0,
+                    scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=node_id, soft=False),
+                    **resources).remote(name)
+            self.resources[name] = resources
+        for name in set(self._handles) - names:  # their node died (or was resized): not waited for
+            self._handles.pop(name, None)
+        return [name for name, _, _ in wanted]
+
+    def _end(self, ray, name):
+        try:
+            ray.kill(ray.get_actor(name, namespace=NAMESPACE), no_restart=True)
+        except ValueError:  # gone already
+            pass
+
+    def handle(self, name):
+        return self._handles.get(name)
+
+    def lost(self, name):
+        """A worker that died: the next ensure() starts another under its name."""
+        self._handles.pop(name, None)

@@ -1,0 +1,185 @@
+"""Ray's worker actors (#34): how many each node gets, which one a training goes to, and, on a private local Ray for
+real, that they keep TensorFlow, the data and compiled networks between trainings with the same losses as a fresh
+network, warm a network up ahead of a training, show the Teacher page what they hold, and are replaced when killed.
+"""
+
+import os
+import pathlib
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from test_executors import wait_for
+from test_network_limits import local_ray  # noqa: F401 (a fixture: one private loopback Ray for this module)
+
+from cnnlab import runs, training
+from cnnlab.compute import jobs, ray_hub, ray_workers
+from cnnlab.data import datasets
+from cnnlab.errors import TrainingStoppedEarly
+from cnnlab.training import TrainConfig
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+TINY = dict(dataset="mnist", architecture="fast", epochs=2, batch_size=32, train_size=640, validation_split=0.25)
+
+
+def node(name, cpus, gpus=0):
+    return {"NodeID": name, "Resources": {"CPU": cpus, **({"GPU": gpus} if gpus else {})}}
+
+
+def test_each_node_gets_an_actor_per_gpu_and_per_share_of_its_other_cores():
+    version = ray_workers.code_version()
+    planned = ray_workers.plan([node("box", 16, gpus=1), node("pc", 4), node("old", 1)], 2)
+    assert [(name.split(" ")[1:], resources) for name, _, resources in planned] == [
+        ([version, "box", "gpu0"], {"num_gpus": 1, "num_cpus": 1}),
+        *[([version, "box", f"cpu{i}"], {"num_cpus": 2}) for i in range(7)],  # 15 other cores: 7 shares of 2
+        ([version, "pc", "cpu0"], {"num_cpus": 2}), ([version, "pc", "cpu1"], {"num_cpus": 2})]  # "old": too small
+    # a cluster with no node as large as a share still trains: one actor with all of its largest node's cores
+    assert [(name.split(" ")[2:], resources) for name, _, resources in ray_workers.plan([node("a", 1), node("b", 1.5)],
+                                                                                        2)] == [
+        (["b", "cpu0"], {"num_cpus": 1.5})]
+    assert ray_workers.plan([], 2) == []
+
+
+def test_the_hub_gives_a_training_to_an_idle_gpu_then_to_one_holding_its_network_then_its_data():
+    hub = ray_hub.Hub()
+    names = ["worker v n1 cpu0", "worker v n1 cpu1", "worker v n2 cpu0"]
+    holds = {"where": None, "training": None, "now": None}
+    hub.worker_report(names[0], dict(holds, datasets={"data": "MNIST"}, networks={}))
+    hub.worker_report(names[2], dict(holds, datasets={}, networks={"net": "fast"}))
+    assert hub.pick("run 1", names, "net", "data") == names[2]  # its network beats its data
+    assert hub.pick("run 2", names, "net", "data") == names[0]  # the one with the network is reserved: the data
+    assert hub.pick("run 3", names, "net", "data") == names[1]
+    assert hub.pick("run 4", names, "net", "data") is None  # every worker busy: the training waits
+    hub.trainings["run 7"] = {"stop": True}  # a training nobody waits for any more
+    assert hub.pick("run 7", names, "net", "data") is None  # …waits like any other while every worker is busy
+    hub.release("run 3", names[1])  # run 3 never reached its worker
+    hub.release("run 1", names[1])  # not the training it was picked for: nothing changes
+    assert hub.pick("run 7", names, "net", "data") is False  # …and never begins once one is free
+    assert hub.pick("run 4", names, "net", "data") == names[1]
+    hub.worker_report(names[2], dict(holds, datasets={}, networks={"net": "fast"}, training="run 1", now="fast"))
+    hub.worker_report(names[2], dict(holds, datasets={"data": "MNIST"}, networks={"net": "fast"}))  # run 1 ended
+    assert hub.pick("run 5", names + ["worker v n3 gpu0"], "net", "data") == "worker v n3 gpu0"  # a GPU first
+    assert hub.pick("run 6", names, "net", "data") == names[2]
+    assert hub.held([names[2], "worker v gone cpu0"]) == {names[2]: {"datasets": ["MNIST"], "networks": ["fast"],
+                                                                     "now": None}}
+
+
+def test_a_worker_picked_by_a_server_that_never_sent_its_training_is_free_again(monkeypatch):
+    hub, name = ray_hub.Hub(), "worker v n1 cpu0"
+    assert hub.pick("run 1", [name], "net", "data") == name and hub.pick("run 2", [name], "net", "data") is None
+    later = time.monotonic() + ray_hub.RESERVE_SECONDS + 1
+    monkeypatch.setattr(ray_hub.time, "monotonic", lambda: later)
+    assert hub.pick("run 2", [name], "net", "data") == name
+
+
+def test_a_network_is_warmed_up_once_in_an_idle_worker():
+    hub, names = ray_hub.Hub(), ["worker v n1 cpu0", "worker v n1 cpu1"]
+    assert hub.pick("run 1", names, "other", "data") == names[0]
+    assert hub.pick_to_warm(names, "net", "fast") == names[1]  # not the busy one
+    assert hub.pick_to_warm(names, "net", "fast") is None  # being warmed up there already
+    assert hub.pick("run 2", names, "net", "data") == names[1]  # its training goes where it is warmed up
+    assert hub.pick_to_warm(names, "third", "net_2") is None  # no worker idle
+
+
+# ---------------------------------------------------------------- on a private local Ray, for real
+
+def trained(queue, config, **options):
+    job = queue.submit(config, **options)
+    assert queue.wait(job, timeout=180) and job.status == "done", job.error
+    return job, queue.store.get(job.id)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("ray")
+def test_trainings_run_in_a_worker_that_keeps_tensorflow_the_data_and_the_network(local_ray):
+    store = runs.RunStore()
+    queue = jobs.TrainingQueue(store, local_ray)
+    _, first = trained(queue, TrainConfig(**dict(TINY, seed=1)))
+    _, second = trained(queue, TrainConfig(**dict(TINY, seed=2)))
+    a, b = first.record["trained_on"], second.record["trained_on"]
+    assert a["executor"] == b["executor"] == "ray" and a["pid"] == b["pid"] != os.getpid()  # one long-lived actor
+    assert a["worker"] == b["worker"] and b["network"] == "kept"  # the second training compiled and traced nothing
+    here = training.train(TrainConfig(**dict(TINY, seed=2)))  # oracle: a fresh network in this process
+    np.testing.assert_allclose(second.history["loss"], here.history["loss"], rtol=1e-4)
+    assert second.test_accuracy == pytest.approx(here.test_accuracy, abs=2e-3)
+    assert len(local_ray._data) == 1  # the data went into the object store once (and the worker fetched it once)
+    seen = {}  # what the Teacher page shows: the one worker, the data and the network it holds, idle again
+    assert wait_for(lambda: seen.update(rows=local_ray.actors()) or seen["rows"][0]["training"] is None, 10), seen
+    rows = seen["rows"]
+    assert len(rows) == local_ray.capacity() == 1 and rows[0]["cpus"] == 2 and rows[0]["slot"] == "cpu0"
+    assert rows[0]["datasets"] == [datasets.load("mnist").info.title] and rows[0]["networks"] == ["fast (adam)"]
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("ray")
+def test_a_worker_gets_a_network_ready_while_the_student_chooses(local_ray):
+    store = runs.RunStore()
+    queue = jobs.TrainingQueue(store, local_ray)
+    config = TrainConfig(**dict(TINY, architecture="net_2", optimizer="rmsprop"))
+    assert queue.prepare(config) and not queue.prepare(config)  # asked once, answered at once
+    _, run = trained(queue, config)
+    assert run.record["trained_on"]["network"] == "kept"  # compiled and traced before it was asked
+    _, other = trained(queue, TrainConfig(**dict(TINY, architecture="net_2", optimizer="sgd")))
+    assert other.record["trained_on"]["network"] == "new"
+    here = training.train(config)  # oracle: a new network in this process
+    np.testing.assert_allclose(run.history["loss"], here.history["loss"], rtol=1e-4)
+    assert run.test_accuracy == pytest.approx(here.test_accuracy, abs=2e-3)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("ray")
+def test_a_worker_killed_mid_training_fails_it_clearly_and_another_takes_the_next(local_ray):
+    store = runs.RunStore()
+    queue = jobs.TrainingQueue(store, local_ray)
+    job = queue.submit(TrainConfig(**dict(TINY, epochs=200, train_size=2000, seed=5)), student="ben")
+    deadline = time.time() + 120
+    while job.epochs_done < 1 and time.time() < deadline:
+        time.sleep(0.05)
+    assert [row["training"] for row in local_ray.actors()] == ["fast"], job.error  # what the Teacher page sees
+    ray = ray_hub.import_ray()
+    pid = ray.get(local_ray._hub(ray).state.remote(job.id, 0))["where"]["pid"]
+    os.kill(pid, signal.SIGKILL)
+    assert queue.wait(job, timeout=60) and job.status == "failed"
+    assert "The Ray worker training this network stopped before it finished" in str(job.error)
+    assert store.get(job.id) is None and not list((store.root / "tmp").iterdir())  # nothing partial
+    _, again = trained(queue, TrainConfig(**dict(TINY, seed=6)))
+    assert again.record["trained_on"]["pid"] != pid  # a new worker under the dead one's name
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("ray")
+def test_a_training_that_nobody_waits_for_any_more_never_begins_on_a_worker(local_ray):
+    import threading
+
+    ray = ray_hub.import_ray()
+    names = local_ray._worker_names(fresh=True)
+    hub = local_ray._hub(ray)
+    for _ in names:  # every worker is given to another server's training, for a second
+        assert ray.get(hub.pick.remote("another server's", names, "", "")) is not None
+    threading.Timer(1.0, lambda: [hub.release.remote("another server's", name) for name in names]).start()
+    config, data = TrainConfig(**dict(TINY, seed=31)), datasets.load("mnist")
+    with pytest.raises(TrainingStoppedEarly):
+        local_ray.train(config, data, should_stop=lambda: True)
+    assert ray.get(hub.state.remote(config.run_id(data.variant, data.fingerprint), 0)) is None  # forgotten
+    assert all(row["training"] is None for row in local_ray.actors())
+    assert ray.get(hub.pick.remote("next", names, "", "")) is not None  # no worker was kept from the next training
+    hub.release.remote("next", names[0])
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("ray")
+def test_the_teacher_page_shows_each_worker_and_what_it_holds(local_ray, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("CNNLAB_RAY_ADDRESS", "local")  # the page's queue joins this very Ray and finds its workers
+    trained(jobs.TrainingQueue(runs.RunStore(), local_ray), TrainConfig(**dict(TINY, seed=8)))
+    at = AppTest.from_file(str(ROOT / "pages" / "10_Teacher.py"), default_timeout=120).run()
+    assert not at.exception, at.exception
+    actors = next(frame.value for frame in at.dataframe if "networks ready" in frame.value.columns)
+    assert actors.to_dict("records") == [{
+        "machine": local_ray.actors()[0]["host"], "worker": "CPU 1 (2 cores)",
+        "datasets held": datasets.load("mnist").info.title, "networks ready": actors.iloc[0]["networks ready"],
+        "training now": "—"}]
+    assert "fast (adam)" in actors.iloc[0]["networks ready"]
