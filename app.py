@@ -9,15 +9,21 @@ at the bottom and serves it: the pages, and the two addresses that set and remov
 import streamlit as st
 
 import ui
-from cnnlab import training
+from cnnlab import i18n, training
+from cnnlab.course import handins, worksheet
 from cnnlab.data import catalogue, sources
+from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
 
 
 def home():
+    code = st.query_params.get("assignment")
+    if code:  # an assignment's link (/?assignment=CODE, its QR code): its worksheet, which says if it is unknown
+        st.switch_page(ASSIGNMENT_PAGE, query_params={"assignment": str(code)[:40], "lang": i18n.get_language()})
     st.set_page_config(page_title="cnnlab", page_icon="🧠", layout="wide")
     st.title(t("home.title"))
     st.write(t("home.intro"))
+    assignments_box()
 
     st.header(t("home.path_header"))
     st.markdown("\n".join(f"{i}. **{name}** — {what}" for i, (name, what) in enumerate(t("home.path"), start=1)))
@@ -28,12 +34,12 @@ def home():
         st.write(training.device_summary())
     with right:
         st.header(t("home.store_header"))
-        stored = ui.store().list()
+        stored = ui.store().list(who=ui.who())
         st.write(t("home.store_count", count=len(stored)) if stored else t("home.store_empty"))
 
     st.header(t("home.data_header"))
     rows = []
-    for row in sources.describe_sources():
+    for row in sources.describe_sources(who=ui.who()):
         info = catalogue.get_info(row["dataset"])
         source = row["source"]
         rows.append({
@@ -45,6 +51,31 @@ def home():
         })
     st.dataframe(rows, hide_index=True, width="stretch")
     st.caption(t("home.offline_note"))
+
+
+ASSIGNMENT_PAGE = "pages/12_Assignment.py"
+
+
+def assignments_box():
+    """A signed-in student's class's open assignments: title, due time, handed in or not, each opening its
+    worksheet."""
+    who = ui.who()
+    if who.role != "student":
+        return
+    try:
+        found = worksheet.open_for(who)
+    except CnnlabError as error:  # the database is away: the rest of the home page still opens
+        st.warning(str(error))
+        return
+    if not found:
+        return
+    st.header(t("home.assignments"))
+    for assignment, hand_in in found:
+        due = t("worksheet.due", due=handins.when(assignment.due_at)) if assignment.due_at else t("worksheet.no_due")
+        status = (t("home.assignment_handed", times=hand_in.times) if hand_in is not None and hand_in.handed_at
+                  else t("home.assignment_not_handed"))
+        st.page_link(ASSIGNMENT_PAGE, label=f"{assignment.title} · {due} · {status}", icon="📝",
+                     query_params={"assignment": assignment.code, "lang": i18n.get_language()})
 
 
 def main():

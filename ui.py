@@ -4,6 +4,7 @@ import os
 import threading
 import uuid
 
+import pandas as pd
 import streamlit as st
 
 from cnnlab import i18n, runs
@@ -28,6 +29,8 @@ PAGES = [  # file, navigation key, icon, address (app.py's navigation)
     ("pages/8_Draw.py", "nav.draw", "✏️", "Draw"),
     ("pages/9_Course.py", "nav.course", "📚", "Course"),
     ("pages/10_Teacher.py", "nav.teacher", "🎓", "Teacher"),
+    ("pages/12_Assignment.py", "nav.assignment", "📝", "Assignment"),
+    ("pages/13_Class.py", "nav.class", "👥", "Class"),
 ]
 
 
@@ -103,7 +106,7 @@ def follow_run_link():
         return
     st.session_state[LINKED_RUN] = wanted
     try:
-        run = exports.find_run(store(), wanted)
+        run = exports.find_run(store(), wanted, who=who())
     except CnnlabError as error:
         st.warning(t("link.bad_run", error=error))
         return
@@ -243,6 +246,7 @@ def account_box():
     person = who()
     if person.role == "owner":
         return
+    came_back = st.query_params.get("signin")  # /api/session sent this browser back without signing it in
     _signin_notice()
     box = st.sidebar.container(border=True)
     if person.role != "guest":
@@ -252,7 +256,10 @@ def account_box():
     if st.session_state.get("_joined"):
         _show_new_code(box)
         return
+    if _school_account(box, automatic=came_back is None):
+        return
     box.markdown(f"**{t('signin.title')}**")
+    _school_button(box)
     join, code, teacher = box.tabs([t("signin.tab_join"), t("signin.tab_code"), t("signin.tab_teacher")])
     _join_form(join)
     _code_form(code)
@@ -272,7 +279,77 @@ def _signout_address():
 
     from cnnlab.classroom import web
 
-    return f"{web.SIGNOUT_PATH}?next={quote(_here(), safe='')}"
+    after = SCHOOL_SIGNOUT if _school_configured() and st.user.get("is_logged_in") else _here()
+    return f"{web.SIGNOUT_PATH}?next={quote(after, safe='')}"
+
+
+SCHOOL_SIGNOUT = "/auth/logout"  # st.logout()'s address: Streamlit's school sign-in cookie goes too
+
+
+def _school_configured():
+    """True when the teacher configured the school's single sign-on ([auth] in .streamlit/secrets.toml)."""
+    try:
+        return "auth" in st.secrets
+    except (FileNotFoundError, st.errors.StreamlitSecretNotFoundError):
+        return False
+
+
+def _school_button(where):
+    """Sign in with the school's account (st.login), where it is configured. A provider that cannot be reached
+    (no internet) is a sentence, and the codes below it still work."""
+    from cnnlab.classroom import school
+
+    if not _school_configured() or not where.button(t("signin.school_button"), key="school_sign_in"):
+        return
+    if not school.provider_reachable(st.secrets["auth"].get("server_metadata_url")):
+        where.warning(t("signin.school_unreachable"))
+        return
+    try:
+        st.login()
+    except st.errors.StreamlitAPIException:  # [auth] lacks a setting, or authlib is missing
+        where.error(t("signin.school_misconfigured"))
+
+
+def _school_account(where, automatic=True):
+    """A browser the school's sign-in (st.user) names and cnnlab's cookie does not sign in: its person gets cnnlab's
+    own session (so the teacher's "sign out everywhere" and the 30 days apply), or, the first time, types the class's
+    join code once. False when there is none of that (then the usual ways in are drawn)."""
+    from cnnlab.classroom import school
+
+    if not _school_configured() or not st.user.get("is_logged_in"):
+        return False
+    claims = st.user.to_dict()
+    try:
+        found = school.sign_in(claims)
+    except CnnlabError as error:  # not recent, ended since, or the database is away
+        where.info(str(error))
+        return False
+    if found is None:
+        _school_join_form(where, claims)
+    elif automatic:
+        _go_signed_in(found.id)
+    elif where.button(t("signin.school_continue", name=plain(found.name)), key="school_continue"):
+        _go_signed_in(found.id)  # after a refused ticket: a click, never a loop of redirects
+    return True
+
+
+def _school_join_form(where, claims):
+    from cnnlab.classroom import school
+
+    where.markdown(t("signin.school_join", name=plain(school.nickname_of(claims))))
+    with where.form("school_join_form", border=False):
+        code = st.text_input(t("signin.join_code"), max_chars=16, placeholder="K7M2QX",
+                             value=str(st.query_params.get("join", ""))[:16])
+        if st.form_submit_button(t("signin.join"), type="primary"):
+            try:
+                person, personal = school.join_with_school_account(code, claims, _address())
+            except CnnlabError as error:
+                st.error(str(error))
+                return
+            st.session_state["_joined"] = (person.id, person.name, personal)
+            st.rerun()
+    if where.button(t("signin.school_other"), key="school_other"):
+        st.logout()
 
 
 def _signin_notice():
@@ -371,10 +448,11 @@ def secret(name):
         return None
 
 
-def queue_for_me(config, dataset, replace=False, requested_by=None):
+def queue_for_me(config, dataset, replace=False, requested_by=None, assignment=None):
     """Queue config for this student under the server's limit (merged with the same settings from others); the queue
-    checks that they may train."""
-    return queue().submit(config, dataset, requested_by=requested_by, student=student(), replace=replace, who=who())
+    checks that they may train, and holds a training for an assignment to its rules (cnnlab.course.handins)."""
+    return queue().submit(config, dataset, requested_by=requested_by, student=student(), replace=replace, who=who(),
+                          assignment=assignment)
 
 
 @st.cache_resource
@@ -497,8 +575,11 @@ def grad_cam(run_id):
 
 def dataset_menu(where, label, key=None):
     """The dataset menu of Data, Model and Train: the built-in datasets, then the pictures imported on this server
-    (shared by everyone). It starts on the session's dataset, or MNIST when that one was deleted meanwhile."""
-    names = catalogue.names()
+    that this person may use (the class's, their own, those shared with their class). It starts on the session's
+    dataset, or MNIST when that one was deleted meanwhile."""
+    from cnnlab.data import ownership
+
+    names = ownership.names(who())
     titles = {}
     for name in names:
         try:
@@ -506,11 +587,34 @@ def dataset_menu(where, label, key=None):
         except datasets.DatasetUnavailable:  # deleted while this page was drawn
             titles[name] = name
     current = st.session_state.get("dataset", "mnist")
-    if current not in names:
-        current = st.session_state["dataset"] = "mnist"
-    own = set(catalogue.own_names())
-    labels = {name: t("data.own_option", title=titles[name]) if name in own else titles[name] for name in names}
+    if current not in names:  # deleted meanwhile, or held back by an assignment: its copy, else the first
+        current = st.session_state["dataset"] = ownership.stand_in(who(), current, names)
+    labels = {name: own_label(name, titles[name]) for name in names}
     return where.selectbox(label, names, format_func=labels.get, index=names.index(current), key=key)
+
+
+def dataset_title(name):
+    """A dataset's title for a table, or its name when it is gone (an imported one deleted since)."""
+    try:
+        return catalogue.get_info(name).title
+    except CnnlabError:
+        return str(name)
+
+
+def own_label(name, title):
+    """How a menu names a dataset: its title, and for imported pictures whose they are."""
+    from cnnlab.data import ownership
+
+    if not catalogue.is_own(name):
+        return title
+    owner = ownership.owner_of(name)
+    if owner is None:
+        return t("data.own_option", title=title)
+    if owner["person_id"] == who().person_id:
+        return t("data.own_option_yours", title=title)
+    if owner["shared"]:
+        return t("data.own_option_shared", title=title, name=owner["name"])
+    return t("data.own_option_student", title=title, name=owner["name"])
 
 
 def fit_note(preset, info):
@@ -522,7 +626,7 @@ def fit_note(preset, info):
 
 def pick_run(label, text_empty, dataset=None, key="run"):
     """A selectbox of stored runs (the session's last run first); None with a message when there is none."""
-    available = [r for r in store().list() if dataset is None or r.config.dataset == dataset]
+    available = [r for r in store().list(who=who()) if dataset is None or r.config.dataset == dataset]
     if not available:
         st.info(text_empty)
         return None
@@ -566,7 +670,7 @@ def settings_from_link():
         return None
     st.session_state["_settings_link"] = query
     try:
-        return exports.config_from_query(query)
+        return exports.config_from_query(query, who=who())
     except CnnlabError as error:
         st.warning(t("link.bad_settings", error=error))
         return None
@@ -597,19 +701,25 @@ def _run_now(runs_store, run_id):
     return run
 
 
-def export_now(runs_store, run_id, fmt):
+def export_now(runs_store, run_id, fmt, asker):
     """A run's export, made from the run stored under its id when the file is made, not from the page's copy: a run
     replaced since the page was drawn (a stopped run trained again to the end) is exported as it is now, and its new
-    files are never checked against the old checksums (which would set the good run aside for everyone)."""
+    files are never checked against the old checksums (which would set the good run aside for everyone); asker: who
+    the page was drawn for (exports decide what they may take home)."""
     from cnnlab.course import exports
 
-    return exports.render(_run_now(runs_store, run_id), fmt)
+    return exports.render(_run_now(runs_store, run_id), fmt, who=asker)
 
 
-def report_now(make, runs_store, run_ids, course=None):
-    """A lab report (make: reports.report_html or report_zip) of the runs stored under run_ids when it is made."""
+def report_now(make, runs_store, run_ids, course=None, asker=None):
+    """A lab report (make: reports.report_html or report_zip) of the runs stored under run_ids when it is made, with
+    the notes and tags asker wrote on their requests for them (cnnlab.classroom.requests.notes_of_runs)."""
+    from cnnlab.classroom import permissions, requests
+
     found = [run for run in (runs_store.get(run_id) for run_id in run_ids) if run is not None]
-    return make(found, course, runs_store.list() if course else None)
+    notes = requests.notes_of_runs(asker, run_ids) if asker is not None else None
+    # asker, never who(): this runs on the download's own thread, where no session state may be read
+    return make(found, course, runs_store.list(who=asker or permissions.OWNER) if course else None, notes)
 
 
 def take_home(run, key="take_home"):
@@ -622,13 +732,17 @@ def _take_home(run, key):
     from cnnlab.course import exports
 
     st.caption(t("take.intro"))
-    lang = i18n.get_language()
+    lang, asker = i18n.get_language(), who()
+    reason = exports.held_back(asker, run)
+    offered = [entry for entry in EXPORTS if entry[0] not in exports.HELD_BACK or reason is None]
+    if reason is not None:
+        st.info(t(reason))
     columns = st.columns(3)
-    for i, (fmt, label, explained, mime) in enumerate(EXPORTS):
-        columns[i % 3].download_button(t(label), _made_on_click(export_now, lang, store(), run.id, fmt),
+    for i, (fmt, label, explained, mime) in enumerate(offered):
+        columns[i % 3].download_button(t(label), _made_on_click(export_now, lang, store(), run.id, fmt, asker),
                                        file_name=exports.default_name(run, fmt), mime=mime, help=t(explained),
                                        key=f"{key}_{fmt}", on_click="ignore", width="stretch")
-    data_file = exports.data_file(run)
+    data_file = exports.data_file(run, asker)
     if data_file is not None:  # the .npz the script reads: the bundled sample, or the class's own pictures
         own = run.variant == "own"
         st.download_button(t("take.own_data", title=run.info.title) if own else t("take.sample"),
@@ -646,13 +760,115 @@ def report_download(label, runs_, file_stem, key, course=None):
     """Download buttons for the lab report of several runs (or of a course report): HTML and Markdown + figures."""
     from cnnlab.course import reports
 
-    lang = i18n.get_language()
+    lang, asker = i18n.get_language(), who()
     ids = [run.id for run in runs_]  # found again when the report is made (a run may be replaced meanwhile)
     left, right = st.columns(2)
-    left.download_button(label, _made_on_click(report_now, lang, reports.report_html, store(), ids, course),
+    left.download_button(label,
+                         _made_on_click(report_now, lang, reports.report_html, store(), ids, course, asker),
                          file_name=f"{file_stem}.html", mime="text/html", key=f"{key}_html", on_click="ignore",
                          help=t("take.report_help"))
     right.download_button(t("take.markdown"),
-                          _made_on_click(report_now, lang, reports.report_zip, store(), ids, course),
+                          _made_on_click(report_now, lang, reports.report_zip, store(), ids, course, asker),
                           file_name=f"{file_stem}.zip", mime="application/zip", key=f"{key}_zip", on_click="ignore",
                           help=t("take.markdown_help"))
+
+
+def leaderboard_table(assignment, where=st, projector=False, names=True):
+    """The assignment's leaderboard as who may read it (cnnlab.course.leaderboard decides): rank, name (or
+    "anonymous"; "you" marks the reader's own line), public score, and the private score and rank once revealed (the
+    teacher always sees them). projector: large type, the board as the class may see it (private scores only once
+    revealed), names only when `names` (and the board's mode) allow. A refusal is its sentence."""
+    from cnnlab.course import leaderboard
+
+    try:
+        entries = leaderboard.board(who(), assignment, store(), as_class=projector)
+    except CnnlabError as error:
+        where.info(str(error))
+        return
+    if not entries:
+        where.caption(t("leaderboard.empty"))
+        return
+    rows = []
+    for entry in entries:
+        shown = entry.name if entry.name is not None and (names or entry.mine) else t("leaderboard.anonymous")
+        row = {t("leaderboard.col_rank"): entry.rank,
+               t("leaderboard.col_student"): t("leaderboard.you", name=shown) if entry.mine else shown,
+               t("leaderboard.col_public"): i18n.percent(entry.public)}
+        if any(other.private is not None for other in entries):
+            row[t("leaderboard.col_private")] = i18n.percent(entry.private) if entry.private is not None else "—"
+            row[t("leaderboard.col_private_rank")] = entry.private_rank or "—"
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if projector:
+        where.markdown(table.to_html(index=False, escape=True).replace(
+            "<table", "<table style='font-size:2rem;width:100%'"), unsafe_allow_html=True)
+    else:
+        where.dataframe(table, hide_index=True)
+    where.caption(t("leaderboard.caption", count=len(entries)))
+
+
+# ---------------------------------------------------------------- a run's group of seeds (#33)
+
+def _seed_group(key):
+    """The repeat this browser asked for under `key` (cnnlab.compute.seed_groups.SeedGroup), or None."""
+    first = queue().get(st.session_state.setdefault("seed_groups", {}).get(key))  # key -> its first seed's job id
+    return first.groups.get(student()) if first is not None else None
+
+
+def repeat_seeds(run, key, assignment=None, requested_by=None):
+    """"Repeat with 2 (or 4) more seeds" under a run, and how far its seeds are. The seeds queue as this person's one
+    training (cnnlab.compute.seed_groups), asked as any training is (who may train, the time left, an assignment's
+    rules): the page only places the buttons."""
+    from cnnlab.compute import seed_groups
+    from cnnlab.course import comparisons
+
+    st.caption(t("repeat.why"))
+    for where, count in zip(st.columns(len(seed_groups.CHOICES)), seed_groups.CHOICES):
+        if where.button(t("repeat.button", count=count), key=f"repeat_{key}_{count}"):
+            try:
+                group = seed_groups.repeat(queue(), run, comparisons.more_seeds(run, count), who=who(),
+                                           student=student(), assignment=assignment, requested_by=requested_by)
+                st.session_state["seed_groups"][key] = group.jobs[0].id
+            except CnnlabError as error:  # another training in line, the time left, a guest: in a sentence
+                st.warning(t("repeat.refused", error=error))
+    group = _seed_group(key)
+    if group is not None and group.status == "running":
+        st.fragment(_repeat_progress, run_every=1.0)(key)
+    elif group is not None and group.status == "failed":
+        st.warning(t("repeat.ended", error=i18n.text(group.why) if group.why else ""))
+
+
+def _repeat_progress(key):
+    """The seed training now (or its place in line), of how many; the whole page again once every seed trained."""
+    group = _seed_group(key)
+    if group is None or group.status != "running":
+        st.rerun(scope="app")  # the group is stored: the page draws it
+    job = group.current
+    text = t("repeat.progress", seed=job.config.seed, number=len(group.jobs), count=len(group.configs))
+    if job.status == "queued":
+        st.info(f"{text} {t('train.queued', position=queue().position(job) or 1)}")
+    else:
+        st.progress(job.fraction, text=text)
+
+
+def seed_group(run, key):
+    """A run that has a group drawn as a group: each seed's test accuracy and the mean ± one standard deviation, and
+    the curves as the mean with a min–max band. Nothing for a run alone (returns its group either way)."""
+    from cnnlab.course import comparisons
+    from cnnlab.insight import charts, group_charts
+
+    group = comparisons.group_of(run, store().list(who=who()))
+    if len(group) < 2:
+        st.caption(t("repeat.alone"))
+        return group
+    st.subheader(t("repeat.group_title", count=len(group)))
+    st.markdown(comparisons.group_summary(run.id[:8], group))
+    label = f"{run.config.architecture_name} [{run.id[:4]}]"
+    st.altair_chart(group_charts.seed_accuracies([(label, [(m.config.seed, m.test_accuracy) for m in group])]),
+                    width="stretch")
+    metric = st.radio(t("compare.metric"), ["accuracy", "loss"], horizontal=True, key=f"group_metric_{key}",
+                      format_func=lambda m: t(charts.METRICS[m]))
+    st.altair_chart(group_charts.group_curves([(label, [member.history for member in group])], metric),
+                    width="stretch")
+    return group
+

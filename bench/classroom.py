@@ -9,8 +9,12 @@ prints the trainings requested and actually run (identical settings train once),
 request to last result), each student's wait from pressing Train to the stored run (median, max), and
 the p95 of the Home, Data and Compare pages rendered (AppTest, in the server's process) while the
 class trains. With --json the last line is one JSON object with them all, including makespan_s_local,
-makespan_s_ray, ray_overhead_s_per_job (the mean extra seconds a training took on Ray: dispatch, a
-worker's first TensorFlow import, sending the data and the files) and page_p95_s_while_training.
+makespan_s_ray, ray_overhead_s_per_job (the mean extra seconds a training took on Ray: dispatch to a worker
+actor, the data and the files, two trainings sharing the two cores), outside_fit_s_per_job_local and _ray (a job's
+seconds outside its own model.fit: the way to the worker and back, the test set's predictions, the files),
+makespan_ray_over_local and page_p95_s_while_training. The Ray half's
+worker actors start when its server joins the cluster (queue.capacity(), before the class presses Train), as they
+do when a server starts; the server's own worker process starts with its first training.
 """
 
 import argparse
@@ -26,7 +30,7 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "compute"))  # ray_cluster.py
 os.environ.setdefault("CNNLAB_OFFLINE", "1")
 PAGES = ["app.py", "pages/1_Data.py", "pages/6_Compare.py"]
 
@@ -59,7 +63,8 @@ def simulate(students, address):
     from cnnlab.data import datasets
 
     executor = executors.executor(address, server=True)  # as ui.queue() makes it
-    queue = jobs.TrainingQueue(runs.RunStore(), executor)
+    store = runs.RunStore()
+    queue = jobs.TrainingQueue(store, executor)
     dataset = datasets.load("mnist")
     capacity = queue.capacity()  # on Ray: joins the cluster before the clock starts
     renders, stop_pages = [], threading.Event()
@@ -92,6 +97,10 @@ def simulate(students, address):
             "failed": [str(error) for error in failed], "capacity": capacity, "makespan_s": round(makespan, 1),
             "wait_s_median": round(statistics.median(waits), 1), "wait_s_max": round(max(waits), 1),
             "job_seconds": round(sum(job.finished - job.started for job in trained.values()), 2),
+            # each training's own fit (its epochs, as its node timed them): what is left of a job is the way there
+            # and back (dispatch, data, the test set's predictions, the files)
+            "fit_seconds": round(sum(store.get(job.id).train_seconds for job in trained.values()
+                                     if job.status == "done"), 2),
             "page_renders": len(renders),
             "page_p95_s_while_training": round(percentile(renders, 0.95), 3) if renders else None,
             "executor": executor.kind}
@@ -142,7 +151,12 @@ def main():
                         "wait_s_max_ray": ray["wait_s_max"], "page_p95_s_while_training_ray":
                             ray["page_p95_s_while_training"], "ray_trainings_at_once": ray["capacity"],
                         "ray_overhead_s_per_job": round((ray["job_seconds"] - local["job_seconds"])
-                                                        / ray["trainings_run"], 2)})
+                                                        / ray["trainings_run"], 2),
+                        "outside_fit_s_per_job_local": round((local["job_seconds"] - local["fit_seconds"])
+                                                             / local["trainings_run"], 2),
+                        "outside_fit_s_per_job_ray": round((ray["job_seconds"] - ray["fit_seconds"])
+                                                           / ray["trainings_run"], 2),
+                        "makespan_ray_over_local": round(ray["makespan_s"] / local["makespan_s"], 2)})
     else:
         print("a local Ray of two nodes needs unshare -n (root): skipped", flush=True)
         figures.update({"makespan_s_ray": None, "ray_overhead_s_per_job": None})

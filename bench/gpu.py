@@ -97,7 +97,7 @@ def ray_gpu_check():
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # before Ray is imported: loopback only
     import ray
 
-    from cnnlab.compute import ray_client, ray_hub
+    from cnnlab.compute import ray_client, ray_hub, ray_workers
 
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
     ray.init(num_cpus=os.cpu_count(), num_gpus=1, include_dashboard=False, log_to_driver=False,
@@ -106,7 +106,10 @@ def ray_gpu_check():
                           "env_vars": {"KERAS_BACKEND": backend, "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}})
     executor = ray_client.RayExecutor("local")
     executor.connect()
-    found = {"capacity": executor.capacity(), "resources": executor._resources(),
+    # the worker actors cnnlab would start (not started here: the GPU's would hold it from the tasks below)
+    planned = ray_workers.plan([node for node in ray.nodes() if node["Alive"]], ray_client.cpus_per_training())
+    found = {"capacity": len(planned),
+             "actors": [(name.rsplit(" ", 1)[-1], resources) for name, _, resources in planned],
              "workers": [{k: w[k] for k in ("address", "cpus", "gpus")} for w in executor.workers()]}
 
     @ray.remote(num_gpus=1, num_cpus=1)

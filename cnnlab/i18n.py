@@ -135,7 +135,9 @@ def number(value, spec="", lang=None):
         else:  # an int with no spec
             amount, fraction = value, ""
         pattern = ("#,##0" if group else "0") + fraction
-        text = babel_numbers.format_decimal(amount, format=pattern, locale=where)
+        with decimal.localcontext() as context:  # 16 decimals of a number up to HUGE: more than decimal's 28 digits
+            context.prec = 60
+            text = babel_numbers.format_decimal(amount, format=pattern, locale=where)
     if sign and not text.startswith(("-", "\u2212")):
         text = where.number_symbols["latn"]["plusSign"] + text
     return text

@@ -6,7 +6,8 @@ import streamlit as st
 
 import ui
 from cnnlab import i18n
-from cnnlab.data import archives, catalogue, datasets, downloads, own_images, own_survey, pictures, sources, uploads
+from cnnlab.data import (archives, catalogue, datasets, downloads, own_images, own_survey, ownership, pictures, sources,
+                         uploads)
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
 from cnnlab.insight import charts, inspection
@@ -16,7 +17,11 @@ st.write(t("data.intro"))
 
 name = ui.dataset_menu(st, t("data.dataset"))
 st.session_state["dataset"] = name
-info = catalogue.get_info(name)
+try:
+    info = catalogue.get_info(name)
+except CnnlabError as error:  # its description damaged, or deleted while the page was drawn
+    st.error(str(error))
+    st.stop()
 st.caption(info.description)
 try:
     data = datasets.load(name)
@@ -33,6 +38,7 @@ FOLDER_HINTS = {"mnist": "data.full_folder_mnist", "fashion_mnist": "data.full_f
 
 def download_progress(name):
     """The server's download of this dataset, redrawn every second while it runs (no st.* in its thread)."""
+    ui.identify()  # who may stop it is read again on every redraw
     download = ui.downloads().get(name)
     if download is None:
         return
@@ -112,11 +118,15 @@ def get_the_whole(name, running):
 def bring_your_own():
     """Import a class's own pictures (a zip or a folder of class folders): what was found first, then the import.
     What was sent is kept on disk until it is imported or given up (uploads.keep_upload), not in memory. An imported
-    dataset is the whole class's: on a class server only a teacher imports one (own_images asks again)."""
+    dataset is the whole class's when a teacher imports it, private to a student (within their quota) when a student
+    does (own_images and cnnlab.data.ownership ask again)."""
     st.markdown(t("data.own_intro"))
-    if not ui.allowed("import_class"):
-        st.caption(t("permission.import_class"))
+    if not ui.allowed("import_own"):
+        st.caption(t("permission.import_own"))
         return
+    if ownership.is_private_import(ui.who()):
+        st.caption(t("data.own_private_note", used=ownership.used_bytes(ui.who().person_id) / ownership.MB,
+                     quota=ownership.quota_bytes() / ownership.MB))
     kind = st.radio(t("data.own_kind"), ["zip", "folder"], horizontal=True, key="own_kind",
                     format_func={"zip": t("data.own_kind_zip"), "folder": t("data.own_kind_folder")}.get)
     sending = st.session_state.setdefault("own_round", 0)  # a fresh, empty uploader once a sending is on disk
@@ -211,7 +221,7 @@ def import_form(found):
     if not go:
         return
     try:
-        key = own_images.check_name(typed)
+        key = ownership.key_for(own_images.check_name(typed), ui.who())
         if key in catalogue.own_names():
             st.info(t("data.own_replaces", name=key))
         bar = st.progress(0.0, text=t("data.own_importing", done=0, total=found.images))
@@ -228,13 +238,35 @@ def import_form(found):
     st.rerun()
 
 
+def delete_mine(name, info):
+    """A student's own imported pictures: deleted with the runs trained on them, by the student (ownership asks)."""
+    owner = ownership.owner_of(name) if catalogue.is_own(name) else None
+    if owner is None or owner["person_id"] != ui.who().person_id:
+        return
+    store = ui.store()
+    runs_on_it = sum(run.config.dataset == name for run in store.list(who=ui.who()))
+    if st.button(t("data.own_delete_mine", title=info.title, runs=runs_on_it), key="delete_mine"):
+        try:
+            deleted = own_images.delete(name, store, who=ui.who(), queued=ui.queue().datasets_in_use())
+        except CnnlabError as error:
+            st.error(str(error))
+            return
+        st.session_state["own_deleted_mine"] = (info.title, deleted)
+        st.session_state.pop("dataset", None)
+        st.rerun()
+
+
 if st.session_state.pop("own_imported", None) == name:
     st.success(t("data.own_done", title=info.title, name=name, train=info.full_sizes[0], test=info.full_sizes[1]))
+if "own_deleted_mine" in st.session_state:
+    title, deleted = st.session_state.pop("own_deleted_mine")
+    st.success(t("data.own_deleted_mine", title=title, runs=deleted))
+delete_mine(name, info)
 with st.expander(t("data.own_header"), icon="🖼️"):
     bring_your_own()
 
 if data is None or data.variant != "own":
-    get_the_data(name, data)
+    get_the_data(catalogue.base_name(name), data)  # an assignment's copy comes from its whole dataset
 if data is None:
     st.stop()
 

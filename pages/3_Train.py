@@ -5,7 +5,7 @@ import streamlit as st
 import ui
 from cnnlab import i18n, training
 from cnnlab.compute import jobs
-from cnnlab.data import catalogue, datasets
+from cnnlab.data import catalogue, datasets, ownership
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
 from cnnlab.insight import charts, inspection
@@ -126,6 +126,8 @@ def show_result(run, cached=False):
                  source=catalogue.Source(data["source"], data["path"]).label, variant=run.variant_label))
     st.altair_chart(charts.learning_curves(run.history), width="content")
     st.markdown(f"**{t('train.overfit')}** {inspection.overfitting_verdict(run.history).message}")
+    ui.seed_group(run, key="train")  # its other seeds drawn with it, when there are
+    ui.repeat_seeds(run, key="train")
     st.markdown(t("train.next"))
     ui.take_home(run)
 
@@ -188,6 +190,7 @@ if st.session_state.get("replace_with"):  # a second training while the first is
 
 
 def job_panel():
+    ui.identify()  # on every redraw of the fragment: Stop is asked as who the browser is now, not a minute ago
     job = ui.queue().get(st.session_state.get("job_id"))
     if job is None:
         return
@@ -223,7 +226,11 @@ def job_panel():
 
 if not st.session_state.get("job_id"):  # a reload, or another tab or device of the same person: their place in line
     mine = ui.queue().job_of(ui.student())
-    if mine is not None:
+    repeating = mine.groups.get(ui.student()) if mine is not None else None
+    if repeating is not None:  # a repeat's seed: shown under the run it repeats (ui.repeat_seeds)
+        st.session_state["run_id"] = repeating.origin
+        st.session_state.setdefault("seed_groups", {})["train"] = repeating.jobs[0].id
+    elif mine is not None:
         st.session_state["job_id"] = mine.id
 job = ui.queue().get(st.session_state.get("job_id"))
 if job is not None and job.status in ("queued", "running"):
@@ -232,5 +239,5 @@ elif job is not None:
     job_panel()
 elif st.session_state.get("run_id"):
     run = ui.store().get(st.session_state["run_id"])
-    if run is not None:
+    if run is not None and ownership.may_use(ui.who(), run.config.dataset):  # not pictures made private since
         show_result(run, cached=st.session_state.get("shown_cached", False))

@@ -6,6 +6,7 @@ import streamlit as st
 
 import ui
 from cnnlab import i18n, training
+from cnnlab.course import exports
 from cnnlab.data import catalogue
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
@@ -41,6 +42,11 @@ if source == t("inside.test_image"):
     index = st.number_input(t("inside.index"), 0, len(data.x_test) - 1, key="inside_index")
     image, label = data.x_test[index], info.class_names[data.y_test[index]]
 else:
+    try:
+        exports.require_pictures_sent(ui.who(), run)  # a held-out copy's run: not until its ranking is revealed
+    except CnnlabError as error:
+        st.info(str(error))
+        st.stop()
     upload = st.file_uploader(t("inside.upload_label"), type=["png", "jpg", "jpeg", "gif", "webp", "bmp"],
                               max_upload_size=ui.IMAGE_UPLOAD_MB)
     if upload is None:

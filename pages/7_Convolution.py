@@ -6,7 +6,7 @@ import streamlit as st
 
 import ui
 from cnnlab import i18n
-from cnnlab.data import datasets
+from cnnlab.data import datasets, ownership
 from cnnlab.i18n import t
 from cnnlab.insight import convolution, inspection
 
@@ -67,11 +67,13 @@ p2.dataframe(pd.DataFrame(pooled.astype(int)), hide_index=True)
 st.caption(t("convolution.pool_from", cells=", ".join(f"({r}, {c})" for r, c in where)))
 
 st.header(t("convolution.classic"))
-dataset = st.session_state.get("dataset", "mnist")
+# the session's dataset, or what stands in for it: not a private one it may no longer open, nor a whole dataset an
+# assignment holds part of back from its class (cnnlab.data.ownership.stand_in)
+dataset = ownership.stand_in(ui.who(), st.session_state.get("dataset", "mnist"))
 try:
     data = datasets.load(dataset)
 except datasets.DatasetUnavailable:
-    data = datasets.load("mnist")
+    data = datasets.load(ownership.stand_in(ui.who(), "mnist"))
 image = datasets.preprocess_images(data.x_test[:1])[0]
 image = image[..., 0] if image.shape[-1] == 1 else image
 name = st.selectbox(t("convolution.kernel"), list(convolution.CLASSIC_KERNELS), index=1, format_func=t)
@@ -83,7 +85,7 @@ f2.dataframe(pd.DataFrame(kernel).map(lambda w: i18n.number(float(w), ".3g")), h
 ui.image(f3, inspection.upscale(inspection.to_uint8(inspection.normalize(filtered)), 8), caption=t("convolution.filtered"))
 
 st.header(t("convolution.own"))
-stored = [r for r in ui.store().list() if r.config.dataset == data.info.name]
+stored = [r for r in ui.store().list(who=ui.who()) if r.config.dataset == data.info.name]
 if not stored:
     st.info(t("convolution.own_empty"))
 else:

@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from cnnlab import i18n
+from cnnlab.course import exports
 from cnnlab.data import catalogue, pictures
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
@@ -26,7 +27,7 @@ try:
                            strokes=bundle.manifest["stroke_drawings"])
 except CnnlabError as error:
     st.warning(t("draw.bundled_missing", error=error))
-for run in ui.store().list():
+for run in ui.store().list(who=ui.who()):
     if run.info.image_shape == (28, 28, 1):
         choices.append(run.id)
         labels[run.id] = ui.describe(run)
@@ -42,12 +43,12 @@ else:
 imported = catalogue.is_own(dataset)  # pictures a class imported: prepared as the import did, not as MNIST
 if imported:
     st.info(t("draw.imported_note", title=run.info.title))
-elif dataset != "mnist":
+elif catalogue.base_name(dataset) != "mnist":  # an assignment's copy of MNIST is MNIST's digits
     st.info(t("draw.fashion_note"))
 
 # ---------------------------------------------------------------- the input
 source = st.radio(t("draw.source"), [t("draw.draw"), t("draw.upload")], horizontal=True,
-                  index=0 if dataset == "mnist" else 1, key="draw_source")
+                  index=0 if catalogue.base_name(dataset) == "mnist" else 1, key="draw_source")
 pixels = None
 left, right = st.columns([1, 1])
 if source == t("draw.draw"):
@@ -66,6 +67,12 @@ if source == t("draw.draw"):
             st.rerun()
     pixels = canvas.image_data  # (280, 280, 4) uint8, or None before the first stroke
 else:
+    try:
+        if chosen != ui.BUNDLED:  # a held-out copy's run: not until its ranking is revealed
+            exports.require_pictures_sent(ui.who(), run)
+    except CnnlabError as error:
+        right.info(str(error))
+        st.stop()
     with left:
         upload = st.file_uploader(t("draw.upload_label"), type=list(pictures.EXTENSIONS), key="draw_upload",
                                   max_upload_size=ui.IMAGE_UPLOAD_MB)

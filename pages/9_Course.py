@@ -7,7 +7,7 @@ import streamlit as st
 import ui
 from cnnlab import i18n, training
 from cnnlab.course import experiments
-from cnnlab.data import catalogue, datasets
+from cnnlab.data import catalogue, datasets, ownership
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import t
 from cnnlab.insight import charts, inspection
@@ -22,7 +22,7 @@ ui.page("course.title", "📚")
 st.write(t("course.intro"))
 
 store, queue = ui.store(), ui.queue()
-stored = store.list()
+stored = store.list(who=ui.who())
 if st.session_state.get("course_stored"):
     st.info(t("course.stored", id=st.session_state.pop("course_stored")))
 gpu = training.gpu_name() is not None
@@ -91,6 +91,7 @@ def controls(report):
         config = chosen.config(epochs=int(epochs))
         try:
             training.check_layers(config)
+            ownership.require_use(ui.who(), config.dataset)  # before a stored run is looked up or tagged
             data = datasets.load(config.dataset)  # chosen once, for the lookup and the training
             training.preflight(config, data)
             existing = store.find(config, data)
@@ -137,6 +138,8 @@ if viewed:
     st.header(t("course.pictures", id=viewed, title=experiment.title,
                                       epochs=experiments.epochs_label(experiment, run)))
     ui.take_home(run, key="course_take_home")
+    ui.seed_group(run, key="course")  # its other seeds, when there are: the answers above use them
+    ui.repeat_seeds(run, key="course")  # untagged: the seeds are its group; a shortened experiment keeps this run
     info = run.info
     left, right = st.columns(2)
     with left:

@@ -1,9 +1,13 @@
 """Every test runs offline, with its own empty run store and empty dataset caches."""
 
+import contextlib
+import fcntl
 import importlib
 import os
+import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -16,6 +20,32 @@ if ROOT not in sys.path:
 for _folder in sorted(os.scandir(TESTS), key=lambda entry: entry.name):
     if _folder.is_dir() and not _folder.name.startswith((".", "_")) and _folder.path not in sys.path:
         sys.path.append(_folder.path)
+
+
+@pytest.fixture(autouse=True)
+def _alone_when_marked(request, tmp_path_factory):
+    """Under pytest-xdist (two workers), a test marked `alone` runs while the other worker waits between its tests:
+    the thirty-browser class measures one server under a class's load, not under another test's. Every other test
+    holds a shared lock for its whole run; an `alone` one takes it exclusive. A gate taken first lets a waiting `alone`
+    test in before the other worker's next test."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        yield
+        return
+    folder = tmp_path_factory.getbasetemp().parent  # this run's, shared by its workers
+    alone = request.node.get_closest_marker("alone") is not None
+    with open(folder / "alone.gate", "a") as gate, open(folder / "alone.lock", "a") as lock:
+        fcntl.flock(gate, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        finally:
+            if not alone:
+                fcntl.flock(gate, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            with contextlib.suppress(OSError):
+                fcntl.flock(gate, fcntl.LOCK_UN)
 
 
 @pytest.fixture(autouse=True)
@@ -37,6 +67,8 @@ def isolated(tmp_path, monkeypatch):
     datasets._load_cached.cache_clear()
     datasets._probe.cache_clear()
     catalogue._shipped.clear()  # imported datasets another test's runs or workers made known
+    catalogue._held.clear()  # assignments' held-out copies of another test's database (whose ids this one reuses)
+    datasets._public_part.cache_clear()
     # a page's training worker process ends soon after its test (each test has a fresh server-wide queue)
     monkeypatch.setattr(worker.ProcessExecutor, "IDLE_SECONDS", 3.0)
     _clear_streamlit_caches()  # a page's server-wide run store belongs to the CNNLAB_HOME of the test that made it
@@ -45,6 +77,42 @@ def isolated(tmp_path, monkeypatch):
     i18n.set_language("en")
     if "cnnlab.classroom.database" in sys.modules:
         sys.modules["cnnlab.classroom.database"].forget()  # no connection outlives its test's database
+
+
+@pytest.fixture(scope="session")
+def _trained_homes():
+    """{run id: a CNNLAB_HOME in which that run was trained}, made once per test process (each xdist worker)."""
+    return {}
+
+
+@pytest.fixture
+def stored(isolated, tmp_path_factory, _trained_homes):
+    """stored(config, requested_by=None): RunStore().get_or_train(config, requested_by=…)'s run, in this test's own
+    CNNLAB_HOME. The first test that asks trains it, in a home of its own; the next ones get a copy of that home's
+    files (the run, its lock, the speeds its training recorded), so that many tests that only read a stored run do
+    not train the very same one again. Keyed by the run's id, which names the data as well as the settings: a test
+    whose MNIST differs trains its own."""
+    from cnnlab import runs
+    from cnnlab.data import datasets
+
+    def get(config, requested_by=None):
+        dataset = datasets.load(config.dataset)
+        key = (runs.run_id_for(config, dataset), requested_by)
+        if key not in _trained_homes:
+            home = tmp_path_factory.mktemp("trained")
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setenv("CNNLAB_HOME", str(home))
+                runs.RunStore().get_or_train(config, dataset=dataset, requested_by=requested_by)
+            _trained_homes[key] = home
+        here = runs.RunStore().root
+        if any(path.is_file() for path in here.rglob("*")):
+            raise RuntimeError(f"stored() copies a whole home: ask for it before {here} has files of its own")
+        shutil.copytree(_trained_homes[key], here, dirs_exist_ok=True)
+        run, cached = runs.RunStore().get_or_train(config, dataset=dataset, requested_by=requested_by)
+        assert cached, "the copied run was not found where it was copied"
+        return run
+
+    return get
 
 
 @pytest.fixture
@@ -119,6 +187,18 @@ def fresh_streamlit_caches():
     _clear_streamlit_caches()
     yield
     _clear_streamlit_caches()
+
+
+def settled_workers(seconds=30):
+    """This process's multiprocessing children once those of earlier tests have ended: a page's training worker ends
+    IDLE_SECONDS after its test (see isolated), and under two workers any test of the suite may have come just before.
+    A test that checks it started no worker compares its children afterwards with these."""
+    import multiprocessing
+
+    deadline = time.monotonic() + seconds
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return set(multiprocessing.active_children())
 
 
 def run_cli(*args, env=None, timeout=300):

@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT, run_cli
 from streamlit.testing.v1 import AppTest
 
-from cnnlab import i18n, runs
+from cnnlab import i18n
 from cnnlab.course import experiments
 from cnnlab.data import catalogue
 from cnnlab.errors import ConfigError, SpecError
@@ -229,10 +229,10 @@ def english_sentences():
 
 
 @pytest.fixture
-def course_run():
-    """A stored run of an experiment (C3, one epoch), so the Course page can show its pictures and answers."""
-    run, _ = runs.RunStore().get_or_train(experiments.get("C3").config(epochs=1), requested_by="C3")
-    return run
+def course_run(stored):
+    """A stored run of an experiment (C3, one epoch), so the Course page can show its pictures and answers (trained
+    once, copied into each test's own home: conftest's stored)."""
+    return stored(experiments.get("C3").config(epochs=1), requested_by="C3")
 
 
 def spanish_page(path, **state):
@@ -326,3 +326,16 @@ def test_argparse_speaks_spanish_through_gettext_without_being_patched(capsys, m
         cli.main(["--help", "--lang", "es"])
     out = capsys.readouterr().out
     assert out.startswith("uso: ") and "opciones:" in out and "show this help" not in out
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_a_float_up_to_huge_is_written_out_never_a_crash(lang):
+    """Floats are written with up to 16 decimals: for 10**12 and up that was more digits than decimal's 28 and Babel
+    raised InvalidOperation (a teacher's rule of 999999999999 took the Teacher page down with it)."""
+    from cnnlab import i18n
+
+    for value, digits in ((999999999999.0, "999999999999"), (123456789012345.5, "123456789012345"),
+                          (1e12 + 0.25, "1000000000000")):
+        written = i18n.number(value, "", lang)
+        assert written.replace(",", "").replace(".", "").replace("\u00a0", "").startswith(digits), written
+        assert i18n.number(value, ",", lang)

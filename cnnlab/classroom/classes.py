@@ -16,6 +16,7 @@ from cnnlab.errors import SignInRefused
 MAX_ROSTER_BYTES = 256 * 1024  # a pasted list or CSV of a class: a few kilobytes
 MAX_ROSTER = 200  # students added at once
 MAX_TERM = 40
+MAX_MEMBERS = 400  # students in one class: a known join code cannot fill the database with made-up students
 ROSTER_COLUMNS = ("nickname", "apodo", "name", "nombre")  # a CSV's column of nicknames: the first of these it has
 
 
@@ -48,12 +49,18 @@ def of_teacher(teacher_id):
                                     .order_by(schema.Classroom.created_at.desc(), schema.Classroom.id.desc())))
 
 
-def _new_student(session, classroom, nickname):
-    """A student in classroom under nickname, and their personal code (shown now, kept only as a keyed hash)."""
+def _new_student(session, classroom, nickname, school_account=None):
+    """A student in classroom under nickname, and their personal code (shown now, kept only as a keyed hash). A school
+    account (cnnlab.classroom.school) is linked to them, and its name, which the student did not choose, is made the
+    class's own ("Ana López 2") rather than refused."""
     nickname = accounts.name_of(nickname, "nickname")
+    members = sa.select(sa.func.count()).select_from(schema.Membership).where(schema.Membership.class_id == classroom.id)
+    if session.scalar(members) >= MAX_MEMBERS:
+        raise SignInRefused("signin.class_full", most=MAX_MEMBERS)
+    if school_account is not None:
+        nickname = _free_nickname(session, classroom, nickname)
     key = nickname.casefold()[:64]  # in Python: SQLite's lower() folds ASCII only
-    if session.scalar(sa.select(schema.Membership.person_id).where(schema.Membership.class_id == classroom.id,
-                                                                   schema.Membership.nickname_key == key)):
+    if _nickname_taken(session, classroom, key):
         raise SignInRefused("signin.nickname_taken", nickname=nickname)
     secret = accounts.key()
     while True:
@@ -61,22 +68,38 @@ def _new_student(session, classroom, nickname):
         digest = codes.digest(secret, code)
         if session.scalar(sa.select(schema.Person.id).where(schema.Person.code_digest == digest)) is None:
             break
-    person = schema.Person(role="student", name=nickname, code_digest=digest)
+    person = schema.Person(role="student", name=nickname, code_digest=digest, oidc_subject=school_account)
     session.add(person)
     session.flush()
     session.add(schema.Membership(person_id=person.id, class_id=classroom.id, nickname=nickname, nickname_key=key))
     return person, code
 
 
-def join(join_code, nickname, address):
-    """A student joins the class whose code they typed: (the person, their personal code)."""
+def _nickname_taken(session, classroom, key):
+    return session.scalar(sa.select(schema.Membership.person_id).where(schema.Membership.class_id == classroom.id,
+                                                                      schema.Membership.nickname_key == key))
+
+
+def _free_nickname(session, classroom, nickname):
+    """nickname, else "nickname 2", "nickname 3"…: the first no classmate has, at most MAX_NAME letters."""
+    number, free = 1, nickname
+    while _nickname_taken(session, classroom, free.casefold()[:64]):
+        number += 1
+        free = f"{nickname[:accounts.MAX_NAME - len(str(number)) - 1].rstrip()} {number}"
+    return free
+
+
+def join(join_code, nickname, address, school_account=None):
+    """A student joins the class whose code they typed: (the person, their personal code). With a school account
+    (cnnlab.classroom.school.subject_of), the person is linked to it."""
     typed = codes.tidy_join(join_code)
     attempt = accounts.check_rate("join:" + codes.digest(accounts.key(), typed)[:48], address)
     try:
         with database.transaction() as session:
             classroom = session.scalar(sa.select(schema.Classroom).where(schema.Classroom.join_code == typed)) \
                 if typed else None
-            made = _new_student(session, classroom, nickname) if classroom is not None and classroom.open else None
+            made = _new_student(session, classroom, nickname, school_account) \
+                if classroom is not None and classroom.open else None
     except sa.exc.IntegrityError:  # a classmate took the same nickname at the same moment
         accounts.succeeded(attempt)
         raise SignInRefused("signin.nickname_taken", nickname=accounts.name_of(nickname, "nickname")) from None

@@ -11,6 +11,7 @@ import os
 import pathlib
 import threading
 
+import filelock
 import sqlalchemy as sa
 from sqlalchemy import orm
 
@@ -124,6 +125,15 @@ def _lock(connection):
         connection.execute(sa.text("SELECT pg_advisory_xact_lock(7242019)"))
 
 
+def _file_lock(address):
+    """For a SQLite file, a lock beside it held for the migration: two threads or processes using a new database at
+    once (a page and the queue's worker, the server and the command line) migrate it once, not both."""
+    made = engine(address)
+    if made.dialect.name != "sqlite" or not made.url.database or made.url.database == ":memory:":
+        return contextlib.nullcontext()
+    return filelock.FileLock(made.url.database + ".migrating")
+
+
 def upgrade(address=None):
     """Bring the database to this cnnlab's newest revision (nothing to do when it is there); returns
     (revision before, revision after). A database newer than this cnnlab raises DatabaseUnavailable."""
@@ -131,7 +141,7 @@ def upgrade(address=None):
 
     known, head = _versions()
     try:
-        with engine(address).begin() as connection:
+        with _file_lock(address), engine(address).begin() as connection:
             _lock(connection)
             before = revision(connection)
             if before is not None and before not in known:

@@ -6,6 +6,7 @@ student's, and a day's training minutes can be counted against the class's budge
 """
 
 import datetime
+import math
 
 import sqlalchemy as sa
 
@@ -43,15 +44,74 @@ def may_see_class(who, class_id):
         return found is not None and found.teacher_id == who.person_id
 
 
-def record(who, run_id, dataset, settings, note=""):
-    """Keep who asked for run_id (nothing for guests and the owner of a personal lab, who are nobody)."""
+def record(who, run_id, dataset, settings, note="", assignment_id=None):
+    """Keep who asked for run_id (nothing for guests and the owner of a personal lab, who are nobody), and for which
+    assignment (None: for none)."""
     if who.person_id is None:
         return None
     with database.transaction() as session:
         made = schema.Request(person_id=who.person_id, class_id=who.class_id, run_id=run_id, dataset=dataset,
-                              settings=settings, note=str(note or "").replace("\x00", "")[:2000])
+                              settings=settings, note=str(note or "").replace("\x00", "")[:2000],
+                              assignment_id=assignment_id)
         session.add(made)
     return made.id
+
+
+NOTE_CHARACTERS = 500
+TAG_CHARACTERS, MOST_TAGS = 30, 8
+
+
+def _own(session, who, request_id):
+    """The request, if it is who's own (only the person who asked writes its note and tags); else NotAllowed."""
+    found = session.get(schema.Request, int(request_id))
+    if found is None or who.person_id is None or found.person_id != who.person_id:
+        raise NotAllowed("permission.note_own")
+    return found
+
+
+def set_note(who, request_id, note):
+    """A student's note on one of their own requests ("the dropout one", "why did it overfit?"): only the person who
+    asked writes it (their teacher reads it). Bounded to NOTE_CHARACTERS; returns the note kept."""
+    note = str(note or "").replace("\x00", "").strip()[:NOTE_CHARACTERS]
+    with database.transaction() as session:
+        _own(session, who, request_id).note = note
+    return note
+
+
+def tags(text):
+    """The tags in a text, as typed between commas ("dropout, Seed study,dropout" -> ["dropout", "Seed study"]): each
+    trimmed to TAG_CHARACTERS, spaces collapsed, a repeat (in any case) dropped, at most MOST_TAGS."""
+    found = {}
+    for part in str(text or "").replace("\x00", "").split(","):
+        tag = " ".join(part.split())[:TAG_CHARACTERS].strip()
+        if tag:
+            found.setdefault(tag.casefold(), tag)
+    return list(found.values())[:MOST_TAGS]
+
+
+def set_tags(who, request_id, text):
+    """A student's tags on one of their own requests, as typed between commas (see tags); returns the tags kept."""
+    kept = tags(text)
+    with database.transaction() as session:
+        _own(session, who, request_id).tags = ", ".join(kept)
+    return kept
+
+
+def notes_of_runs(who, run_ids):
+    """{run id: ["note [tag, tag]", …]}: what who wrote on their own requests for these runs (for their lab report;
+    nothing for someone who is nobody: a guest, a personal lab's owner)."""
+    if who.person_id is None:
+        return {}
+    with database.transaction() as session:
+        found = session.scalars(sa.select(schema.Request).where(schema.Request.person_id == who.person_id,
+                                                                schema.Request.run_id.in_(list(run_ids)))
+                                .order_by(schema.Request.asked_at, schema.Request.id))
+        written = {}
+        for request in found:
+            text = " ".join(part for part in (request.note, f"[{request.tags}]" if request.tags else "") if part)
+            if text and text not in written.setdefault(request.run_id, []):
+                written[request.run_id].append(text)
+    return written
 
 
 def charge(request_id, seconds):
@@ -114,6 +174,14 @@ def budget_left(who):
     return max(0.0, minutes * 60 - seconds_today(who.person_id))
 
 
+def require_time_left(who, seconds):
+    """Nothing when a training's estimate fits in what is left of a student's time today (or there is no budget);
+    else NotAllowed saying both, so a student with two minutes left does not start a half-hour training."""
+    left = budget_left(who)
+    if left is not None and seconds > left:
+        raise NotAllowed("permission.budget_short", needs=max(1, math.ceil(seconds / 60)), left=int(left // 60))
+
+
 def require_budget(who):
     """Nothing while the student has training time left today; else NotAllowed saying when it comes back."""
     left = budget_left(who)
@@ -121,3 +189,34 @@ def require_budget(who):
         tomorrow = (schema.now() + datetime.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
         raise NotAllowed("permission.budget_spent",
                          hours=max(1, round((tomorrow - schema.now()).total_seconds() / 3600)))
+
+
+# ---------------------------------------------------------------- an assignment's trainings
+
+def runs_asked(person_id, assignment_id=None):
+    """The run ids a person asked for, newest first (each once): all of them, or those asked for one assignment."""
+    query = sa.select(schema.Request.run_id).where(schema.Request.person_id == person_id)
+    if assignment_id is not None:
+        query = query.where(schema.Request.assignment_id == assignment_id)
+    with database.transaction() as session:
+        found = session.scalars(query.order_by(schema.Request.asked_at.desc(), schema.Request.id.desc()))
+        return list(dict.fromkeys(found))
+
+
+def seconds_for(person_id, assignment_id):
+    """The training time a person's requests for one assignment cost so far."""
+    with database.transaction() as session:
+        return float(session.scalar(sa.select(sa.func.coalesce(sa.func.sum(schema.Request.seconds), 0.0))
+                                    .where(schema.Request.person_id == person_id,
+                                           schema.Request.assignment_id == assignment_id)))
+
+
+def require_assignment_time(who, assignment_id, minutes, seconds):
+    """Nothing when the time a student already spent training for an assignment plus this training's estimate stays
+    within the assignment's minutes (or it has none); else NotAllowed saying both numbers and the budget."""
+    if minutes is None or assignment_id is None or who.person_id is None:
+        return
+    spent = seconds_for(who.person_id, assignment_id)
+    if spent + seconds > minutes * 60:
+        raise NotAllowed("worksheet.minutes_short", needs=max(1, math.ceil(seconds / 60)),
+                         spent=math.ceil(spent / 60), most=minutes)

@@ -1,4 +1,5 @@
-"""The database's tables, as SQLAlchemy 2 classes: one row per person, class, browser session, request, attempt.
+"""The database's tables, as SQLAlchemy 2 classes: one row per person, class, browser session, request, attempt,
+assignment.
 
 A change here is a migration in migrations/versions/ too (python -m cnnlab db upgrade applies it); a test compares
 the two, so neither moves without the other.
@@ -78,7 +79,8 @@ class BrowserSession(Base):
 
 
 class Request(Base):
-    """Who asked for which run, when, from which class, with their note. The run itself stays in the run store."""
+    """Who asked for which run, when, from which class, with their note and tags. The run itself stays in the run
+    store."""
 
     __tablename__ = "requests"
     id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
@@ -88,8 +90,11 @@ class Request(Base):
     dataset: orm.Mapped[str] = orm.mapped_column(sa.String(80))
     settings: orm.Mapped[str] = orm.mapped_column(sa.Text)  # the TrainConfig's canonical JSON
     note: orm.Mapped[str] = orm.mapped_column(sa.Text, default="")
+    tags: orm.Mapped[str] = orm.mapped_column(sa.Text, default="", server_default="")  # "dropout, seed study"
     asked_at: orm.Mapped[datetime.datetime] = orm.mapped_column(default=now, index=True)
     seconds: orm.Mapped[float] = orm.mapped_column(default=0.0)  # training time it cost (0: already stored)
+    assignment_id: orm.Mapped[int | None] = orm.mapped_column(
+        sa.ForeignKey("assignments.id", ondelete="SET NULL", name="fk_requests_assignment_id"), index=True)
 
 
 class SignInAttempt(Base):
@@ -100,3 +105,43 @@ class SignInAttempt(Base):
     tried: orm.Mapped[str] = orm.mapped_column(sa.String(64), index=True)  # a digest, never the code itself
     address: orm.Mapped[str] = orm.mapped_column(sa.String(64), index=True)
     at: orm.Mapped[datetime.datetime] = orm.mapped_column(default=now, index=True)
+
+
+class Assignment(Base):
+    """Work a teacher hands out to a class: its link code, its rules (which settings students may change, the budget),
+    its questions and its due time; the private part of its test set is cnnlab.data.holdout's (private_share)."""
+
+    __tablename__ = "assignments"
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    class_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("classes.id", ondelete="CASCADE"), index=True)
+    code: orm.Mapped[str] = orm.mapped_column(sa.String(16), unique=True)  # the link's: random, unguessable
+    title: orm.Mapped[str] = orm.mapped_column(sa.String(120))
+    report: orm.Mapped[str | None] = orm.mapped_column(sa.String(1))  # the course report it was made from (A–E)
+    rules: orm.Mapped[str] = orm.mapped_column(sa.Text)  # cnnlab.course.assignments.Rules, canonical JSON
+    questions: orm.Mapped[str] = orm.mapped_column(sa.Text)  # JSON: the report's question keys, or the teacher's
+    due_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column()  # UTC, like now(); None: no due time
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(default=now)
+    leaderboard: orm.Mapped[str] = orm.mapped_column(sa.String(16), default="nicknames")  # | "anonymous" | "off"
+    private_share: orm.Mapped[float] = orm.mapped_column(default=0.3)  # of the test set, held back by the teacher
+    revealed_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column()  # the private ranking shown; None: not yet
+
+
+class HandIn(Base):
+    """A student's worksheet of an assignment: the draft (runs: the runs they chose, a JSON list of run ids; answers:
+    a JSON list, one per question), saved as they go, and the copy they last handed in (handed_runs, handed_answers:
+    None until they hand in), which drafts never change; handed_at is the last hand-in (None: not handed in), times
+    how many."""
+
+    __tablename__ = "hand_ins"
+    __table_args__ = (sa.UniqueConstraint("assignment_id", "person_id", name="uq_hand_ins_assignment_person"),)
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    assignment_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("assignments.id", ondelete="CASCADE"),
+                                                       index=True)
+    person_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    runs: orm.Mapped[str] = orm.mapped_column(sa.Text, default="[]")
+    answers: orm.Mapped[str] = orm.mapped_column(sa.Text, default="[]")
+    saved_at: orm.Mapped[datetime.datetime] = orm.mapped_column(default=now)
+    handed_runs: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    handed_answers: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    handed_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column()
+    times: orm.Mapped[int] = orm.mapped_column(default=0)

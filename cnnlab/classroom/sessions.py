@@ -14,6 +14,7 @@ import secrets
 import sqlalchemy as sa
 
 from cnnlab.classroom import accounts, database, permissions, schema
+from cnnlab.errors import CnnlabError
 
 DAYS = 30  # a student stays signed in on their own device for a term's month; the teacher may end it sooner
 MAX_TOKEN = 128
@@ -88,6 +89,8 @@ def who(token):
 
 def _who_of(session, person_id, session_id=None):
     person = session.get(schema.Person, person_id)
+    if person is None:
+        return GUEST  # removed since: nobody
     found = session.execute(sa.select(schema.Membership.class_id, schema.Classroom.name)
                             .join(schema.Classroom, schema.Classroom.id == schema.Membership.class_id)
                             .where(schema.Membership.person_id == person_id)
@@ -100,6 +103,17 @@ def person(person_id):
     """A Who for a person by id (the command line acting for someone, a test)."""
     with database.transaction() as session:
         return _who_of(session, person_id)
+
+
+def as_now(who):
+    """who as the database knows them now (a training starting long after it was asked for; a person removed since
+    is nobody); the copy given, if the database cannot be reached now."""
+    if who.person_id is None:
+        return who
+    try:
+        return person(who.person_id)
+    except CnnlabError:
+        return who
 
 
 def close(token):

@@ -3,8 +3,9 @@
 A Streamlit page cannot set a cookie, and a cookie set from JavaScript can be read by any script on the page. So a
 page that has checked a code makes a one-time ticket (sessions.open_ticket) and sends the browser to /api/session,
 which spends the ticket and answers with the session's token in an HttpOnly, SameSite cookie and a redirect back to
-the page. /api/signout ends the session and removes the cookie. Paths outside /api/ are never redirected to, so a
-link cannot send someone elsewhere after signing in.
+the page. /api/signout ends the session and removes the cookie. Both go back only to a path of this server
+(back_to), so a link cannot send someone elsewhere after signing in; and both act only for a browser that came from
+this app's own page or typed the address (from_here), never for another site's link, form or image.
 """
 
 from urllib.parse import urlsplit
@@ -30,6 +31,32 @@ def back_to(wanted):
     return path + (f"?{parts.query}" if parts.query else "")
 
 
+def from_here(request, without_a_word=True):
+    """True when the browser came from this app's own page or typed the address: Sec-Fetch-Site says so (browsers
+    send it to https and localhost addresses); else the Referer must name this server (the Host it was asked by, or
+    the one a proxy says it forwarded: X-Forwarded-Host), which another site's link or image does not. A request
+    with neither is without_a_word (signing in asks for one of them: its page always sends a Referer)."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    referer = request.headers.get("referer")
+    if referer is None:
+        return without_a_word
+    ours = {_host(request.headers.get(name)) for name in ("host", "x-forwarded-host")} - {None}
+    return _host(urlsplit(referer).netloc) in ours
+
+
+def _host(netloc):
+    """'lab.school:443' -> 'lab.school' (a default port dropped), for comparing a Referer with a Host."""
+    if not netloc:
+        return None
+    host = str(netloc).split(",")[0].strip().lower()
+    for default in (":80", ":443"):
+        if host.endswith(default):
+            host = host[:-len(default)]
+    return host
+
+
 def _redirect(request, wanted, outcome=None):
     target = back_to(wanted)
     if outcome:
@@ -42,7 +69,7 @@ async def session(request):
 
     Only when the browser came from this app's own page (Sec-Fetch-Site: same-origin) or typed the address itself
     (none): a ticket sent from another site would sign its reader in as someone else (login CSRF)."""
-    if request.headers.get("sec-fetch-site", "none") not in ("same-origin", "none"):
+    if not from_here(request, without_a_word=False):
         return _redirect(request, request.query_params.get("next"), "elsewhere")
     try:
         token = sessions.redeem(request.query_params.get("ticket"))
@@ -57,7 +84,10 @@ async def session(request):
 
 
 async def signout(request):
-    """GET /api/signout?next=/: the session ends here and in the database; the cookie is removed."""
+    """GET /api/signout?next=/: the session ends here and in the database; the cookie is removed. Only from this
+    app's own page (or an address typed): another site's link or image signs nobody out."""
+    if not from_here(request):
+        return _redirect(request, request.query_params.get("next"))
     try:
         sessions.close(request.cookies.get(COOKIE))
     except CnnlabError:

@@ -68,6 +68,8 @@ def cmd_train(args):
         optimizer=args.optimizer, learning_rate=args.learning_rate, dropout=args.dropout,
         validation_split=args.validation_split, train_size=args.train_size, seed=args.seed,
         augment=args.augment)
+    if args.assignment:  # as the queue holds a student's training for it: checked against its rules as asked, and
+        config = _for_assignment(args.assignment, config)  # trained on its held-out copy; a refusal is one line
     for note in config.notes:
         print(t("cli.note", text=i18n.text(note)), file=sys.stderr)
     store = runs.RunStore()
@@ -85,6 +87,20 @@ def cmd_train(args):
             "data_fingerprint": run.record["data"].get("fingerprint"),
             "params": run.record["params"], "store": str(store.root), "trained_on": run.record.get("trained_on")}
     return emit(args, [line], data)
+
+
+def _for_assignment(code, config):
+    """The settings to train for the assignment with that link code (the command line is the server's owner, who sees
+    them all): held to its rules as asked, on its held-out copy of the data (cnnlab.data.holdout), as
+    TrainingQueue.submit does for a student."""
+    from cnnlab.classroom import permissions
+    from cnnlab.course import assignments
+    from cnnlab.data import holdout
+
+    found = assignments.get(code, permissions.OWNER)
+    checked, to_train = holdout.for_assignment(found, config)
+    assignments.rules_of(found).check(checked)
+    return to_train
 
 
 def _train_quietly(store, config, requested_by=None, ray=None):

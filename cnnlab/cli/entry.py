@@ -19,6 +19,8 @@ from cnnlab.cli.commands import (
     cmd_runs,
     cmd_train,
 )
+from cnnlab.cli.assignment_commands import cmd_assignment
+from cnnlab.cli.compare_commands import cmd_compare, cmd_repeat
 from cnnlab.cli.data_commands import cmd_data
 from cnnlab.cli.output import EXIT_BAD_INPUT
 from cnnlab.cli.people_commands import cmd_class, cmd_db, cmd_teacher
@@ -113,6 +115,9 @@ def _parser():
     _teacher_arguments(command("teacher", help=t("cli.help.teacher")))
     _class_arguments(command("class", help=t("cli.help.class")))
     _db_arguments(command("db", help=t("cli.help.db")))
+    _assignment_arguments(command("assignment", help=t("cli.help.assignment")))
+    _compare_arguments(command("compare", help=t("stats.cli.help")))
+    _repeat_arguments(command("repeat", help=t("repeat.help")))
     return parser
 
 
@@ -138,6 +143,7 @@ def _train_arguments(parser):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--augment", action="store_true",
                         help=t("cli.help.augment"))
+    parser.add_argument("--assignment", default=None, metavar="CODE", help=t("worksheet.help_assignment"))
     parser.add_argument("--offline", action="store_true", help=argparse.SUPPRESS)  # training never downloads now
     _ray_option(parser)
     parser.add_argument("--json", action="store_true", help=t("cli.help.json"))
@@ -200,16 +206,40 @@ def _teacher_arguments(parser):
 
 
 def _class_arguments(parser):
-    parser.add_argument("action", choices=["create", "roster"], help=t("cli.help.class_action"))
+    parser.add_argument("action", choices=["create", "roster", "gradebook"], help=t("cli.help.class_action"))
     parser.add_argument("name", metavar="NAME", help=t("cli.help.class_name"))
     parser.add_argument("--term", default="", help=t("cli.help.term"))
     parser.add_argument("--teacher", default=None, metavar="NAME", help=t("cli.help.class_teacher"))
     parser.add_argument("--add", default=None, metavar="FILE.csv", help=t("cli.help.roster_add"))
+    parser.add_argument("--out", default=None, metavar="FILE.csv", help=t("gradebook.help_out"))
     parser.add_argument("--json", action="store_true", help=t("cli.help.json"))
 
 
 def _db_arguments(parser):
     parser.add_argument("action", choices=["upgrade"], help=t("cli.help.db_action"))
+    parser.add_argument("--json", action="store_true", help=t("cli.help.json"))
+
+
+def _assignment_arguments(parser):
+    parser.add_argument("action", choices=["create", "list"], help=t("cli.help.assignment_action"))
+    parser.add_argument("name", metavar="CLASS", help=t("cli.help.assignment_class"))
+    parser.add_argument("--from-report", default=None, metavar="A", help=t("cli.help.from_report"))
+    parser.add_argument("--title", default=None, help=t("cli.help.assignment_title"))
+    parser.add_argument("--due", default=None, metavar="ISO-TIME", help=t("cli.help.due"))
+    parser.add_argument("--no-private", action="store_true", help=t("cli.help.no_private"))
+    parser.add_argument("--json", action="store_true", help=t("cli.help.json"))
+
+
+def _compare_arguments(parser):
+    parser.add_argument("run_a", metavar="RUN_A", help=t("stats.cli.help_run_a"))
+    parser.add_argument("run_b", metavar="RUN_B", help=t("stats.cli.help_run_b"))
+    parser.add_argument("--groups", action="store_true", help=t("stats.cli.help_groups"))
+    parser.add_argument("--json", action="store_true", help=t("cli.help.json"))
+
+
+def _repeat_arguments(parser):
+    parser.add_argument("run_id", metavar="RUN_ID", help=t("repeat.help_run"))
+    parser.add_argument("--seeds", type=int, required=True, metavar="N", help=t("repeat.help_seeds"))
     parser.add_argument("--json", action="store_true", help=t("cli.help.json"))
 
 
@@ -244,4 +274,6 @@ def main(argv=None):
 
 COMMANDS = {"architectures": cmd_architectures, "train": cmd_train, "predict": cmd_predict,
             "reproduce": cmd_reproduce, "prepare": cmd_prepare, "runs": cmd_runs, "data": cmd_data,
-            "export": cmd_export, "teacher": cmd_teacher, "class": cmd_class, "db": cmd_db}
+            "export": cmd_export, "teacher": cmd_teacher, "class": cmd_class, "db": cmd_db,
+            "assignment": cmd_assignment, "compare": cmd_compare,
+            "repeat": cmd_repeat}

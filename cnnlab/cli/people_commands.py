@@ -8,9 +8,10 @@ import getpass
 import pathlib
 import sys
 
-from cnnlab.classroom import accounts, classes, database
+from cnnlab import storage
+from cnnlab.classroom import accounts, classes, database, permissions
 from cnnlab.cli.output import emit
-from cnnlab.errors import SignInRefused
+from cnnlab.errors import ConfigError, SignInRefused
 from cnnlab.i18n import t
 
 MAX_PASSWORD = 1024
@@ -53,6 +54,8 @@ def cmd_class(args):
                     {"class": made.name, "term": made.term, "join_code": made.join_code, "id": made.id})
     with database.transaction() as session:
         found = classes.named(session, args.name)
+    if args.action == "gradebook":
+        return _gradebook(args, found)
     if not args.add:
         rows = classes.roster(found.id)
         lines = [t("cli.roster_count", name=found.name, code=found.join_code, count=len(rows))]
@@ -64,6 +67,28 @@ def cmd_class(args):
     lines += [t("cli.roster_code", nickname=f"{nickname:<24}", code=code) for nickname, code in added]
     return emit(args, lines, {"class": found.name,
                               "students": [{"nickname": nickname, "code": code} for nickname, code in added]})
+
+
+def _gradebook(args, found):
+    """The class's gradebook (every assignment, newest first, each with every student): printed, or written to
+    --out atomically, into a folder that is there already."""
+    from cnnlab import runs  # loaded only here: the other commands of the class start at once
+    from cnnlab.course import gradebook
+
+    out = pathlib.Path(args.out) if args.out else None
+    if out is not None and not out.parent.is_dir():  # as an export's (course.exports.destination): not made here
+        raise ConfigError("error.export.no_folder", folder=str(out.parent))
+    text = gradebook.csv_text(permissions.OWNER, found.id, runs.RunStore())
+    count = max(0, len(text.splitlines()) - 1)
+    if out is None:
+        print(text, end="")
+        return 0
+    try:
+        storage.write_text(out, text)
+    except OSError as error:
+        raise ConfigError("gradebook.unwritable", path=args.out, reason=error.strerror or str(error)) from None
+    return emit(args, [t("gradebook.written", name=found.name, count=count, path=args.out)],
+                {"class": found.name, "out": str(args.out), "rows": count})
 
 
 def _roster_bytes(path):

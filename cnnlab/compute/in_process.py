@@ -5,6 +5,7 @@ import os
 import socket
 
 from cnnlab import training
+from cnnlab.classroom import permissions
 
 POLL_SECONDS = 0.2  # how often the app reads a Ray training's progress, and a task reads its Stop
 
@@ -23,7 +24,12 @@ class LocalExecutor:
         return [{"node": socket.gethostname(), "host": socket.gethostname(), "address": "127.0.0.1",
                  "cpus": os.cpu_count(), "gpus": 1 if training.gpu_name() else 0, "alive": True}]
 
-    def train(self, config, dataset, on_epoch_end=None, on_batch_end=None, should_stop=None):
+    def actors(self):
+        """Worker actors and what each holds (a Ray cluster's, for the Teacher page): none on this machine."""
+        return []
+
+    def train(self, config, dataset, on_epoch_end=None, on_batch_end=None, should_stop=None, who=permissions.OWNER):
+        permissions.require(who, "train")
         return training.train(config, on_epoch_end=on_epoch_end, on_batch_end=on_batch_end,
                               should_stop=should_stop, dataset=dataset)
 

@@ -20,8 +20,8 @@ import time
 from cnnlab import runs, training
 from cnnlab.classroom import permissions
 from cnnlab.classroom import requests as asked
-from cnnlab.compute import in_process
-from cnnlab.data import datasets
+from cnnlab.compute import accounting, in_process, seed_groups
+from cnnlab.data import datasets, holdout, ownership
 from cnnlab.errors import CnnlabError, TrainingStoppedEarly
 from cnnlab.i18n import Message
 from cnnlab.runs import estimates
@@ -53,6 +53,8 @@ class Job:
     trained_on: dict | None = None  # where it trained (cnnlab.compute.executors), once done
     requests: dict = dataclasses.field(default_factory=dict)  # waiter -> their request's id in the database
     prepared: bool = False  # a teacher's, ahead of class: students who join and leave never end it
+    asked_by: object = permissions.OWNER  # who made it (a Who): where it trains asks again (a Ray task too)
+    groups: dict = dataclasses.field(default_factory=dict, repr=False)  # waiter -> their repeat (seed_groups)
 
     @property
     def epochs_done(self):
@@ -92,7 +94,7 @@ class TrainingQueue:
         self._capacity_read = (-float("inf"), 1)  # (when, trainings at once)
 
     def submit(self, config, dataset=None, requested_by=None, student=None, replace=False, who=permissions.OWNER,
-               ahead_of_class=False):
+               ahead_of_class=False, assignment=None):
         """The Job for these settings: an existing one when the same settings are queued or running.
 
         `who` asks (cnnlab.classroom.sessions.Who; the command line and tests are the owner): they must be allowed
@@ -105,7 +107,18 @@ class TrainingQueue:
         unless replace is true; a request over the server's limit (the queue's, read in one place: `limit`
         given when the queue was made) raises ConfigError with what would fit. A run already stored is never
         refused: it trains nothing, whatever the limit.
+
+        assignment: the rules a training for an assignment keeps (cnnlab.course.assignments.Rules, or anything with
+        .check(config)); a setting it locks, or one out of its range, choices or budget, raises ConfigError before
+        anything is queued. Every executor (this machine's worker process, a Ray cluster) is fed by this queue, so
+        the rules hold on Ray too. One with an .id and a .budget (cnnlab.course.handins.ForAssignment) is recorded
+        on the student's request, and its budget's minutes hold what they trained for it (compute.accounting).
         """
+        if assignment is not None:  # checked as asked; trained on the assignment's held-out copy (data.holdout)
+            if hasattr(assignment, "admit"):  # its class's people only (course.handins.ForAssignment)
+                assignment.admit(who)
+            checked, config = holdout.for_assignment_id(getattr(assignment, "id", None), config)
+            assignment.check(checked)
         if ahead_of_class:  # a teacher prepares before class: nobody waits for it, no budget is spent
             permissions.require(who, "manage")
             student = None
@@ -113,17 +126,26 @@ class TrainingQueue:
             permissions.require(who, "train")
             asked.require_budget(who)
             student = who.key or student
+        ownership.require_use(who, config.dataset)  # not another student's private pictures
         dataset = dataset or datasets.load(config.dataset)
         job_id = runs.run_id_for(config, dataset)
-        job = self._queued(config, dataset, job_id, student, requested_by, replace)
+        job = self._queued(config, dataset, job_id, student, requested_by, replace, who, assignment)
         if ahead_of_class:
             job.prepared = True
         if student and who.person_id is not None and student not in job.requests:
-            job.requests[student] = asked.record(who, job_id, config.dataset, json.dumps(config.to_dict(), sort_keys=True))
+            settings = json.dumps(config.to_dict(), sort_keys=True)
+            job.requests[student] = asked.record(who, job_id, config.dataset, settings,
+                                                 assignment_id=getattr(assignment, "id", None))
         return job
 
-    def _queued(self, config, dataset, job_id, student, requested_by, replace):
+    def _queued(self, config, dataset, job_id, student, requested_by, replace, who=permissions.OWNER,
+                assignment=None):
         """The job queued or running for job_id, joined by student (a new one when there is none)."""
+        with self._changed:
+            job = self._jobs.get(job_id)
+            joining = job is not None and job.status in ("queued", "running") and student not in job.waiters
+        if joining:  # what is left of it must fit in the student's time (asked outside the queue's lock)
+            accounting.require_time(who, job.estimate_seconds * (1 - job.fraction), assignment)
         with self._changed:
             job = self._jobs.get(job_id)
             if job is not None and job.status in ("queued", "running"):
@@ -134,6 +156,7 @@ class TrainingQueue:
             found = estimates.Estimate(0.0, 0.0, True)  # it comes back from the store at once: no limit applies
         else:
             found = estimates.check(config, dataset, self.speeds, self.limit())  # outside the lock: reads speeds.json
+            accounting.require_time(who if student else permissions.OWNER, found.seconds, assignment)
         self.capacity()  # outside the lock too: the first time, it may start or join a Ray cluster
         with self._changed:
             job = self._jobs.get(job_id)
@@ -143,7 +166,7 @@ class TrainingQueue:
             self._leave_others(student, job_id, replace)
             job = Job(id=job_id, config=config, number=next(self._numbers), dataset=dataset,
                       requested_by={requested_by} if requested_by else set(),
-                      waiters={student} if student else set(), estimate_seconds=found.seconds)
+                      waiters={student} if student else set(), estimate_seconds=found.seconds, asked_by=who)
             self._jobs[job_id] = job
             self._waiting.append(job_id)
             self._forget_old()
@@ -181,6 +204,10 @@ class TrainingQueue:
         """Every job queued or running, in the order they will train (for the teacher)."""
         with self._changed:
             return self._running() + [self._jobs[i] for i in self._waiting]
+
+    def datasets_in_use(self):
+        """The datasets of the trainings queued or running (an imported one is not deleted under them)."""
+        return {job.config.dataset for job in self.jobs()}
 
     def workers(self):
         """The executor's workers, each with the networks it trains now: [{"host", "cpus", "gpus", …, "training"}]."""
@@ -311,25 +338,19 @@ class TrainingQueue:
             with self._changed:
                 job.finished, job.dataset = time.time(), None  # finished jobs do not keep a copy of the data alive
                 self._changed.notify_all()
-            self._charge(job)
-
-    @staticmethod
-    def _charge(job):
-        """Each person who asked for a training pays their share of its time against their class's daily budget (a
-        run that came back from the store costs nothing)."""
-        if job.cached or not job.requests or job.started is None:
-            return
-        share = (job.finished - job.started) / len(job.requests)
-        for request_id in list(job.requests.values()):
-            try:
-                asked.charge(request_id, share)
-            except CnnlabError:  # the database went away: the run is stored all the same
-                log.warning("could not charge request %s", request_id)
+            accounting.charge(job)
+            seed_groups.advance(self, job)  # a repeat's next seed joins the end of the line
 
     def _asked_again(self, job):
         """True when no Stop stands on the job now: a Stop it got was taken back by someone asking for it again."""
         with self._changed:
             return not job.stop_requested
+
+    def _trainer(self, job):
+        """Who it trains for: who asked, else someone waiting, who may still train on its pictures (ownership)."""
+        with self._changed:
+            waiting = [permissions.Who("student", int(key[7:])) for key in sorted(job.waiters) if key[:7] == "person:"]
+        return ownership.first_allowed([job.asked_by, *waiting], job.config.dataset, job.dataset.info.title)
 
     def _train(self, job):
         job.steps = training.steps_per_epoch(job.config, len(job.dataset.x_train))
@@ -343,12 +364,13 @@ class TrainingQueue:
             job.batch = batch + 1
 
         try:
+            who = self._trainer(job)
             while True:
                 try:
                     run, cached = self.store.get_or_train(job.config, on_epoch_end=on_epoch_end,
                                                           on_batch_end=on_batch_end,
                                                           should_stop=lambda: job.stop_requested, dataset=job.dataset,
-                                                          executor=self.executor)
+                                                          executor=self.executor, who=who)
                 except TrainingStoppedEarly:
                     if not self._asked_again(job):
                         raise

@@ -1,16 +1,19 @@
-"""Trainings on a Ray cluster, as the app sees them (RayExecutor): connecting, submitting a training once for every
-server of the class, following its progress and Stop, and clear messages when the cluster is out of reach.
+"""Trainings on a Ray cluster, as the app sees them (RayExecutor): connecting, handing a training to a worker actor
+once for every server of the class, following its progress and Stop, and clear messages when the cluster is out of
+reach.
 
-On Ray a training is a task. The dataset goes into Ray's object store once per dataset, so a lab PC
-needs no data of its own; the task sends back the run's files (weights, probabilities, history) and
-the app writes them into its own store, atomically, like a training of its own: no shared disk.
-Progress and Stop travel through one small actor of the cluster (the hub), which knows every training
-by its run's id, so app servers attached to one cluster that ask for the same settings share one training.
-A GPU node takes a training on its GPU (one per GPU; the task's process ends with it, which frees TensorFlow's GPU
-memory); CPU nodes take the rest, CPUS_PER_TRAINING cores each. A node that dies mid-training fails
-that training with a clear message and nothing partial is stored.
+On Ray a training runs in a worker actor (cnnlab.compute.ray_workers): a long-lived process per GPU and per
+cpus_per_training() cores of every node, which keeps TensorFlow, the datasets it received and its compiled networks
+between trainings, as the server's own worker process does. The dataset goes into Ray's object store once per
+dataset and an actor fetches it once, so a lab PC needs no data of its own; the actor sends back the run's files
+(weights, probabilities, history) and the app writes them into its own store, atomically, like a training of its
+own: no shared disk. Progress and Stop travel through one small actor of the cluster (the hub), which knows every
+training by its run's id and every worker actor by its name, so app servers attached to one cluster that ask for the
+same settings share one training, and their trainings share the actors. A node (or an actor) that dies mid-training
+fails that training with a clear message and nothing partial is stored; another actor takes the next one.
 """
 
+import dataclasses
 import os
 import re
 import threading
@@ -18,6 +21,7 @@ import time
 import uuid
 
 from cnnlab import training
+from cnnlab.classroom import permissions
 from cnnlab.compute.in_process import POLL_SECONDS
 from cnnlab.compute.ray_hub import (
     KEEP_FINISHED_SECONDS,
@@ -29,13 +33,15 @@ from cnnlab.compute.ray_hub import (
     import_ray,
     node_here,
     package_folder,
-    task_function,
 )
-from cnnlab.errors import CnnlabError, ConfigError, RayUnavailable, TrainingLost
+from cnnlab.compute.ray_workers import Pool, network_key, network_label
+from cnnlab.data import catalogue
+from cnnlab.errors import CnnlabError, ConfigError, RayUnavailable, TrainingLost, TrainingStoppedEarly
 
 ADDRESS_VARIABLE = "CNNLAB_RAY_ADDRESS"
 CPUS_VARIABLE = "CNNLAB_RAY_CPUS_PER_TRAINING"
 CPUS_PER_TRAINING = 2  # a CPU training's share of a node; TensorFlow gets little from more on small networks
+NODES_SECONDS = 10.0  # how long the cluster's nodes (and so its worker actors) are trusted before they are read again
 ADDRESS = re.compile(r"^(local|\[?[A-Za-z0-9_.:-]+\]?:\d{1,5})$")
 
 
@@ -51,7 +57,8 @@ def cpus_per_training():
 
 
 class RayExecutor:
-    """Trains on a Ray cluster: several trainings at once, one per GPU and per CPUS_PER_TRAINING cores."""
+    """Trains on a Ray cluster, in its worker actors: several trainings at once, one per GPU and per
+    CPUS_PER_TRAINING cores."""
 
     kind = "ray"
 
@@ -62,10 +69,45 @@ class RayExecutor:
         self._server = uuid.uuid4().hex[:12]  # this app server, among those attached to the cluster
         self._where = {}  # run id -> the node training it (for the Teacher page)
         self._connected = False
+        self._pool = Pool()
+        self._names = (-float("inf"), [])  # (when read, the worker actors' names)
+        self._prepared = set()  # network keys, seeds and rates this server asked a worker to warm up
 
     def prepare(self, config):
-        """Nothing asked ahead on a cluster: its workers keep the networks they trained (training.WARM)."""
-        return False
+        """Have an idle worker actor compile and trace config's network while the student still chooses.
+
+        Returns at once; True when a worker was asked. Nothing is asked twice for the same network and start, nor
+        when an actor holds the network already or none is idle (the hub decides), nor for a network that cannot
+        be built or is over the server's limits. Before the cluster was joined, it is joined in the background.
+        """
+        try:
+            training.check_layers(config)
+            signature = (network_key(config), config.seed, config.learning_rate)
+        except CnnlabError:
+            return False
+        if signature in self._prepared:
+            return False
+        if len(self._prepared) >= 1000:  # bounded: an old one asked again only asks the hub again
+            self._prepared.clear()
+        self._prepared.add(signature)
+        if not self._connected:
+            threading.Thread(target=self._warm_quietly, args=(config,), name="cnnlab-prepare", daemon=True).start()
+            return True
+        return self._warm_quietly(config)
+
+    def _warm_quietly(self, config):
+        """Ask an idle worker to warm config's network up; False when none was asked (or the cluster is away)."""
+        try:
+            ray = import_ray()
+            self.connect()
+            name = ray.get(self._hub(ray).pick_to_warm.remote(self._worker_names(), network_key(config),
+                                                               network_label(config)), timeout=30)
+            if name is None or self._pool.handle(name) is None:
+                return False
+            self._pool.handle(name).warm_up.remote(config.to_dict(), catalogue.get_info(config.dataset))
+            return True
+        except Exception:  # noqa: BLE001 -- a warm-up is a favour: the training will say what is wrong
+            return False
 
     # ------------------------------------------------------------ the cluster
 
@@ -105,14 +147,20 @@ class RayExecutor:
         return [node for node in import_ray().nodes() if node.get("Alive")]
 
     def capacity(self):
-        """How many trainings the cluster runs at once: one per GPU, one per CPUS_PER_TRAINING other cores."""
-        per = cpus_per_training()
-        slots = 0
-        for node in self._nodes():
-            resources = node.get("Resources", {})
-            gpus = int(resources.get("GPU", 0))
-            slots += gpus + int(max(0.0, resources.get("CPU", 0) - gpus) // per)
-        return max(1, slots)
+        """How many trainings the cluster runs at once: its worker actors, one per GPU and per cpus_per_training()
+        other cores of each live node."""
+        return max(1, len(self._worker_names(fresh=True)))
+
+    def _worker_names(self, fresh=False):
+        """The worker actors of the live nodes, started where missing (re-read every NODES_SECONDS)."""
+        when, names = self._names
+        if fresh or time.monotonic() - when > NODES_SECONDS:
+            nodes = self._nodes()
+            self._hub(import_ray())  # before the actors, which report to it as soon as they have started
+            with self._lock:
+                names = self._pool.ensure(import_ray(), nodes, cpus_per_training())
+                self._names = (time.monotonic(), names)
+        return names
 
     def workers(self):
         """Every node: [{"node", "host", "address", "cpus", "gpus", "alive", "training"}]."""
@@ -129,13 +177,27 @@ class RayExecutor:
                          "training": training_on.get(node["NodeID"], [])})
         return rows
 
-    def _resources(self):
-        """A GPU when one is free; else a CPU training's share, no more than the largest node has."""
+    def actors(self):
+        """Every worker actor of the live nodes and what it holds, for the Teacher page: [{"node", "host", "slot",
+        "number", "gpu", "cpus", "datasets": [titles], "networks": [labels], "training": architecture or None}]
+        (RayUnavailable when the cluster does not answer)."""
         ray = import_ray()
-        if ray.available_resources().get("GPU", 0) >= 1:
-            return {"num_gpus": 1, "num_cpus": 1}
-        largest = max((node.get("Resources", {}).get("CPU", 0) for node in self._nodes()), default=1)
-        return {"num_cpus": max(1.0, min(cpus_per_training(), largest))}
+        names = self._worker_names(fresh=True)
+        try:
+            held = ray.get(self._hub(ray).held.remote(names), timeout=30)
+        except ray.exceptions.RayError as error:
+            self._hub_handle = None
+            raise RayUnavailable("error.ray.unreachable", address=self.address, reason=first_line(error)) from None
+        hosts = {node["NodeID"]: node.get("NodeManagerHostname", "") for node in self._nodes()}
+        rows = []
+        for name in names:
+            _, _, node, slot = name.split(" ")
+            holds, cpus = held.get(name, {"datasets": [], "networks": [], "now": None}), self._pool.resources[name]
+            cpus = cpus.get("num_cpus", 0)
+            rows.append({"node": node, "host": hosts.get(node, ""), "slot": slot, "number": int(slot[3:]) + 1,
+                         "gpu": slot.startswith("gpu"), "cpus": int(cpus) if float(cpus).is_integer() else cpus,
+                         "datasets": holds["datasets"], "networks": holds["networks"], "training": holds["now"]})
+        return rows
 
     def _hub(self, ray):
         """The cluster's hub actor, found by its name (started by the first app server that needs it)."""
@@ -159,36 +221,35 @@ class RayExecutor:
 
     # ------------------------------------------------------------ one training
 
-    def train(self, config, dataset, on_epoch_end=None, on_batch_end=None, should_stop=None):
-        """A TrainResult trained on the cluster (or by another server's identical request already there)."""
-        training.check_layers(config, dataset.info)  # a network over the limits is refused here: no task is sent
+    def train(self, config, dataset, on_epoch_end=None, on_batch_end=None, should_stop=None, who=permissions.OWNER):
+        """A TrainResult trained on the cluster (or by another server's identical request already there); who asked
+        is checked here and again by the worker actor on its node (cnnlab.classroom.permissions)."""
+        permissions.require(who, "train")
+        training.check_layers(config, dataset.info)  # a network over the limits is refused here: nothing is sent
         self.connect()
         ray = import_ray()
         run_id = config.run_id(dataset.variant, dataset.fingerprint)
         try:
             progress = Training(self._hub(ray), run_id)
             owner = ray.get(progress.claim.remote(self._server))
-            if owner:
-                task = task_function().options(max_retries=0, name=f"cnnlab {config.architecture_name} {run_id}",
-                                               **self._resources())
-                result = task.remote(config.to_dict(), self._put(dataset), progress)
-                progress.set_result.remote([result])
-            return self._follow(ray, run_id, progress, owner, on_epoch_end, on_batch_end, should_stop)
+            sending = _Sending(self, ray, config, dataset, progress, who) if owner else None
+            return self._follow(ray, run_id, progress, sending, on_epoch_end, on_batch_end, should_stop)
         except ray.exceptions.RayTaskError as error:
             cause = getattr(error, "cause", None)
             if isinstance(cause, CnnlabError):
                 raise cause from None
             raise CnnlabError("error.training.failed", kind=type(cause or error).__name__,
                               error=first_line(cause or error)) from None
-        except ray.exceptions.RayError as error:  # a node, a worker or the owner of the result died
+        except ray.exceptions.RayError as error:  # the hub, or the owner of the result, died (a worker: _follow)
             if isinstance(error, ray.exceptions.RayActorError):
                 self._hub_handle = None  # the hub died with its node: the next training starts a new one
             raise TrainingLost("error.ray.lost", reason=first_line(error)) from None
         finally:
             self._where.pop(run_id, None)
 
-    def _follow(self, ray, run_id, progress, owner, on_epoch_end, on_batch_end, should_stop):
-        """Pass the training's progress on to the callbacks until its result is in; Stop leaves it."""
+    def _follow(self, ray, run_id, progress, sending, on_epoch_end, on_batch_end, should_stop):
+        """Pass the training's progress on to the callbacks until its result is in; Stop leaves it. sending: this
+        server's hand on the training when it is the one to start it (None: another server's)."""
         seen = {"epochs": 0, "batch": (-1, -1)}
         left, result, trained = False, None, None
 
@@ -206,7 +267,7 @@ class RayExecutor:
             return self._passed_on(state, seen, run_id, on_epoch_end, on_batch_end)
 
         try:
-            while True:
+            while trained is None:
                 stopping = should_stop is not None and not seen.get("lost") and should_stop()
                 if stopping and not left:
                     progress.leave.remote(self._server)  # it ends when no server waits for it any more
@@ -215,21 +276,20 @@ class RayExecutor:
                     progress.claim.remote(self._server)  # server waits for it again, and a stop it got alone is off
                     left = False
                 state = read()
-                if result is None and state is not None and state["result"] is not None:
-                    result = state["result"][0]
-                if result is None and state is None:
-                    raise TrainingLost("error.ray.lost", reason="the cluster's hub actor is gone")
+                result = _result(sending, state, result)
                 if result is None:
                     time.sleep(POLL_SECONDS)
                 elif ray.wait([result], timeout=POLL_SECONDS)[0]:
-                    break
-            trained = ray.get(result)  # raises what the task raised, or why its node or process died
+                    trained = _received(ray, sending, state, result)  # None: its worker died before it began
+                    result = None if trained is None else result
             deadline = time.monotonic() + 5
             while state is not None and not state["finished"] and time.monotonic() < deadline:
                 state = read()  # the last reports, in order
             return trained
         finally:
-            _let_go(progress, trained, owner)
+            if sending is not None and sending.name is not None:  # a worker it never began on (refused, lost)
+                progress.release.remote(sending.name)  # is free again at once (a no-op once it began)
+            _let_go(progress, trained, sending is not None)
 
     def _passed_on(self, state, seen, run_id, on_epoch_end, on_batch_end):
         """The hub's state, after its new epochs and latest batch were passed on to the callbacks (seen: how far)."""
@@ -245,6 +305,68 @@ class RayExecutor:
             seen["batch"] = (batch[0], batch[1])
             on_batch_end(batch[1], batch[2])
         return state
+
+
+class _Sending:
+    """The owner's side of a training: hands it to an idle worker actor once one is free (the hub picks it)."""
+
+    TRIES = 3  # workers found dead before the training began on one: another is picked
+
+    def __init__(self, executor, ray, config, dataset, progress, who):
+        self.executor, self.ray, self.config, self.dataset, self.progress = executor, ray, config, dataset, progress
+        self.who = dataclasses.asdict(who)
+        self.name, self.tries = None, 0
+
+    def send(self):
+        """The training's result (an ObjectRef) from the worker it was handed to; None while every worker is busy;
+        TrainingStoppedEarly when nobody waits for it any more by the time one is free."""
+        executor, progress = self.executor, self.progress
+        names = executor._worker_names()
+        name = self.ray.get(progress.hub.pick.remote(progress.run_id, names, network_key(self.config),
+                                                     self.dataset.fingerprint), timeout=30)
+        if name is False:  # a worker is free, and nobody waits for this training any more: it never begins
+            raise TrainingStoppedEarly("error.training.stopped_in_first_epoch")
+        handle = executor._pool.handle(name) if name is not None else None
+        if handle is None:
+            if name is not None:
+                progress.release.remote(name)
+            return None
+        result = handle.train.remote(self.config.to_dict(), self.dataset.fingerprint, [executor._put(self.dataset)],
+                                     progress, self.who, self.dataset.info)
+        progress.set_result.remote([result])  # other servers that asked for it follow it too
+        self.name, self.tries = name, self.tries + 1
+        return result
+
+    def lost(self):
+        """The worker it was handed to died: forgotten here and on the hub; the nodes are read again."""
+        self.executor._pool.lost(self.name)
+        self.progress.hub.drop_worker.remote(self.name)
+        self.executor._names = (-float("inf"), [])
+
+
+def _result(sending, state, result):
+    """The training's result (an ObjectRef) once it was handed to a worker, else None; TrainingLost without a hub."""
+    if result is None and sending is not None and state is not None:
+        result = sending.send()
+    elif sending is None and state is not None and state["result"] is not None:
+        result = state["result"][0]  # another server's (the latest, if its first worker died)
+    if result is None and state is None:
+        raise TrainingLost("error.ray.lost", reason="the cluster's hub actor is gone")
+    return result
+
+
+def _received(ray, sending, state, result):
+    """The TrainResult, or what its worker raised; None when the worker it was sent to died before it began it (it
+    is sent to another); TrainingLost when it died training it (its node died, or its process was killed)."""
+    try:
+        return ray.get(result)
+    except ray.exceptions.RayActorError as error:
+        if sending is None:
+            raise TrainingLost("error.ray.lost", reason=first_line(error)) from None
+        sending.lost()
+        if state is not None and state["where"] is None and sending.tries < sending.TRIES:
+            return None
+        raise TrainingLost("error.ray.lost", reason=first_line(error)) from None
 
 
 def _let_go(progress, trained, owner):

@@ -1,12 +1,15 @@
-"""Ray's side of a training: the hub actor that makes identical settings train once across the cluster, and the
-task that trains on a node with cnnlab's own code (shipped as runtime_env py_modules)."""
+"""Ray's side of a training: the hub actor that makes identical settings train once across the cluster and hands
+each training to an idle worker actor (cnnlab.compute.ray_workers), and what a node runs to train with cnnlab's own
+code (shipped as runtime_env py_modules)."""
 
 import functools
 import os
 import socket
 import threading
+import time
 
 from cnnlab import training
+from cnnlab.classroom import permissions
 from cnnlab.compute.in_process import POLL_SECONDS
 from cnnlab.data import catalogue
 from cnnlab.errors import RayUnavailable
@@ -14,6 +17,7 @@ from cnnlab.errors import RayUnavailable
 NAMESPACE = "cnnlab"
 CONNECT_SECONDS = 5.0  # how long a cluster's head may take to answer at all
 KEEP_FINISHED_SECONDS = 60  # a finished training's actor lingers, so other servers can still pick up its result
+RESERVE_SECONDS = 60.0  # a worker picked for a training that has not begun it by then is free again (its server died)
 
 
 def import_ray():
@@ -49,7 +53,8 @@ def node_here(ray):
 
 
 class Hub:
-    """Every training on the cluster: its progress, its result and the servers waiting for it (one Ray actor).
+    """Every training on the cluster: its progress, its result and the servers waiting for it (one Ray actor); and
+    every worker actor: what it holds and whether it trains (each reports after every change).
 
     One long-lived actor rather than one per training: starting an actor starts a process, about 0.9 s on
     two cores for every training.
@@ -57,6 +62,7 @@ class Hub:
 
     def __init__(self):
         self.trainings = {}  # run id -> its state (see claim)
+        self.workers = {}  # worker actor's name -> {"where", "datasets", "networks", "training", "now", "reserved"}
 
     def claim(self, run_id, server):
         """Wait for this training; True for the first server, which starts it."""
@@ -98,10 +104,75 @@ class Hub:
         if training is None:
             return None
         return {"epochs": training["epochs"][epochs_seen:], "batch": training["batch"], "where": training["where"],
-                "result": training["result"], "finished": training["finished"]}
+                "result": training["result"], "finished": training["finished"], "stop": training["stop"]}
 
     def forget(self, run_id):
         self.trainings.pop(run_id, None)
+
+    # ---------------------------------------------------------------- the worker actors
+
+    def _worker(self, name):
+        return self.workers.setdefault(name, {"where": None, "datasets": {}, "networks": {}, "training": None,
+                                              "now": None, "reserved": None})
+
+    def _busy(self, worker):
+        reserved = worker["reserved"]
+        return worker["training"] is not None or (
+            reserved is not None and time.monotonic() - reserved[1] < RESERVE_SECONDS)
+
+    def worker_report(self, name, holds):
+        """A worker says what it holds and trains now: {"where", "datasets": {fingerprint: title}, "networks":
+        {network key: architecture}, "training": run id or None, "now": architecture or None}."""
+        worker = self._worker(name)
+        worker.update(holds)
+        if holds["training"] is not None:
+            worker["reserved"] = None  # the training it was picked for has begun
+
+    def pick(self, run_id, names, network, fingerprint):
+        """The idle worker among names for a training (reserved for it), or None when all are busy: a GPU first, then
+        one holding the network, then one holding the data. False when a worker is free but nobody waits for the
+        training any more (a Stop taken back before then is forgotten, as if it had never been pressed)."""
+        idle = [name for name in names if not self._busy(self._worker(name))]
+        if not idle:
+            return None
+        if self.trainings.get(run_id, {}).get("stop"):
+            return False
+        chosen = max(idle, key=lambda name: (_is_gpu(name), network in self.workers[name]["networks"],
+                                             fingerprint in self.workers[name]["datasets"]))
+        self.workers[chosen]["reserved"] = (run_id, time.monotonic())
+        return chosen
+
+    def pick_to_warm(self, names, network, label):
+        """An idle worker among names that is to compile the network ahead of a training, or None when one holds it
+        (or is warming it) already or none is idle."""
+        if any(network in self._worker(name)["networks"] for name in names):
+            return None
+        idle = [name for name in names if not self._busy(self.workers[name])]
+        if not idle:
+            return None
+        chosen = max(idle, key=lambda name: (_is_gpu(name), -len(self.workers[name]["networks"])))
+        self.workers[chosen]["networks"][network] = label  # a training of it now goes there, even before it is ready
+        return chosen
+
+    def release(self, run_id, name):
+        """A training that never reached the worker picked for it: the worker is free again."""
+        worker = self.workers.get(name)
+        if worker is not None and worker["reserved"] is not None and worker["reserved"][0] == run_id:
+            worker["reserved"] = None
+
+    def drop_worker(self, name):
+        """A worker that died: what it held went with it."""
+        self.workers.pop(name, None)
+
+    def held(self, names):
+        """{name: {"datasets": [titles], "networks": [labels], "now": architecture or None}} for names."""
+        return {name: {"datasets": sorted(self.workers[name]["datasets"].values()),
+                       "networks": sorted(self.workers[name]["networks"].values()), "now": self.workers[name]["now"]}
+                for name in names if name in self.workers}
+
+
+def _is_gpu(name):
+    return name.rsplit(" ", 1)[-1].startswith("gpu")
 
 
 class Training:
@@ -130,19 +201,29 @@ def hub_class():
 
 @functools.cache
 def task_function():
+    """train_task as a one-off Ray task (a process of its own): what the worker actors run, without their warmth."""
     return import_ray().remote(train_task)
 
 
-def train_task(config_dict, dataset, progress):
-    """A Ray task: train on this node, report to the hub, send the run's files back."""
+def node_where(ray):
+    """Where this Ray worker process runs: {"executor": "ray", "node", "host", "address", "pid", "gpus"}."""
+    context = ray.get_runtime_context()
+    return {"executor": "ray", "node": context.get_node_id(), "host": socket.gethostname(),
+            "address": ray.util.get_node_ip_address(), "pid": os.getpid(),
+            "gpus": [str(gpu) for gpu in context.get_accelerator_ids().get("GPU", [])]}
+
+
+def train_task(config_dict, dataset, progress, who, where=None, warm=training.WARM):
+    """Train on this node, report to the hub, send the run's files back (a worker actor runs it, keeping the compiled
+    network in warm). who (a Who as a dict) is asked again here, as every page and the command line are asked:
+    a training sent for someone who may not train does not."""
     import ray
+
+    permissions.require(permissions.Who(**who), "train")
 
     catalogue.remember(dataset.info)  # an imported dataset that this node's disk does not hold
     config = training.TrainConfig.from_dict(config_dict)
-    context = ray.get_runtime_context()
-    where = {"executor": "ray", "node": context.get_node_id(), "host": socket.gethostname(),
-             "address": ray.util.get_node_ip_address(), "pid": os.getpid(),
-             "gpus": [str(gpu) for gpu in context.get_accelerator_ids().get("GPU", [])]}
+    where = where or node_where(ray)
     progress.started.remote(where)
     stop, done = threading.Event(), threading.Event()
 
@@ -158,9 +239,9 @@ def train_task(config_dict, dataset, progress):
     try:
         result = training.train(config, on_epoch_end=lambda epoch, logs: progress.report_epoch.remote(epoch, logs),
                                 on_batch_end=lambda batch, logs: progress.report_batch.remote(batch, logs),
-                                should_stop=stop.is_set, dataset=dataset, warm=training.WARM)
+                                should_stop=stop.is_set, dataset=dataset, warm=warm)
     finally:
         done.set()
         progress.end.remote()
     result.trained_on = dict(where, network=result.trained_on.get("network"))
-    return result.detach_model(training.WARM)
+    return result.detach_model(warm)

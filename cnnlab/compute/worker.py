@@ -6,6 +6,7 @@ import threading
 import time
 
 from cnnlab import training
+from cnnlab.classroom import permissions
 from cnnlab.compute.in_process import POLL_SECONDS, LocalExecutor
 from cnnlab.data import catalogue
 from cnnlab.errors import CnnlabError, TrainingLost
@@ -94,9 +95,11 @@ class ProcessExecutor(LocalExecutor):
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = None
 
-    def train(self, config, dataset, on_epoch_end=None, on_batch_end=None, should_stop=None):
+    def train(self, config, dataset, on_epoch_end=None, on_batch_end=None, should_stop=None, who=permissions.OWNER):
         import concurrent.futures.process
         import queue
+
+        permissions.require(who, "train")
 
         with self._lock:  # one training at a time
             pool, (progress, stop) = self._start()

@@ -9,7 +9,7 @@ import dataclasses
 import json
 
 from cnnlab import training
-from cnnlab.course import comparisons
+from cnnlab.course import comparisons, seed_evidence
 from cnnlab.errors import CnnlabError
 from cnnlab.i18n import Message, t
 from cnnlab.insight import inspection
@@ -264,10 +264,12 @@ QUESTION_TEXT = {  # catalogue keys
 
 
 def answers(report, stored_runs):
-    """Every question of one report, answered from the stored runs of its experiments."""
+    """Every question of one report, answered from the stored runs of its experiments (an answer that compares two
+    experiments says whether it rests on their groups of seeds or on one run)."""
     results = {e.id: best_run(e, stored_runs) for e in of_report(report)}
     done = {key: run for key, run in results.items() if run is not None}
-    return [_answer(question, report, done) for question in QUESTIONS[report]]
+    return [seed_evidence.weighed(_answer(question, report, done), report, done, stored_runs)  # one run, or groups
+            for question in QUESTIONS[report]]
 
 
 def _missing(question, ids):
@@ -283,8 +285,7 @@ def _same_run(question, first, second, run):
 
 def _which_model(question, report, done):
     """Architectures trained on the same dataset, compared pair by pair."""
-    pairs = {"A": [("A1", "A2"), ("A3", "A4")], "C": [("C1", "C2"), ("C3", "C4")],
-             "E": [("E1", "E4"), ("E1", "E5")]}[report]
+    pairs = seed_evidence.COMPARED[question][report]
     parts = []
     for first, second in pairs:
         if first not in done or second not in done:

@@ -15,8 +15,9 @@ import pathlib
 import tempfile
 
 from cnnlab import storage, training
-from cnnlab.data import catalogue, sources
-from cnnlab.errors import CnnlabError, ConfigError
+from cnnlab.classroom import permissions
+from cnnlab.data import catalogue, holdout, ownership, sources
+from cnnlab.errors import CnnlabError, ConfigError, NotAllowed
 from cnnlab.i18n import t
 from cnnlab.networks import architectures, counting
 
@@ -30,15 +31,16 @@ class ExportError(CnnlabError):
     """A run or a format that cannot be exported, said in one sentence."""
 
 
-def find_run(store, text):
-    """The stored run whose id is text or starts with it (at least MIN_PREFIX characters); ExportError if none or many."""
+def find_run(store, text, who=permissions.OWNER):
+    """The stored run whose id is text or starts with it (at least MIN_PREFIX characters); ExportError if none or many.
+    A run on another student's private pictures is none, for who (cnnlab.data.ownership)."""
     text = str(text or "").strip().lower()
     if len(text) < MIN_PREFIX:
         raise ExportError("error.export.short_id", id=text, count=MIN_PREFIX)
     exact = store.get(text) if len(text) == 16 else None
-    if exact is not None:
+    if exact is not None and ownership.may_use(who, exact.config.dataset):
         return exact
-    found = [run for run in store.list() if run.id.startswith(text)]
+    found = [run for run in store.list(who=who) if run.id.startswith(text)]
     if not found:
         raise ExportError("error.export.no_run", id=text)
     if len(found) > 1:
@@ -281,11 +283,13 @@ def settings_query(config):
     return query
 
 
-def config_from_query(query):
-    """The TrainConfig a settings link names (ConfigError or SpecError when a value is wrong); None without one."""
+def config_from_query(query, who=permissions.OWNER):
+    """The TrainConfig a settings link names (ConfigError or SpecError when a value is wrong, DatasetUnavailable for
+    a dataset who may not use); None without one."""
     query = {key: str(query[key]) for key in LINK_SETTINGS if query.get(key) not in (None, "")}
     if "network" not in query and "dataset" not in query:
         return None
+    ownership.require_use(who, query.get("dataset", "mnist"))  # first: another student's key says nothing more
     augment = query.get("augment", "0").lower()
     if augment not in ("0", "1", "true", "false"):
         raise ConfigError("error.config.augment")
@@ -309,12 +313,33 @@ def link(base, **query):
 
 # ---------------------------------------------------------------- one call for the command line and the pages
 
-def render(run, fmt, lang=None):
-    """The bytes of run exported as fmt ('keras', 'weights', 'script', 'notebook', 'report', 'markdown')."""
+HELD_BACK = ("keras", "weights", "script", "notebook")  # what would score a held-out copy's run on the whole test set
+UPLOAD_REFUSAL = {"take.held_back": "inside.upload_held_back", "take.held_elsewhere": "inside.upload_held_elsewhere"}
+
+
+def held_back(who, run):
+    """Why who may not take home a run's network, code or data (a catalogue key; None: they may): holdout.refusal."""
+    return holdout.refusal(who, run.config.dataset)
+
+
+def require_pictures_sent(who, run):
+    """NotAllowed unless who may show the run uploaded pictures (Inside, Draw; drawings are open to all): the test
+    images uploaded one by one would read what its network would (held_back)."""
+    reason = held_back(who, run)
+    if reason is not None:
+        raise NotAllowed(UPLOAD_REFUSAL[reason])
+
+
+def render(run, fmt, lang=None, who=permissions.OWNER):
+    """The bytes of run exported as fmt ('keras', 'weights', 'script', 'notebook', 'report', 'markdown'), as who
+    may take it home (held_back)."""
     from cnnlab import i18n
 
     if fmt not in FORMATS:
         raise ExportError("error.export.format", format=str(fmt), choices=", ".join(FORMATS))
+    reason = held_back(who, run) if fmt in HELD_BACK else None
+    if reason is not None:
+        raise NotAllowed(reason)
     with i18n.speaking(lang or i18n.get_language()):
         if fmt == "keras":
             return keras_bytes(run)
@@ -352,9 +377,12 @@ def sample_file():
     return sources.BUNDLED_MNIST if sources.BUNDLED_MNIST.is_file() else None
 
 
-def data_file(run):
+def data_file(run, who=permissions.OWNER):
     """The .npz an exported script of this run reads: the bundled sample, or the imported pictures it was trained
-    on (their version's images.npz); None for a dataset Keras downloads itself, or pictures no longer here."""
+    on (their version's images.npz); None for a dataset Keras downloads itself, pictures no longer here, or a run
+    who may not take home (held_back: the whole sample holds an assignment's private images)."""
+    if held_back(who, run) is not None:
+        return None
     if run.variant == "sample":
         return sample_file()
     if run.variant == "own":

@@ -15,6 +15,7 @@ import dataclasses
 import datetime
 import html
 import io
+import re
 import zipfile
 
 import numpy as np
@@ -37,6 +38,14 @@ class Heading:
 
 @dataclasses.dataclass(frozen=True)
 class Paragraph:
+    text: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Written:
+    """Words a person typed (a student's note or answer) after the report's own label: shown as typed, line breaks
+    kept, nothing of theirs read as markup (no bold, heading, link, image or HTML of theirs, in HTML or Markdown)."""
+    label: str
     text: str
 
 
@@ -254,8 +263,9 @@ def _comparison(runs):
     return blocks
 
 
-def blocks(runs, course=None, stored_runs=None):
-    """Every block of a report on runs; with course (a report letter), its questions answered first."""
+def blocks(runs, course=None, stored_runs=None, notes=None):
+    """Every block of a report on runs; with course (a report letter), its questions answered first; notes: {run id:
+    [what the student wrote on their requests for it]}, under each run's title."""
     from cnnlab.course import experiments
 
     if not runs:
@@ -272,7 +282,9 @@ def blocks(runs, course=None, stored_runs=None):
     if len(runs) > 1:
         out += _comparison(runs)
     for i, run in enumerate(runs):
-        out += run_blocks(run, prefix=f"run{i + 1}_" if len(runs) > 1 else "", level=2)
+        section = run_blocks(run, prefix=f"run{i + 1}_" if len(runs) > 1 else "", level=2)
+        written = (notes or {}).get(run.id)
+        out += section[:1] + ([Written(t("report.notes"), "\n".join(written))] if written else []) + section[1:]
     return out
 
 
@@ -291,6 +303,9 @@ figcaption { font-size: 0.9rem; color: #333; }
 """
 
 
+MARKUP = re.compile(r"([\\`*_{}\[\]()#+\-.!<>|~])")  # what Markdown (or the HTML inside it) could read as markup
+
+
 def _inline(text):
     """Escaped text with **bold** kept (the only markup the report's sentences use)."""
     parts = html.escape(str(text)).split("**")
@@ -307,6 +322,8 @@ def to_html(report_blocks, lang=None):
             body.append(f"<h{block.level}>{_inline(block.text)}</h{block.level}>")
         elif isinstance(block, Paragraph):
             body.append(f"<p>{_inline(block.text)}</p>")
+        elif isinstance(block, Written):
+            body.append(f"<p>{_inline(block.label)} {html.escape(block.text).replace(chr(10), '<br>')}</p>")
         elif isinstance(block, Table):
             head = "".join(f"<th scope=\"col\">{_inline(h)}</th>" for h in block.headers)
             rows = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>" for row in block.rows)
@@ -332,6 +349,9 @@ def to_markdown(report_blocks):
             lines += ["#" * block.level + " " + block.text, ""]
         elif isinstance(block, Paragraph):
             lines += [block.text, ""]
+        elif isinstance(block, Written):  # each of their lines kept as a line break; every markup character escaped
+            typed = "  \n".join(MARKUP.sub(r"\\\1", line) for line in block.text.splitlines() if line.strip())
+            lines += [f"{block.label} {typed}", ""]
         elif isinstance(block, Table):
             lines.append("| " + " | ".join(_cell(h) for h in block.headers) + " |")
             lines.append("|" + "---|" * len(block.headers))
@@ -345,14 +365,14 @@ def to_markdown(report_blocks):
     return "\n".join(lines), files
 
 
-def report_html(runs, course=None, stored_runs=None):
+def report_html(runs, course=None, stored_runs=None, notes=None):
     """The lab report of runs (and of a course report's questions) as one self-contained HTML page."""
-    return to_html(blocks(runs, course, stored_runs))
+    return to_html(blocks(runs, course, stored_runs, notes))
 
 
-def report_zip(runs, course=None, stored_runs=None):
+def report_zip(runs, course=None, stored_runs=None, notes=None):
     """The lab report as a zip: report.md and its figures/*.png."""
-    text, files = to_markdown(blocks(runs, course, stored_runs))
+    text, files = to_markdown(blocks(runs, course, stored_runs, notes))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("report.md", text)

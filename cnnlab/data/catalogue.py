@@ -12,6 +12,7 @@ import pathlib
 import re
 
 from cnnlab import storage
+from cnnlab.data import holdout
 from cnnlab.errors import DatasetUnavailable
 from cnnlab.i18n import t
 
@@ -113,10 +114,14 @@ class OwnDatasetInfo(DatasetInfo):
 
 
 OWN_FOLDER = "own"  # under the data area: own/<name>/<fingerprint>/{images.npz, dataset.json}, own/<name>/current
-OWN_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+OWN_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")  # a name someone types
+# a stored one: a student's private import carries its owner (cnnlab.data.ownership)
+OWN_KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}(\.p[0-9]{1,9})?")
+PRIVATE_SUFFIX = re.compile(r"\.p([0-9]{1,9})$")  # whose a private key is, even with its owner.json gone
 
 
 _shipped = {}  # name -> OwnDatasetInfo of own datasets that arrived with a training (a Ray worker elsewhere)
+_held = {}  # held-out copy's name -> its DatasetInfo (an assignment's title, share and dataset never change)
 
 
 def own_root():
@@ -124,22 +129,40 @@ def own_root():
 
 
 def is_own(name):
-    """True for a name that is not one of the built-in datasets (nor their aliases)."""
+    """True for a name that is not one of the built-in datasets (nor their aliases, nor an assignment's held-out copy
+    of one)."""
     key = str(name).lower()
-    return key not in DATASETS and key not in ALIASES
+    return key not in DATASETS and key not in ALIASES and held_out(key) is None
+
+
+def held_out(name):
+    """The base dataset of an assignment's held-out copy ("mnist.a7" -> "mnist", cnnlab.data.holdout); else None."""
+    parsed = holdout.parse(name)
+    return parsed[0] if parsed is not None and parsed[0] in DATASETS else None
+
+
+def base_name(name):
+    """The built-in dataset a held-out copy is of, else the name itself (what a page that knows MNIST asks)."""
+    return held_out(name) or str(name).lower()
 
 
 def own_names():
-    """The names of the imported datasets on this server, sorted."""
+    """The keys of the imported datasets on this server, sorted (whose each is: cnnlab.data.ownership)."""
     root = own_root()
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if OWN_NAME.fullmatch(p.name) and (p / "current").is_file())
+    return sorted(p.name for p in root.iterdir() if OWN_KEY.fullmatch(p.name) and (p / "current").is_file())
 
 
 def names():
-    """Every dataset a menu offers: the built-in ones, then the imported ones."""
+    """Every dataset on this server: the built-in ones, then the imported ones (a menu offers those who may use:
+    cnnlab.data.ownership.names)."""
     return list(DATASETS) + own_names()
+
+
+def public_names():
+    """The datasets anyone may be told of: the built-in ones and the class's imports, never a student's private key."""
+    return [name for name in names() if not PRIVATE_SUFFIX.search(name)]
 
 
 def read_own_info(folder):
@@ -166,7 +189,11 @@ def own_versions(name):
 
 def remember(info):
     """Keep an own dataset's info that came with a training (on a Ray worker whose disk does not hold it) or
-    with a stored run (whose pictures may since have been deleted here)."""
+    with a stored run (whose pictures may since have been deleted here); a held-out copy's too (a Ray worker has no
+    database to ask)."""
+    if isinstance(info, DatasetInfo) and held_out(info.name):
+        _held[info.name] = info
+        return
     if isinstance(info, dict):
         info = OwnDatasetInfo.from_dict(info)
     if isinstance(info, OwnDatasetInfo):
@@ -185,9 +212,11 @@ def get_info(name, fingerprint=None):
     key = ALIASES.get(str(name).lower(), str(name).lower())
     if key in DATASETS:
         return DATASETS[key]
+    if held_out(key):
+        return _held_info(holdout.canonical(key))  # "mnist.a07" is mnist.a7
     if fingerprint and (key, fingerprint) in _shipped:  # a version is its content: known once, the same for ever
         return _shipped[(key, fingerprint)]
-    versions = own_versions(key) if OWN_NAME.fullmatch(key) else []
+    versions = own_versions(key) if OWN_KEY.fullmatch(key) else []
     if fingerprint:
         versions = [v for v in versions if v.name == fingerprint] + versions
     for folder in versions:
@@ -196,7 +225,22 @@ def get_info(name, fingerprint=None):
             return info
     if key in _shipped:
         return _shipped[key]
-    raise DatasetUnavailable("error.dataset.unknown", name=name, choices=", ".join(names()))
+    raise DatasetUnavailable("error.dataset.unknown", name=name, choices=", ".join(public_names()))
+
+
+def _held_info(key):
+    """A held-out copy's DatasetInfo: its base's, under its own name, titled by its assignment, and the test set of a
+    whole copy less the private part (so a whole copy is still the "full" variant)."""
+    if key not in _held:
+        try:
+            held = holdout.split(key)
+        except DatasetUnavailable:  # no such assignment, or it holds nothing back
+            raise DatasetUnavailable("error.dataset.unknown", name=key, choices=", ".join(public_names())) from None
+        base = DATASETS[held_out(key)]
+        test = base.full_sizes[1] - round(held.share * base.full_sizes[1])
+        _held[key] = dataclasses.replace(base, name=key, title=f"{base.title} · {held.title}",
+                                         full_sizes=(base.full_sizes[0], test))
+    return _held[key]
 
 
 @dataclasses.dataclass(frozen=True)

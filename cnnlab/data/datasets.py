@@ -24,10 +24,12 @@ from cnnlab.data.catalogue import (
     OwnDatasetInfo,
     Source,
     get_info,
+    held_out,
     read_own_info,
     variant_label,
     variant_of,
 )
+from cnnlab.data import holdout
 from cnnlab.data.readers import read_files
 from cnnlab.data.sources import how_to_get, local_source, local_sources
 from cnnlab.errors import DatasetUnavailable
@@ -167,10 +169,42 @@ def resolve_source(name):
 
 
 def load(name, source=None):
-    """Load a dataset from its first local source (see the module docstring), or from the source given."""
+    """Load a dataset from its first local source (see the module docstring), or from the source given; an
+    assignment's held-out copy is its base dataset less the private part of the test set (cnnlab.data.holdout)."""
     info = get_info(name)
+    base = held_out(info.name)
+    if base is not None:
+        return _public_part(info.name, load(base, source))
     source = source or resolve_source(info.name)
     return _load_cached(info.name, source, _stamp(source.path))
+
+
+@functools.lru_cache(maxsize=4)
+def _public_part(name, whole):
+    """The held-out copy `name` of a loaded base dataset: its test set less the private part."""
+    keep = np.ones(len(whole.x_test), dtype=bool)
+    keep[holdout.private_indices(len(whole.x_test), holdout.split(name))] = False
+    x_test, y_test = whole.x_test[keep], whole.y_test[keep]
+    for array in (x_test, y_test):
+        array.flags.writeable = False
+    return Dataset(get_info(name), whole.source, whole.x_train, whole.y_train, x_test, y_test)
+
+
+def private_test(who, name, test_fingerprint):
+    """(images, labels) of the private part of a held-out copy's test set, drawn from the local copy of its base
+    whose public part is the one a run was tested on (test_fingerprint); for the class's teacher or the owner only
+    (cnnlab.data.holdout.require_scorer); None when no local copy matches."""
+    held = holdout.require_scorer(who, name)
+    for source in local_sources(held_out(name)):
+        try:
+            public = load(name, source)
+        except DatasetUnavailable:
+            continue
+        if public.test_fingerprint == test_fingerprint:
+            whole = load(held_out(name), source)
+            chosen = holdout.private_indices(len(whole.x_test), held)
+            return whole.x_test[chosen], whole.y_test[chosen]
+    return None
 
 
 def load_matching(name, test_fingerprint=None, y_test=None, prefer=None):

@@ -4,8 +4,8 @@ cnnlab.data.own_survey has read.
 Every picture is centre-cropped and resized to the chosen shape, a stratified train/test split is drawn with a seed,
 and the dataset is stored in the data area under the name and the content's fingerprint (cnnlab.data.catalogue:
 own/<name>/<fingerprint>/). The files are written in a temporary folder and renamed into place, so a failed import
-leaves nothing half-written. `delete` removes a name, every version of it and the runs trained on it (the Teacher
-page offers it to the teacher only).
+leaves nothing half-written. `delete` removes a name, every version of it and the runs trained on it (a teacher's
+on the Teacher page; a student's own on the Data page). Whose a dataset is: cnnlab.data.ownership.
 """
 
 import concurrent.futures
@@ -23,7 +23,7 @@ import numpy as np
 
 from cnnlab import storage
 from cnnlab.classroom import permissions
-from cnnlab.data import catalogue, datasets, pictures
+from cnnlab.data import catalogue, datasets, ownership, pictures
 from cnnlab.data.own_survey import (
     GREY_SHAPE,
     LABEL_DTYPE,
@@ -132,13 +132,17 @@ def import_images(source, name, shape=None, test_share=TEST_SHARE, seed=0, on_pr
     shape: (height, width, channels), default the survey's proposal. on_progress(done, total) while decoding.
     survey_: the source's Survey when one was just made (the files are then not surveyed again).
     ImportRefused (nothing written) when it cannot be imported; pictures that cannot be read are skipped.
-    An imported dataset is the whole class's: only a teacher (or a personal lab's owner) may import one.
+    A teacher's (or a personal lab owner's) import is the whole class's; a student's is theirs, within their quota,
+    until the teacher shares it (cnnlab.data.ownership); a guest may not import.
     """
-    permissions.require(who, "import_class")
-    key = check_settings(name, test_share)
+    permissions.require(who, "import_own")
+    if not ownership.is_private_import(who):
+        permissions.require(who, "import_class")
+    key = ownership.key_for(check_settings(name, test_share), who)
     found = survey_ or survey(source)
     shape = tuple(shape or found.shape)
     parse_shape("x".join(map(str, shape)))
+    ownership.check_quota(who, key, found.images, shape)  # before a picture is decoded
     small = {label: len(files) for label, files in found.classes.items() if len(files) < MIN_PER_CLASS}
     if small:
         label, count = sorted(small.items())[0]
@@ -162,7 +166,11 @@ def import_images(source, name, shape=None, test_share=TEST_SHARE, seed=0, on_pr
     data = datasets.Dataset(info, catalogue.Source("own", ""), images[train], labels[train], images[test],
                             labels[test])
     info = dataclasses.replace(info, fingerprint=data.fingerprint)
-    _store(key, info, data, {"seed": int(seed), "test_share": float(test_share), "skipped": len(found.skipped)})
+    with ownership.quota_lock(who):  # checked again with what was decoded, one import of theirs at a time
+        ownership.check_quota(who, key, len(labels), shape)
+        if ownership.is_private_import(who):
+            ownership.mark_owner(key, who, new_pictures=not (catalogue.own_root() / key / info.fingerprint).is_dir())
+        _store(key, info, data, {"seed": int(seed), "test_share": float(test_share), "skipped": len(found.skipped)})
     return info
 
 
@@ -227,16 +235,20 @@ def _write_version(tmp, final, folder, info, data, how):
     os.replace(tmp, final)
 
 
-def delete(name, store, who=permissions.OWNER):
+def delete(name, store, who=permissions.OWNER, queued=()):
     """Delete an imported dataset: every version of it and every run trained on it. Returns the runs deleted.
 
     While one of those runs is being trained (its lock held), nothing is deleted: RunInUse says which, at once.
     Should a training start on one of them between that check and its turn, the deletion stops there and RunInUse
-    says how many runs went and that the dataset and its other runs stay (deleting again finishes it)."""
-    permissions.require(who, "import_class")
+    says how many runs went and that the dataset and its other runs stay (deleting again finishes it). queued: the
+    datasets of the trainings waiting or running (TrainingQueue.datasets_in_use): one of them is not deleted under
+    a training that would then store a run on pictures nobody can open."""
     key = str(name).lower()
-    if not catalogue.is_own(key) or not catalogue.OWN_NAME.fullmatch(key):
+    if not catalogue.is_own(key) or not catalogue.OWN_KEY.fullmatch(key):
         raise ImportRefused("error.own.not_own", name=str(name))
+    ownership.require_delete(who, key)  # a student their own; a teacher any they may see
+    if key in set(queued):
+        raise RunInUse("error.own.queued", name=key)
     root = catalogue.own_root()
     folder = root / key
     if not folder.is_dir():

@@ -10,7 +10,9 @@ import os
 import pathlib
 
 from cnnlab import storage
-from cnnlab.data.catalogue import DATASETS, Source, get_info, own_names, own_root, own_versions
+from cnnlab.classroom import permissions
+from cnnlab.data import ownership
+from cnnlab.data.catalogue import DATASETS, Source, get_info, held_out, own_names, own_root, own_versions
 from cnnlab.data.cifar_pickle import CIFAR_TRAIN_BATCHES
 from cnnlab.errors import DatasetUnavailable
 from cnnlab.i18n import Message
@@ -69,8 +71,9 @@ def _files_in(root, name):
 
 
 def local_sources(name):
-    """Every local source of a dataset, in the order they are tried (no network, no decoding)."""
-    name = get_info(name).name
+    """Every local source of a dataset, in the order they are tried (no network, no decoding); an assignment's
+    held-out copy is read from its base dataset's."""
+    name = held_out(name) or get_info(name).name
     if name not in DATASETS:  # an imported dataset: its current version, then the earlier ones
         return [Source("own", str(folder)) for folder in own_versions(name)]
     found = []
@@ -95,7 +98,7 @@ def local_source(name):
 
 def how_to_get(name):
     """One sentence telling a user how to make a dataset available offline."""
-    info = get_info(name)
+    info = get_info(held_out(name) or name)
     if info.name not in DATASETS:
         return Message("dataset.own.how_to_get", title=info.title, name=info.name)
     key = {"mnist": "dataset.how_to_get", "fashion_mnist": "dataset.how_to_get_fashion",
@@ -103,8 +106,8 @@ def how_to_get(name):
     return Message(key, title=info.title, name=info.name, size=info.download_size)
 
 
-def describe_sources():
-    """For each dataset: its info, the local source (or None) and what to do when there is none."""
+def describe_sources(who=permissions.OWNER):
+    """For each dataset who may use: its info, the local source (or None) and what to do when there is none."""
     rows = []
     for name, info in DATASETS.items():
         source = local_source(name)
@@ -112,6 +115,8 @@ def describe_sources():
         rows.append({"dataset": name, "title": info.title, "source": source, "sizes": sizes,
                      "available": source is not None, "how_to_get": None if source else str(how_to_get(name))})
     for name in own_names():
+        if not ownership.may_use(who, name):
+            continue  # another student's private pictures
         try:
             info = get_info(name)
         except DatasetUnavailable:

@@ -119,6 +119,7 @@ def keep_upload(sent, folder=False, owner=None, who=permissions.OWNER):
             sweep_uploads()
             shutil.rmtree(tmp, ignore_errors=True)  # what this session's cut-off sending left
             held = sum(_size_of(path) for path in final.parent.glob("upload.*") if path != final)
+            room = MAX_UPLOADS_BYTES - (MAX_UPLOAD_BYTES if who.role == "student" else 0)  # one kept for a teacher
             written = 0
             for parts, stream in named:
                 target = inside.joinpath(*parts) if folder else inside
@@ -128,9 +129,9 @@ def keep_upload(sent, folder=False, owner=None, who=permissions.OWNER):
                         written += len(chunk)
                         if written > MAX_UPLOAD_BYTES:
                             raise ImportRefused("error.own.upload_too_big", name=name, limit=MAX_UPLOAD_BYTES / MB)
-                        if held + written > MAX_UPLOADS_BYTES:
+                        if held + written > room:
                             raise ImportRefused("error.own.uploads_full", name=name, held=held / MB,
-                                                limit=MAX_UPLOADS_BYTES / MB)
+                                                limit=room / MB)
                         out.write(chunk)
             _replace_folder(tmp, final)
     except OSError as error:  # a full disk: nothing half-kept, the earlier upload as it was

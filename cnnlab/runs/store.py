@@ -35,8 +35,8 @@ import numpy as np
 
 from cnnlab import i18n, storage, training
 from cnnlab.classroom import permissions
-from cnnlab.data import catalogue, datasets
-from cnnlab.errors import CnnlabError, DatasetUnavailable, RunInUse
+from cnnlab.data import catalogue, datasets, ownership
+from cnnlab.errors import CnnlabError, DatasetUnavailable, NotAllowed, RunInUse
 from cnnlab.i18n import Message
 from cnnlab.runs import entries, estimates
 from cnnlab.runs.entries import FILES, READABLE_FORMATS, RUN_ID, TIMELINE, CorruptRun, Run
@@ -155,14 +155,16 @@ class RunStore:
         with i18n.speaking("en"):  # the server's log is in English
             log.warning("%s", notice)
 
-    def list(self):
-        """Every readable run, newest first."""
+    def list(self, who=permissions.OWNER):
+        """Every readable run who may open (cnnlab.data.ownership: not another student's private pictures), newest
+        first."""
         runs = []
         for path in sorted((self.root / "runs").iterdir()):
             if RUN_ID.match(path.name):
                 run = self.get(path.name)
                 if run is not None:
                     runs.append(run)
+        runs = runs if who.role == "owner" else ownership.visible_runs(runs, who)
         return sorted(runs, key=lambda run: run.record["created"], reverse=True)
 
     def set_aside(self):
@@ -202,6 +204,9 @@ class RunStore:
         """
         permissions.require(who, "manage")
         path = self.run_path(run_id)
+        found = self.get(run_id)
+        if found is not None and not ownership.may_use(who, found.config.dataset):
+            raise NotAllowed("permission.manage")  # another class's student's pictures: not this teacher's
         lock = self.lock(run_id)
         try:
             lock.acquire(timeout=IN_USE_SECONDS)
@@ -309,12 +314,13 @@ class RunStore:
     # ------------------------------------------------------------ the one entry point for pages and CLI
 
     def get_or_train(self, config, on_epoch_end=None, on_batch_end=None, should_stop=None, on_wait=None,
-                     dataset=None, requested_by=None, executor=None):
+                     dataset=None, requested_by=None, executor=None, who=permissions.OWNER):
         """(run, cached): the stored run for config, or a new one trained once however many ask at once.
 
         The data is chosen once, here (or by the caller, who passes the Dataset): the run's id and the
         training both use that very copy. requested_by names a course experiment that asked for the run.
-        executor (cnnlab.compute.executors) says where it trains: by default in this process.
+        executor (cnnlab.compute.executors) says where it trains: by default in this process. A stored run comes back
+        to anyone; a training is for who may train (asked again where it trains: the worker, a Ray task).
         """
         dataset = dataset or datasets.load(config.dataset)
         run_id = run_id_for(config, dataset)
@@ -322,6 +328,7 @@ class RunStore:
         if run is not None:
             return run, True  # stored: whatever today's limits, a run trained here once stays readable
         training.check_layers(config)
+        permissions.require(who, "train")
         lock = self.lock(run_id)
         try:
             lock.acquire(timeout=0)
@@ -339,7 +346,7 @@ class RunStore:
                 if executor is None:  # in this process, as the command line and the tests train
                     result = training.train(config, dataset=dataset, **progress)
                 else:  # cnnlab.compute's executors: the worker process, a Ray cluster
-                    result = executor.train(config, dataset, **progress)
+                    result = executor.train(config, dataset, who=who, **progress)
                 trained = self.save(run_id, result, experiments=[requested_by] if requested_by else ())
                 estimates.Speeds(self.root).record_run(trained)  # what this server's next estimates are made from
         finally:

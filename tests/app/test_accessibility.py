@@ -7,7 +7,6 @@ import pathlib
 
 import pytest
 
-from cnnlab import runs
 from cnnlab.training import TrainConfig
 from conftest import ROOT
 from test_browser import CHROMIUM, PAGES, READY, server  # noqa: F401  (server is a fixture)
@@ -53,9 +52,8 @@ def axe_violations(page):
 
 
 @pytest.fixture
-def stored_run(isolated):
-    run, _ = runs.RunStore().get_or_train(TrainConfig(**TINY))
-    return run
+def stored_run(stored):
+    return stored(TrainConfig(**TINY))  # conftest: trained once, copied into each test's own home
 
 
 def test_every_page_has_no_serious_accessibility_violation(stored_run, server, browser):  # noqa: F811

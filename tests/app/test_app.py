@@ -56,7 +56,8 @@ def all_text(at):
 def test_every_page_is_in_the_navigation():
     names = sorted((os.path.basename(p) for p in PAGES[1:]), key=lambda name: int(name.split("_")[0]))
     assert names == ["1_Data.py", "2_Model.py", "3_Train.py", "4_Inside.py", "5_Mistakes.py", "6_Compare.py",
-                     "7_Convolution.py", "8_Draw.py", "9_Course.py", "10_Teacher.py", "11_Learned.py"]
+                     "7_Convolution.py", "8_Draw.py", "9_Course.py", "10_Teacher.py", "11_Learned.py",
+                     "12_Assignment.py", "13_Class.py"]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -67,9 +68,8 @@ def test_every_page_runs_on_an_empty_store(path):
 
 
 @pytest.fixture
-def stored_run():
-    run, _ = runs.RunStore().get_or_train(TrainConfig(**TINY))
-    return run
+def stored_run(stored):
+    return stored(TrainConfig(**TINY))  # conftest: trained once, copied into each test's own home
 
 
 @pytest.mark.parametrize("path", PAGES)

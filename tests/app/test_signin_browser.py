@@ -121,17 +121,55 @@ def test_a_ticket_sent_from_another_site_signs_nobody_in(server, a_class):
     person = classes.join(a_class, "sol", "127.0.0.1")[0]
     opener = urllib.request.build_opener(Kept)
     answers = {}
-    for site in ("cross-site", "same-origin"):
+    asked = {"cross-site": {"Sec-Fetch-Site": "cross-site"}, "same-origin": {"Sec-Fetch-Site": "same-origin"},
+             "no word at all": {}, "a referrer-less page elsewhere": {"Referer": ""},
+             "another site's page over http": {"Referer": "http://evil.example/page"},
+             "behind a proxy": {"Referer": "https://lab.school.example/Train", "Host": "127.0.0.1:1",
+                                "X-Forwarded-Host": "lab.school.example"}}
+    for site, headers in asked.items():
         ticket = sessions.open_ticket(person.id)
         request = urllib.request.Request(f"{server}{web.SESSION_PATH}?ticket={ticket}&next=/Train",
-                                         headers={"Sec-Fetch-Site": site})
+                                         headers={key: value for key, value in headers.items() if value})
         try:
             opener.open(request)
         except urllib.error.HTTPError as answer:  # the 303 itself
             answers[site] = (answer.headers.get("Location"), answer.headers.get("Set-Cookie") or "")
-    assert answers["cross-site"] == ("/Train?signin=elsewhere", "")
-    location, cookie = answers["same-origin"]
-    assert location == "/Train" and cookie.startswith(f"{web.COOKIE}=") and "HttpOnly" in cookie
+    for site in ("cross-site", "no word at all", "a referrer-less page elsewhere", "another site's page over http"):
+        assert answers[site] == ("/Train?signin=elsewhere", ""), site
+    for site in ("same-origin", "behind a proxy"):
+        location, cookie = answers[site]
+        assert location == "/Train" and cookie.startswith(f"{web.COOKIE}=") and "HttpOnly" in cookie, site
+
+
+def test_another_sites_link_signs_nobody_out(server, a_class):
+    import urllib.error
+    import urllib.request
+
+    class Kept(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    person = classes.join(a_class, "luz", "127.0.0.1")[0]
+    opener = urllib.request.build_opener(Kept)
+    cookies = {}
+    host = server.split("//", 1)[1]
+    asked = {"cross-site": {"Sec-Fetch-Site": "cross-site"}, "same-site": {"Sec-Fetch-Site": "same-site"},
+             "old Safari, another site": {"Referer": "https://evil.example/page"},  # no Sec-Fetch-Site at all
+             "old Safari, here": {"Referer": f"{server}/Train"}, "same-origin": {"Sec-Fetch-Site": "same-origin"}}
+    for site, headers in asked.items():
+        token = sessions.open_session(person.id)
+        request = urllib.request.Request(f"{server}{web.SIGNOUT_PATH}?next=/Train",
+                                         headers={**headers, "Cookie": f"{web.COOKIE}={token}"})
+        try:
+            opener.open(request)
+        except urllib.error.HTTPError as answer:
+            cookies[site] = answer.headers.get("Set-Cookie") or ""
+        cookies[site] = (cookies.get(site, ""), sessions.who(token)[1])
+    for site in ("cross-site", "same-site", "old Safari, another site"):
+        assert cookies[site] == ("", None), site  # still signed in
+    for site in ("same-origin", "old Safari, here"):
+        removed, reason = cookies[site]
+        assert removed.startswith(f"{web.COOKIE}=") and reason == "ended" and host in server, site
 
 
 def test_the_server_refuses_to_start_on_a_database_newer_than_itself(isolated):

@@ -114,6 +114,20 @@ def test_too_many_wrong_join_codes_from_an_address_are_refused(teacher, monkeypa
     assert classes.join(made.join_code, "Luna", "192.0.2.2")[0].name == "Luna"
 
 
+def test_a_full_class_takes_nobody_more_by_code_or_by_roster(teacher, monkeypatch):
+    monkeypatch.setattr(classes, "MAX_MEMBERS", 3)
+    made = classes.create(teacher, "5A")
+    classes.add_students(made.id, ["Ana", "Luis"])
+    classes.join(made.join_code, "Luna", ADDRESS)
+    with pytest.raises(SignInRefused, match="has its 3 students already"):
+        classes.join(made.join_code, "Sol", ADDRESS)
+    with pytest.raises(SignInRefused, match="has its 3 students already"):
+        classes.add_students(made.id, ["Mar"])
+    assert count(schema.Person) == 4  # the teacher and three students
+    other = classes.create(teacher, "5B")  # a limit per class
+    assert classes.join(other.join_code, "Sol", ADDRESS)[0].name == "Sol"
+
+
 def test_a_closed_class_takes_nobody(teacher):
     made = classes.create(teacher, "5A")
     with database.transaction() as session:

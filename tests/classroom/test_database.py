@@ -66,3 +66,28 @@ def test_a_url_that_is_no_address_is_refused_in_a_sentence(monkeypatch):
     monkeypatch.setenv("CNNLAB_DATABASE_URL", "not a url at all")
     with pytest.raises(DatabaseUnavailable, match="not a database address"):
         database.ready()
+
+
+def test_threads_that_use_a_new_sqlite_database_at_once_migrate_it_once(isolated):
+    """A page and the queue's worker thread asking at once (one run of the live-class tests once said "table people
+    already exists"): the lock beside the file lets one of them migrate, and the others find it done."""
+    import threading
+
+    database.forget()
+    start, failures = threading.Barrier(6), []
+
+    def first_use():
+        start.wait()
+        try:
+            database.ready()
+        except Exception as error:  # noqa: BLE001 - any failure is the finding
+            failures.append(error)
+
+    threads = [threading.Thread(target=first_use) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert failures == []
+    with database.engine().connect() as connection:
+        assert database.revision(connection) == database._versions()[1]

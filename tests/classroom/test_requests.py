@@ -116,6 +116,19 @@ def test_a_note_with_a_nul_is_kept_without_it(school):
     assert requests.of_person(people["Luna"], people["Luna"].person_id)[0].note == "ab"
 
 
+def test_a_student_writes_the_note_of_their_own_request_and_nobody_elses(school):
+    people, class_ids = school
+    mine, theirs = ask(people["Luna"], "run-1"), ask(people["Sol"], "run-2")
+    assert requests.set_note(people["Luna"], mine, "  dropout 0.5: less overfitting\x00 ") == "dropout 0.5: less overfitting"
+    for who, request_id in ((people["Luna"], theirs), (people["Ana"], mine), (sessions.GUEST, mine),
+                            (people["Luna"], 987654)):  # a classmate's, their teacher's pen, a guest, none
+        with pytest.raises(NotAllowed, match="Only the student who asked"):
+            requests.set_note(who, request_id, "mine now")
+    assert requests.set_note(people["Luna"], mine, "y" * 5000) == "y" * requests.NOTE_CHARACTERS
+    teacher_reads = {request.id: request.note for _, request in requests.of_class(people["Ana"], class_ids["5A"])}
+    assert teacher_reads == {mine: "y" * requests.NOTE_CHARACTERS, theirs: ""}
+
+
 def test_a_student_cannot_read_a_classmates_requests_nor_a_teacher_another_class(school):
     people, class_ids = school
     ask(people["Sol"], "run-1")

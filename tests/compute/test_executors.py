@@ -19,11 +19,14 @@ import pytest
 from ray_cluster import LoopbackCluster, can_make_namespaces
 
 from cnnlab import runs, training
-from cnnlab.compute import executors, jobs, ray_client, worker
+from cnnlab.compute import executors, jobs, worker
 from cnnlab.training import TrainConfig
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 TINY = dict(dataset="mnist", architecture="fast", epochs=2, batch_size=32, train_size=640, validation_split=0.25)
+# under pytest-xdist the module runs on one worker (its Ray instance and cluster are started once), as do the other
+# tests that start a local Ray (test_network_limits): never two Ray instances of the suite at once on two cores
+pytestmark = pytest.mark.xdist_group("ray")
 
 
 def outward_listeners():
@@ -89,6 +92,7 @@ def test_a_local_ray_instance_trains_into_the_apps_store_and_listens_on_loopback
     assert len(executor._data) == 1  # the dataset went into the object store once
     queue.wait(queue.submit(TrainConfig(**dict(TINY, seed=3))), timeout=120)
     assert len(executor._data) == 1  # and was used again, not put again
+    assert store.get(run.id).record["trained_on"]["worker"]  # by a worker actor (cnnlab.compute.ray_workers)
 
 
 def test_stop_on_ray_ends_at_the_next_batch_and_keeps_the_partial_run(local_ray):
@@ -122,24 +126,28 @@ def test_a_shared_training_on_ray_goes_on_when_one_student_stops(local_ray):
 
 def test_a_stop_taken_back_on_ray_before_the_training_saw_it_is_forgotten(local_ray):
     """#29 item 10: Stop, then the student rejoins; the cluster is busy, so the training has not started yet."""
-    import threading
-
     import ray
 
     from cnnlab.data import datasets
 
     executor, _ = local_ray
     data = datasets.load("mnist")
-    # it takes the instance's cores for long enough that the next training still waits for them when it is stopped and
-    # asked for again, however slowly a loaded machine submits it (6 epochs ended first once, in a full suite run)
-    busy = threading.Thread(target=executor.train, args=(TrainConfig(**dict(TINY, epochs=30, seed=21)), data))
-    busy.start()
-    assert wait_for(lambda: ray.available_resources().get("CPU", 0) < ray_client.cpus_per_training(), 120)
+    # every worker actor is given to another server's training until the stop has been taken back (a busy training
+    # of so many epochs once ended first on a loaded machine, and the next one then saw the stop)
+    names, hub = executor._worker_names(fresh=True), executor._hub(ray)
+    for _ in names:
+        assert ray.get(hub.pick.remote("another server's", names, "", "")) is not None
     asked = []
-    result = executor.train(TrainConfig(**dict(TINY, seed=22)), data,
-                            should_stop=lambda: asked.append(1) or len(asked) == 1)  # Stop, then asked again
-    busy.join()
-    assert not result.stopped and result.epochs_completed == 2 and len(asked) > 1
+
+    def should_stop():
+        asked.append(1)
+        if len(asked) == 3:  # Stop was sent (1), then the claim that takes it back (2): now the workers are free
+            for name in names:
+                hub.release.remote("another server's", name)
+        return len(asked) == 1
+
+    result = executor.train(TrainConfig(**dict(TINY, seed=22)), data, should_stop=should_stop)
+    assert not result.stopped and result.epochs_completed == 2 and len(asked) > 3
 
 
 def test_an_error_inside_a_ray_task_reaches_the_page_in_words(local_ray):

@@ -129,3 +129,50 @@ def test_only_a_teacher_deletes_runs_or_erases_damaged_ones(people):
             store.delete("0123456789abcdef", who=who)
         with pytest.raises(NotAllowed, match="Only a teacher"):
             store.empty_set_aside(who=who)
+
+
+def test_where_a_training_runs_asks_again_who_it_is_for_a_ray_task_on_its_node_too(people):
+    """The queue asks first; the store, the worker process, a Ray cluster and the Ray task itself ask again, so a
+    training that reaches them another way is refused as the page would refuse it."""
+    import dataclasses
+
+    from cnnlab.compute import in_process, ray_client, ray_hub, worker
+    from cnnlab.data import datasets
+
+    config, data = TrainConfig(**TINY), datasets.load("mnist")
+    for executor in (in_process.LocalExecutor(), worker.ProcessExecutor(), ray_client.RayExecutor("127.0.0.1:9")):
+        with pytest.raises(NotAllowed, match="signed in may train"):
+            executor.train(config, data, who=sessions.GUEST)
+    with pytest.raises(NotAllowed, match="signed in may train"):  # the task, as a node runs it: nothing trains
+        ray_hub.train_task(config.to_dict(), data, None, dataclasses.asdict(sessions.GUEST))
+    store = runs.RunStore()
+    with pytest.raises(NotAllowed, match="signed in may train"):
+        store.get_or_train(config, dataset=data, who=sessions.GUEST)
+    assert store.list() == []
+    queue = jobs.TrainingQueue(store)
+    job = queue.submit(config, who=people["sol"])
+    assert job.asked_by == people["sol"] and queue.wait(job, timeout=180) and job.status == "done"
+    assert store.get_or_train(config, dataset=data, who=sessions.GUEST)[1]  # a stored run: anyone may look
+
+
+def test_a_training_longer_than_the_time_left_today_is_refused_with_both(people):
+    from cnnlab.data import datasets
+    from cnnlab.runs import estimates
+
+    sol = people["sol"]
+    queue = jobs.TrainingQueue(runs.RunStore())
+    long_one = TrainConfig(dataset="mnist", architecture="net_1", epochs=30, batch_size=16)
+    data = datasets.load("mnist")
+    needs = estimates.check(long_one, data, queue.speeds, queue.limit()).seconds
+    teaching.set_limits(people["teacher"], people["class_id"], minutes_per_day=max(1, int(needs // 60) - 1))
+    with pytest.raises(NotAllowed, match=r"This training needs about \d+ min, and you have \d+ min"):
+        queue.submit(long_one, who=sol)
+    assert queue.jobs() == [] and requests.of_person(sol, sol.person_id) == []
+    queue.submit(long_one, who=people["teacher"], ahead_of_class=True)  # a teacher has no budget
+    with pytest.raises(NotAllowed, match="This training needs about"):  # nor does joining it fit
+        queue.submit(long_one, who=sol)
+    teaching.set_limits(people["teacher"], people["class_id"], minutes_per_day=int(needs // 60) + 2)
+    assert queue.submit(long_one, who=sol).waiters == {sol.key}  # it fits now: Sol waits for the teacher's
+    job = queue.job_of(sol.key)
+    queue.stop(job.id, who=people["teacher"])
+    assert queue.wait(job, timeout=180) and job.stop_requested  # nothing left training when the test ends

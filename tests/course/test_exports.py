@@ -22,9 +22,8 @@ SAMPLE_RUN = dict(dataset="mnist", architecture="fast", epochs=2, batch_size=64,
 
 
 @pytest.fixture
-def sample_run():
-    run, _ = runs.RunStore().get_or_train(TrainConfig(**SAMPLE_RUN))
-    return run
+def sample_run(stored):
+    return stored(TrainConfig(**SAMPLE_RUN))  # conftest: trained once, copied into each test's own home
 
 
 def test_the_exported_script_trains_the_same_network_to_the_runs_accuracy_on_its_own(sample_run, tmp_path):

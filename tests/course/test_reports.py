@@ -21,9 +21,8 @@ TINY = dict(dataset="mnist", architecture="fast", epochs=3, batch_size=32, train
 
 
 @pytest.fixture
-def stored_run():
-    run, _ = runs.RunStore().get_or_train(TrainConfig(**TINY))
-    return run
+def stored_run(stored):
+    return stored(TrainConfig(**TINY))  # conftest: trained once, copied into each test's own home
 
 
 def export(run_ids, fmt, folder, *extra):

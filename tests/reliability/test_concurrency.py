@@ -47,6 +47,7 @@ def fresh_caches():
     st.cache_resource.clear()
 
 
+@pytest.mark.alone  # conftest: the other worker waits; thirty pages at once are this server's load, not another test's
 def test_thirty_browser_sessions_open_every_page_at_once(server, browser):
     """30 students open the app's 12 pages at the same moment on one server, each page on a stored run: every
     page, the canvas of Draw, the map of Learned and the Teacher page included; not one exception or error."""
@@ -57,7 +58,10 @@ def test_thirty_browser_sessions_open_every_page_at_once(server, browser):
     pages = [browser.new_context(viewport={"width": 1200, "height": 1600}).new_page() for _ in names]
     started = time.perf_counter()
     for page, name in zip(pages, names):
-        page.goto(f"{server}/{name}?run={run.id}", wait_until="commit")  # all thirty requests in flight together
+        # all thirty requests in flight together; on a loaded 2-core machine the thirtieth Chromium page may wait more
+        # than Playwright's 30 s for its first byte (seen once, with other processes training): what is asserted is
+        # that every page ends without an exception or error, not how soon it starts
+        page.goto(f"{server}/{name}?run={run.id}", wait_until="commit", timeout=180_000)
     for page, name in zip(pages, names):
         page.wait_for_selector(READY, timeout=300_000)
         page.wait_for_timeout(500)

@@ -263,3 +263,19 @@ def test_the_teachers_cifar_upload_is_dropped_from_memory_whatever_the_outcome(i
         assert not at.exception, at.exception
         assert bool(at.error) is not imported, [e.value for e in at.error]
         assert held() == 0  # refused or imported: Streamlit's copy is gone
+
+
+def test_students_uploads_leave_room_for_a_teachers(isolated, monkeypatch):
+    from cnnlab.classroom import permissions
+
+    student = permissions.Who("student", 7, "Sol", 1)
+    monkeypatch.setattr(uploads, "MAX_UPLOAD_BYTES", 1024 * 1024 + 4096)
+    monkeypatch.setattr(uploads, "MAX_UPLOADS_BYTES", 3 * (1024 * 1024 + 4096))
+    for number in (1, 2):
+        uploads.keep_upload(sent(f"s{number}/a/1.png", size=1024 * 1024), folder=True, owner=f"person:{number}",
+                            who=student)
+    with pytest.raises(uploads.ImportRefused, match="its limit for everyone together"):
+        uploads.keep_upload(sent("s3/a/1.png", size=1024 * 1024), folder=True, owner="person:3", who=student)
+    teacher = permissions.Who("teacher", 1, "Ms Rivera")
+    uploads.keep_upload(sent("cifar/a/1.png", size=1024 * 1024), folder=True, owner="person:100", who=teacher)
+    assert len(kept_folders(isolated)) == 3  # the teacher's CIFAR-10 archive still fits

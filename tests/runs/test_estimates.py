@@ -6,6 +6,7 @@ import multiprocessing
 import time
 
 import pytest
+from conftest import settled_workers
 
 from cnnlab import runs
 from cnnlab.data import datasets
@@ -103,7 +104,7 @@ def test_a_huge_network_is_refused_by_prepare_and_by_submit_and_no_worker_builds
     queue = jobs.TrainingQueue(store, executor)
     huge = TrainConfig(dataset="mnist", architecture=[{"kind": "conv", "size": 64}, {"kind": "flatten"},
                                                       {"kind": "dense", "size": 128}])  # 5.5 M parameters
-    before = set(multiprocessing.active_children())
+    before = settled_workers()  # conftest: those of earlier tests ended
     started = time.perf_counter()
     assert queue.prepare(huge) is False  # what the Train page asks on every render
     # no worker was started to build it (a network under the limits starts one: test_executors' prepare test)
