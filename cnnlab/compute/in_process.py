@@ -36,3 +36,9 @@ class LocalExecutor:
     def prepare(self, config):
         """Get config's network ready before it is asked for; here (one training per process) nothing to do."""
         return False
+
+    def start(self, timeout=None):
+        """Have what trains ready now (TensorFlow imported), as a server that has been up a while has it; how many
+        trainings are then ready to begin at once."""
+        training.configure_devices()
+        return 1

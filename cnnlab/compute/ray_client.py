@@ -151,6 +151,16 @@ class RayExecutor:
         other cores of each live node."""
         return max(1, len(self._worker_names(fresh=True)))
 
+    def start(self, timeout=120.0):
+        """Start the worker actors of the live nodes now and wait (up to timeout seconds) until each has imported
+        TensorFlow, as they have on a cluster joined a while ago (capacity() starts them without waiting); how many
+        are ready."""
+        ray = import_ray()
+        handles = [self._pool.handle(name) for name in self._worker_names(fresh=True)]
+        waiting = [handle.ready.remote() for handle in handles if handle is not None]
+        ready, _ = ray.wait(waiting, num_returns=len(waiting), timeout=timeout) if waiting else ([], [])
+        return len(ready)
+
     def _worker_names(self, fresh=False):
         """The worker actors of the live nodes, started where missing (re-read every NODES_SECONDS)."""
         when, names = self._names

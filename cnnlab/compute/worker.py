@@ -83,6 +83,25 @@ class ProcessExecutor(LocalExecutor):
         finally:
             self._lock.release()
 
+    def start(self, timeout=120.0):
+        """Start the worker now and wait (up to timeout seconds) until it has imported TensorFlow, as it has on a
+        server that trained before; 1 when it is ready, else 0."""
+        import concurrent.futures.process
+
+        with self._lock:
+            pool, _ = self._start()
+            future = _submit(pool, _import_tensorflow)
+        try:
+            future.result(timeout=timeout)
+            return 1
+        except concurrent.futures.TimeoutError:
+            return 0
+        except concurrent.futures.process.BrokenProcessPool:  # it died starting: the next training starts another
+            self._pool = None
+            return 0
+        finally:
+            self._count_idle()  # idle from when it is ready
+
     def close(self):
         """End the worker now (a later training starts another)."""
         if self._timer is not None:
@@ -172,6 +191,10 @@ def _worker_ready(progress, stop):
         os._exit(1)
 
     threading.Thread(target=orphaned, name="cnnlab-parent-watch", daemon=True).start()
+
+
+def _import_tensorflow():
+    training.configure_devices()
 
 
 def _warm_up_in_worker(config_dict):

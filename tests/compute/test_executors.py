@@ -201,6 +201,24 @@ def test_a_web_servers_trainings_run_in_a_worker_process_with_progress_stop_and_
     assert queue.wait(again, timeout=120) and again.status == "done", again.error
 
 
+def test_a_servers_worker_starts_ahead_of_its_first_training_with_tensorflow_imported(monkeypatch):
+    """What bench/classroom.py does before a class presses Train: the worker process is up, TensorFlow loaded in it,
+    and the first training runs there."""
+    monkeypatch.setattr(worker.ProcessExecutor, "IDLE_SECONDS", 60.0)  # (the suite's 3 s: a loaded machine's gap)
+    executor = worker.ProcessExecutor()
+    try:
+        assert executor.start(timeout=120) == 1
+        pid = next(iter(executor._pool._processes))
+        maps = pathlib.Path(f"/proc/{pid}/maps").read_text()
+        assert "libtensorflow" in maps  # TensorFlow's own library is loaded in the worker, not only Python
+        queue = jobs.TrainingQueue(runs.RunStore(), executor)
+        job = queue.submit(TrainConfig(**TINY))
+        assert queue.wait(job, timeout=120) and job.status == "done", job.error
+        assert queue.store.get(job.id).record["trained_on"]["pid"] == pid
+    finally:
+        executor.close()
+
+
 def test_a_stop_taken_back_before_the_worker_saw_it_is_forgotten():
     """#29 item 10: Stop, then the student rejoins while the worker process is still starting: it trains to the end."""
     from cnnlab.data import datasets

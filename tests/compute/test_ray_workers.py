@@ -94,6 +94,7 @@ def trained(queue, config, **options):
 @pytest.mark.slow
 @pytest.mark.xdist_group("ray")
 def test_trainings_run_in_a_worker_that_keeps_tensorflow_the_data_and_the_network(local_ray):
+    assert local_ray.start(timeout=300) == local_ray.capacity() == 1  # its actor up, TensorFlow imported
     store = runs.RunStore()
     queue = jobs.TrainingQueue(store, local_ray)
     _, first = trained(queue, TrainConfig(**dict(TINY, seed=1)))
