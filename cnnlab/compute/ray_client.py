@@ -41,6 +41,7 @@ from cnnlab.errors import CnnlabError, ConfigError, RayUnavailable, TrainingLost
 ADDRESS_VARIABLE = "CNNLAB_RAY_ADDRESS"
 CPUS_VARIABLE = "CNNLAB_RAY_CPUS_PER_TRAINING"
 CPUS_PER_TRAINING = 2  # a CPU training's share of a node; TensorFlow gets little from more on small networks
+MIN_CPUS_PER_TRAINING = 0.25  # at most four worker actors per core
 NODES_SECONDS = 10.0  # how long the cluster's nodes (and so its worker actors) are trusted before they are read again
 ADDRESS = re.compile(r"^(local|\[?[A-Za-z0-9_.:-]+\]?:\d{1,5})$")
 
@@ -51,7 +52,7 @@ def cpus_per_training():
         cpus = float(value)
     except ValueError:
         cpus = 0
-    if not 0 < cpus <= 1024:
+    if not MIN_CPUS_PER_TRAINING <= cpus <= 1024:  # a tiny share would start thousands of TensorFlow processes
         raise ConfigError("error.ray.bad_cpus", value=str(value), name=CPUS_VARIABLE)
     return cpus
 
@@ -72,28 +73,46 @@ class RayExecutor:
         self._pool = Pool()
         self._names = (-float("inf"), [])  # (when read, the worker actors' names)
         self._prepared = set()  # network keys, seeds and rates this server asked a worker to warm up
+        self._next, self._preparing = None, None  # the latest network to warm up, and the thread that asks
+        self._prepare_lock = threading.Lock()  # not self._lock, which connect() holds while Ray starts
 
     def prepare(self, config):
         """Have an idle worker actor compile and trace config's network while the student still chooses.
 
-        Returns at once; True when a worker was asked. Nothing is asked twice for the same network and start, nor
-        when an actor holds the network already or none is idle (the hub decides), nor for a network that cannot
-        be built or is over the server's limits. Before the cluster was joined, it is joined in the background.
+        Returns at once (the cluster is asked in the background, and joined first when it was not yet); True when
+        it is asked. Nothing is asked twice for the same network and start, unless no worker took it; nothing for a
+        network that cannot be built or is over the server's limits; while one is asked, only the latest asked
+        for after it waits (the hub gives it to an idle worker that warms nothing else, or to none when one holds
+        the network already).
         """
         try:
             training.check_layers(config)
             signature = (network_key(config), config.seed, config.learning_rate)
         except CnnlabError:
             return False
-        if signature in self._prepared:
-            return False
-        if len(self._prepared) >= 1000:  # bounded: an old one asked again only asks the hub again
-            self._prepared.clear()
-        self._prepared.add(signature)
-        if not self._connected:
-            threading.Thread(target=self._warm_quietly, args=(config,), name="cnnlab-prepare", daemon=True).start()
-            return True
-        return self._warm_quietly(config)
+        with self._prepare_lock:
+            if signature in self._prepared:
+                return False
+            if len(self._prepared) >= 1000:  # bounded: an old one asked again only asks the hub again
+                self._prepared.clear()
+            self._prepared.add(signature)
+            self._next = (signature, config)  # the latest wins: a student changing the form fast asks for one
+            if self._preparing is None or not self._preparing.is_alive():
+                self._preparing = threading.Thread(target=self._prepare_next, name="cnnlab-prepare", daemon=True)
+                self._preparing.start()
+        return True
+
+    def _prepare_next(self):
+        """In the background (the page never waits for the cluster): the latest network asked for, until none is
+        left; one that no worker took is forgotten, so that it is asked for again."""
+        while True:
+            with self._prepare_lock:
+                asked, self._next = self._next, None
+                if asked is None:
+                    return
+            if not self._warm_quietly(asked[1]):
+                with self._prepare_lock:
+                    self._prepared.discard(asked[0])
 
     def _warm_quietly(self, config):
         """Ask an idle worker to warm config's network up; False when none was asked (or the cluster is away)."""
@@ -158,17 +177,24 @@ class RayExecutor:
         ray = import_ray()
         handles = [self._pool.handle(name) for name in self._worker_names(fresh=True)]
         waiting = [handle.ready.remote() for handle in handles if handle is not None]
-        ready, _ = ray.wait(waiting, num_returns=len(waiting), timeout=timeout) if waiting else ([], [])
-        return len(ready)
+        done, _ = ray.wait(waiting, num_returns=len(waiting), timeout=timeout) if waiting else ([], [])
+        ready = 0
+        for ref in done:  # an actor that failed to start is done too
+            try:
+                ray.get(ref)
+                ready += 1
+            except ray.exceptions.RayError:
+                pass
+        return ready
 
     def _worker_names(self, fresh=False):
         """The worker actors of the live nodes, started where missing (re-read every NODES_SECONDS)."""
         when, names = self._names
         if fresh or time.monotonic() - when > NODES_SECONDS:
             nodes = self._nodes()
-            self._hub(import_ray())  # before the actors, which report to it as soon as they have started
+            hub = self._hub(import_ray())  # before the actors, which report to it as soon as they have started
             with self._lock:
-                names = self._pool.ensure(import_ray(), nodes, cpus_per_training())
+                names = self._pool.ensure(import_ray(), nodes, cpus_per_training(), hub)
                 self._names = (time.monotonic(), names)
         return names
 
@@ -192,10 +218,12 @@ class RayExecutor:
         "number", "gpu", "cpus", "datasets": [titles], "networks": [labels], "training": architecture or None}]
         (RayUnavailable when the cluster does not answer)."""
         ray = import_ray()
-        names = self._worker_names(fresh=True)
         try:
+            names = self._worker_names(fresh=True)
             held = ray.get(self._hub(ray).held.remote(names), timeout=30)
-        except ray.exceptions.RayError as error:
+        except CnnlabError:
+            raise
+        except Exception as error:  # noqa: BLE001 -- Ray's own errors, or a cluster gone mid-way: the page says so
             self._hub_handle = None
             raise RayUnavailable("error.ray.unreachable", address=self.address, reason=first_line(error)) from None
         hosts = {node["NodeID"]: node.get("NodeManagerHostname", "") for node in self._nodes()}
@@ -254,6 +282,9 @@ class RayExecutor:
             if isinstance(error, ray.exceptions.RayActorError):
                 self._hub_handle = None  # the hub died with its node: the next training starts a new one
             raise TrainingLost("error.ray.lost", reason=first_line(error)) from None
+        except TrainingLost:
+            self._hub_handle = None  # the hub went (with its node) or forgot the training: found again next time
+            raise
         finally:
             self._where.pop(run_id, None)
 
@@ -261,7 +292,7 @@ class RayExecutor:
         """Pass the training's progress on to the callbacks until its result is in; Stop leaves it. sending: this
         server's hand on the training when it is the one to start it (None: another server's)."""
         seen = {"epochs": 0, "batch": (-1, -1)}
-        left, result, trained = False, None, None
+        left, result, trained, dead = False, None, None, set()
 
         def read():
             """The actor's state, or None once the actor is gone (its node died): the training itself goes on."""
@@ -286,12 +317,14 @@ class RayExecutor:
                     progress.claim.remote(self._server)  # server waits for it again, and a stop it got alone is off
                     left = False
                 state = read()
-                result = _result(sending, state, result)
+                result = _result(sending, state, result, dead)
                 if result is None:
                     time.sleep(POLL_SECONDS)
                 elif ray.wait([result], timeout=POLL_SECONDS)[0]:
                     trained = _received(ray, sending, state, result)  # None: its worker died before it began
-                    result = None if trained is None else result
+                    if trained is None:
+                        dead.add(result.hex())  # another server's: it sends the training to another worker
+                        result = None
             deadline = time.monotonic() + 5
             while state is not None and not state["finished"] and time.monotonic() < deadline:
                 state = read()  # the last reports, in order
@@ -341,8 +374,12 @@ class _Sending:
             if name is not None:
                 progress.release.remote(name)
             return None
-        result = handle.train.remote(self.config.to_dict(), self.dataset.fingerprint, [executor._put(self.dataset)],
-                                     progress, self.who, self.dataset.info)
+        try:
+            result = handle.train.remote(self.config.to_dict(), self.dataset.fingerprint,
+                                         [executor._put(self.dataset)], progress, self.who, self.dataset.info)
+        except BaseException:  # the data could not be put, or the actor not called: the worker is free at once
+            progress.release.remote(name)
+            raise
         progress.set_result.remote([result])  # other servers that asked for it follow it too
         self.name, self.tries = name, self.tries + 1
         return result
@@ -354,11 +391,13 @@ class _Sending:
         self.executor._names = (-float("inf"), [])
 
 
-def _result(sending, state, result):
-    """The training's result (an ObjectRef) once it was handed to a worker, else None; TrainingLost without a hub."""
+def _result(sending, state, result, dead=()):
+    """The training's result (an ObjectRef) once it was handed to a worker, else None; TrainingLost without a hub.
+    dead: the hex of results whose worker died before it began (another server's: it sends it again)."""
     if result is None and sending is not None and state is not None:
         result = sending.send()
-    elif sending is None and state is not None and state["result"] is not None:
+    elif (result is None and sending is None and state is not None and state["result"] is not None
+          and state["result"][0].hex() not in dead):
         result = state["result"][0]  # another server's (the latest, if its first worker died)
     if result is None and state is None:
         raise TrainingLost("error.ray.lost", reason="the cluster's hub actor is gone")
@@ -371,10 +410,13 @@ def _received(ray, sending, state, result):
     try:
         return ray.get(result)
     except ray.exceptions.RayActorError as error:
-        if sending is None:
-            raise TrainingLost("error.ray.lost", reason=first_line(error)) from None
+        began = state is None or state["where"] is not None
+        if sending is None:  # another server's training: it sends it again when its worker died before it began
+            if began:
+                raise TrainingLost("error.ray.lost", reason=first_line(error)) from None
+            return None
         sending.lost()
-        if state is not None and state["where"] is None and sending.tries < sending.TRIES:
+        if not began and sending.tries < sending.TRIES:
             return None
         raise TrainingLost("error.ray.lost", reason=first_line(error)) from None
 
@@ -383,8 +425,9 @@ def _let_go(progress, trained, owner):
     """This server is done with a training: a finished one lingers a little for servers that asked for it too;
     a stopped, failed or lost one is forgotten at once, so that the same settings asked again train afresh."""
     shared = trained is not None and not trained.stopped
-    if not shared:  # forgotten before this thread can ask for the same settings again (in the order sent)
-        _forget_quietly(progress)
+    if not shared and (owner or trained is not None):  # forgotten before this thread can ask for the same settings
+        _forget_quietly(progress)  # again (in the order sent); a server that only followed a training that failed
+        # leaves it to its owner, which may be sending it to another worker
     elif owner:
         timer = threading.Timer(KEEP_FINISHED_SECONDS, _forget_quietly, args=(progress,))
         timer.daemon = True

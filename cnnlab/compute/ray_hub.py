@@ -18,6 +18,7 @@ NAMESPACE = "cnnlab"
 CONNECT_SECONDS = 5.0  # how long a cluster's head may take to answer at all
 KEEP_FINISHED_SECONDS = 60  # a finished training's actor lingers, so other servers can still pick up its result
 RESERVE_SECONDS = 60.0  # a worker picked for a training that has not begun it by then is free again (its server died)
+WARMING_SECONDS = 60.0  # a worker asked to warm a network up is asked for no other until it reports (or by then)
 
 
 def import_ray():
@@ -113,18 +114,24 @@ class Hub:
 
     def _worker(self, name):
         return self.workers.setdefault(name, {"where": None, "datasets": {}, "networks": {}, "training": None,
-                                              "now": None, "reserved": None})
+                                              "now": None, "reserved": None, "warming": None})
 
     def _busy(self, worker):
+        """Training, picked for a training, or not started yet (an actor that never reported may be one Ray cannot
+        place: a training sent to it would wait for ever)."""
         reserved = worker["reserved"]
-        return worker["training"] is not None or (
+        return worker["where"] is None or worker["training"] is not None or (
             reserved is not None and time.monotonic() - reserved[1] < RESERVE_SECONDS)
+
+    def _warming(self, worker):
+        return worker["warming"] is not None and time.monotonic() - worker["warming"] < WARMING_SECONDS
 
     def worker_report(self, name, holds):
         """A worker says what it holds and trains now: {"where", "datasets": {fingerprint: title}, "networks":
         {network key: architecture}, "training": run id or None, "now": architecture or None}."""
         worker = self._worker(name)
         worker.update(holds)
+        worker["warming"] = None  # it reports after a warm-up (and, busy before, began none since it was asked)
         if holds["training"] is not None:
             worker["reserved"] = None  # the training it was picked for has begun
 
@@ -147,11 +154,12 @@ class Hub:
         (or is warming it) already or none is idle."""
         if any(network in self._worker(name)["networks"] for name in names):
             return None
-        idle = [name for name in names if not self._busy(self.workers[name])]
-        if not idle:
+        idle = [name for name in names if not self._busy(self.workers[name]) and not self._warming(self.workers[name])]
+        if not idle:  # one warm-up at a time per worker: a student changing the form fast queues nothing behind it
             return None
         chosen = max(idle, key=lambda name: (_is_gpu(name), -len(self.workers[name]["networks"])))
         self.workers[chosen]["networks"][network] = label  # a training of it now goes there, even before it is ready
+        self.workers[chosen]["warming"] = time.monotonic()
         return chosen
 
     def release(self, run_id, name):
@@ -163,6 +171,16 @@ class Hub:
     def drop_worker(self, name):
         """A worker that died: what it held went with it."""
         self.workers.pop(name, None)
+
+    def drop_workers(self, names):
+        for name in names:
+            self.workers.pop(name, None)
+
+    def idle_of(self, names):
+        """The workers among names that neither train nor were picked for a training (those of another version
+        are ended only then; one never heard of is idle)."""
+        return [name for name in names if name not in self.workers or not (
+            self.workers[name]["training"] is not None or self.workers[name]["reserved"] is not None)]
 
     def held(self, names):
         """{name: {"datasets": [titles], "networks": [labels], "now": architecture or None}} for names."""

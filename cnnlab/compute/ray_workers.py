@@ -13,13 +13,16 @@ The actors are named and detached in the cluster's namespace, one pool for the w
 server: an actor holds its cores for as long as it lives, so a second server's own pool would find every core of
 the cluster taken and its trainings would wait for ever, and two pools would hold TensorFlow and the data twice on
 every lab PC. Shared, every server's trainings go to the same actors (the hub keeps who is busy), and a restarted
-server finds them still warm. Their names carry a digest of the code they run: a server of another version ends
-them and starts its own, so a node never trains with code older than the app's. `ray stop` on a node ends its actors.
+server finds them still warm. Their names carry a digest of the code they run and the cores each gets: a server of
+another version (or share of cores) ends them once they are idle (never mid-training) and starts its own, so a node
+soon trains with the app's own code. An actor that died is noticed when the nodes are read again (every few seconds)
+and started again. `ray stop` on a node ends its actors.
 """
 
 import collections
 import functools
 import hashlib
+import os
 import pathlib
 
 from cnnlab import training
@@ -31,17 +34,21 @@ KEEP_DATASETS = 3  # datasets an actor keeps (each a few to a few hundred MB); t
 PREFIX = "worker"
 
 
-WORKER_CODE = ("compute", "training", "networks", "data", "classroom")  # what a worker actor runs of cnnlab
-
-
 @functools.cache
 def code_version():
-    """A digest of the code a worker actor runs (cnnlab's WORKER_CODE): the actors of another version are ended."""
+    """A digest of the code a worker actor runs (all of cnnlab, its messages included): the actors of another version
+    are ended once idle."""
     digest, root = hashlib.sha256(), pathlib.Path(package_folder())
-    for folder in WORKER_CODE:
-        for path in sorted(root.joinpath("cnnlab", folder).rglob("*.py")):
+    for path in sorted(root.joinpath("cnnlab").rglob("*")):
+        if path.suffix in (".py", ".json") and "__pycache__" not in path.parts:
             digest.update(path.relative_to(root).as_posix().encode() + path.read_bytes())
     return digest.hexdigest()[:10]
+
+
+def version(cpus_per_training):
+    """What an actor's name carries besides its node and slot: the code's digest and the cores of a CPU actor (two
+    servers that share cores differently would otherwise take one another's actors for their own)."""
+    return f"{code_version()}c{cpus_per_training:g}"
 
 
 def network_key(config):
@@ -61,7 +68,7 @@ class TrainingWorker:
         import ray
 
         self.name = name
-        _share_of_cores(ray)
+        _devices_of(ray)
         self.device = training.configure_devices()  # TensorFlow imported now; memory growth on this actor's GPU
         self.where = dict(node_where(ray), worker=name)
         self._datasets = collections.OrderedDict()  # fingerprint -> Dataset, least recently used first
@@ -135,17 +142,24 @@ class TrainingWorker:
             self._report()
 
 
-def _share_of_cores(ray):
-    """A CPU actor's TensorFlow runs on as many threads as the cores Ray gave it: by default each would use every
-    core of its node, and the node's actors would crowd each other out."""
+def _devices_of(ray):
+    """A CPU actor sees no GPU (Ray 2.60 leaves CUDA_VISIBLE_DEVICES as it is for an actor that asked for none: every
+    CPU actor of the GPU box would train on its GPU beside the GPU actor) and runs TensorFlow on as many threads as
+    the cores Ray gave it (by default each would use every core of its node, crowding the others out)."""
     resources = ray.get_runtime_context().get_assigned_resources()
-    if resources.get("GPU") or not resources.get("CPU"):
+    if resources.get("GPU"):
         return
+    os.environ["CUDA_VISIBLE_DEVICES"] = ""  # before TensorFlow first looks for GPUs
     import tensorflow as tf
 
-    threads = max(1, int(resources["CPU"]))
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    try:
+        tf.config.set_visible_devices([], "GPU")
+    except RuntimeError:  # the devices were initialised already (TensorFlow imported before): the variable holds
+        pass
+    if resources.get("CPU"):
+        threads = max(1, int(resources["CPU"]))
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
 @functools.cache
@@ -167,7 +181,7 @@ def plan(nodes, cpus_per_training):
     if not slots and nodes:
         largest = max(nodes, key=lambda node: node.get("Resources", {}).get("CPU", 0))
         slots.append(("cpu0", largest, {"num_cpus": max(0.0, largest.get("Resources", {}).get("CPU", 0))}))
-    return [(f"{PREFIX} {code_version()} {node['NodeID']} {slot}", node["NodeID"], resources)
+    return [(f"{PREFIX} {version(cpus_per_training)} {node['NodeID']} {slot}", node["NodeID"], resources)
             for slot, node, resources in slots]
 
 
@@ -178,16 +192,25 @@ class Pool:
         self._handles = {}  # name -> actor handle
         self.resources = {}  # name -> the resources it holds
 
-    def ensure(self, ray, nodes, cpus_per_training):
-        """Start the actors the live nodes lack (named, detached; a dead one is started again); end those of
-        another version of cnnlab. Returns their names, in the plan's order."""
+    def ensure(self, ray, nodes, cpus_per_training, hub):
+        """Start the actors the live nodes lack (named, detached; one that died, here or seen by another server, is
+        started again and forgotten by the hub); end those of another version once the hub says they are idle.
+        Returns their names, in the plan's order."""
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         wanted = plan(nodes, cpus_per_training)
         names = {name for name, _, _ in wanted}
-        for name in ray.util.list_named_actors():
-            if name.startswith(PREFIX + " ") and name.split(" ")[1] != code_version():
+        alive = set(ray.util.list_named_actors())  # a dead actor's name is free again
+        mine = version(cpus_per_training)
+        old = [name for name in alive if name.startswith(PREFIX + " ") and name.split(" ")[1] != mine]
+        if old:
+            for name in ray.get(hub.idle_of.remote(old), timeout=30):  # never one that trains
                 self._end(ray, name)
+        dead = [name for name in names if name in self._handles and name not in alive]
+        for name in dead:
+            self._handles.pop(name)
+        if dead:
+            hub.drop_workers.remote(dead)  # what they held went with them; not "busy" for ever
         for name, node_id, resources in wanted:
             if name not in self._handles:
                 self._handles[name] = worker_class().options(

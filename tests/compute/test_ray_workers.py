@@ -15,9 +15,9 @@ from test_executors import wait_for
 from test_network_limits import local_ray  # noqa: F401 (a fixture: one private loopback Ray for this module)
 
 from cnnlab import runs, training
-from cnnlab.compute import jobs, ray_hub, ray_workers
+from cnnlab.compute import jobs, ray_client, ray_hub, ray_workers
 from cnnlab.data import datasets
-from cnnlab.errors import TrainingStoppedEarly
+from cnnlab.errors import ConfigError, TrainingStoppedEarly
 from cnnlab.training import TrainConfig
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -29,7 +29,8 @@ def node(name, cpus, gpus=0):
 
 
 def test_each_node_gets_an_actor_per_gpu_and_per_share_of_its_other_cores():
-    version = ray_workers.code_version()
+    version = ray_workers.version(2)
+    assert version.startswith(ray_workers.code_version()) and version != ray_workers.version(1)
     planned = ray_workers.plan([node("box", 16, gpus=1), node("pc", 4), node("old", 1)], 2)
     assert [(name.split(" ")[1:], resources) for name, _, resources in planned] == [
         ([version, "box", "gpu0"], {"num_gpus": 1, "num_cpus": 1}),
@@ -45,8 +46,10 @@ def test_each_node_gets_an_actor_per_gpu_and_per_share_of_its_other_cores():
 def test_the_hub_gives_a_training_to_an_idle_gpu_then_to_one_holding_its_network_then_its_data():
     hub = ray_hub.Hub()
     names = ["worker v n1 cpu0", "worker v n1 cpu1", "worker v n2 cpu0"]
-    holds = {"where": None, "training": None, "now": None}
+    holds = {"where": {"node": "n"}, "training": None, "now": None, "datasets": {}, "networks": {}}
+    assert hub.pick("run 1", names, "net", "data") is None  # no worker has started yet (one Ray cannot place never)
     hub.worker_report(names[0], dict(holds, datasets={"data": "MNIST"}, networks={}))
+    hub.worker_report(names[1], holds)
     hub.worker_report(names[2], dict(holds, datasets={}, networks={"net": "fast"}))
     assert hub.pick("run 1", names, "net", "data") == names[2]  # its network beats its data
     assert hub.pick("run 2", names, "net", "data") == names[0]  # the one with the network is reserved: the data
@@ -60,14 +63,25 @@ def test_the_hub_gives_a_training_to_an_idle_gpu_then_to_one_holding_its_network
     assert hub.pick("run 4", names, "net", "data") == names[1]
     hub.worker_report(names[2], dict(holds, datasets={}, networks={"net": "fast"}, training="run 1", now="fast"))
     hub.worker_report(names[2], dict(holds, datasets={"data": "MNIST"}, networks={"net": "fast"}))  # run 1 ended
+    hub.worker_report("worker v n3 gpu0", holds)
     assert hub.pick("run 5", names + ["worker v n3 gpu0"], "net", "data") == "worker v n3 gpu0"  # a GPU first
     assert hub.pick("run 6", names, "net", "data") == names[2]
     assert hub.held([names[2], "worker v gone cpu0"]) == {names[2]: {"datasets": ["MNIST"], "networks": ["fast"],
                                                                      "now": None}}
 
 
+def test_a_share_of_cores_too_small_or_not_a_number_is_refused_in_words(monkeypatch):
+    for value in ("0.01", "0", "many", "2000"):
+        monkeypatch.setenv(ray_client.CPUS_VARIABLE, value)
+        with pytest.raises(ConfigError, match=f"CNNLAB_RAY_CPUS_PER_TRAINING={value} is not a number of CPU cores"):
+            ray_client.cpus_per_training()
+    monkeypatch.setenv(ray_client.CPUS_VARIABLE, "0.25")
+    assert ray_client.cpus_per_training() == 0.25
+
+
 def test_a_worker_picked_by_a_server_that_never_sent_its_training_is_free_again(monkeypatch):
     hub, name = ray_hub.Hub(), "worker v n1 cpu0"
+    hub.worker_report(name, {"where": {"node": "n1"}, "training": None, "now": None, "datasets": {}, "networks": {}})
     assert hub.pick("run 1", [name], "net", "data") == name and hub.pick("run 2", [name], "net", "data") is None
     later = time.monotonic() + ray_hub.RESERVE_SECONDS + 1
     monkeypatch.setattr(ray_hub.time, "monotonic", lambda: later)
@@ -75,12 +89,30 @@ def test_a_worker_picked_by_a_server_that_never_sent_its_training_is_free_again(
 
 
 def test_a_network_is_warmed_up_once_in_an_idle_worker():
-    hub, names = ray_hub.Hub(), ["worker v n1 cpu0", "worker v n1 cpu1"]
+    hub, names = ray_hub.Hub(), ["worker v n1 cpu0", "worker v n1 cpu1", "worker v n1 cpu2"]
+    holds = {"where": {"node": "n1"}, "training": None, "now": None, "datasets": {}, "networks": {}}
+    for name in names[:2]:
+        hub.worker_report(name, holds)
     assert hub.pick("run 1", names, "other", "data") == names[0]
-    assert hub.pick_to_warm(names, "net", "fast") == names[1]  # not the busy one
+    assert hub.pick_to_warm(names, "net", "fast") == names[1]  # not the busy one, nor one not started yet
     assert hub.pick_to_warm(names, "net", "fast") is None  # being warmed up there already
+    assert hub.pick_to_warm(names, "other net", "net_2") is None  # one warm-up at a time: nothing queues behind it
     assert hub.pick("run 2", names, "net", "data") == names[1]  # its training goes where it is warmed up
-    assert hub.pick_to_warm(names, "third", "net_2") is None  # no worker idle
+    hub.worker_report(names[2], holds)
+    assert hub.pick_to_warm(names, "third", "net_2") == names[2]
+    assert hub.pick_to_warm(names, "fourth", "net_3") is None  # no worker idle and not warming
+
+
+def test_workers_of_another_version_are_ended_only_once_idle():
+    hub, names = ray_hub.Hub(), ["worker old n1 cpu0", "worker old n1 cpu1", "worker old n2 cpu0"]
+    holds = {"where": {"node": "n1"}, "training": None, "now": None, "datasets": {}, "networks": {}}
+    hub.worker_report(names[0], dict(holds, training="run 1", now="fast"))  # training
+    hub.worker_report(names[1], holds)
+    hub.pick("run 2", names[1:2], "net", "data")  # picked for a training that has not begun
+    assert hub.idle_of(names) == [names[2]]  # never heard of: idle
+    hub.worker_report(names[0], holds)
+    hub.drop_workers(names[1:])
+    assert hub.idle_of(names) == names
 
 
 # ---------------------------------------------------------------- on a private local Ray, for real
@@ -101,7 +133,8 @@ def test_trainings_run_in_a_worker_that_keeps_tensorflow_the_data_and_the_networ
     _, second = trained(queue, TrainConfig(**dict(TINY, seed=2)))
     a, b = first.record["trained_on"], second.record["trained_on"]
     assert a["executor"] == b["executor"] == "ray" and a["pid"] == b["pid"] != os.getpid()  # one long-lived actor
-    assert a["worker"] == b["worker"] and b["network"] == "kept"  # the second training compiled and traced nothing
+    assert a["worker"] == b["worker"] is not None  # one long-lived actor (named)
+    assert b["network"] == "kept"  # the second training compiled and traced nothing
     here = training.train(TrainConfig(**dict(TINY, seed=2)))  # oracle: a fresh network in this process
     np.testing.assert_allclose(second.history["loss"], here.history["loss"], rtol=1e-4)
     assert second.test_accuracy == pytest.approx(here.test_accuracy, abs=2e-3)
@@ -119,7 +152,8 @@ def test_a_worker_gets_a_network_ready_while_the_student_chooses(local_ray):
     store = runs.RunStore()
     queue = jobs.TrainingQueue(store, local_ray)
     config = TrainConfig(**dict(TINY, architecture="net_2", optimizer="rmsprop"))
-    assert queue.prepare(config) and not queue.prepare(config)  # asked once, answered at once
+    assert queue.prepare(config) and not queue.prepare(config)  # asked once, answered at once (in the background)
+    assert wait_for(lambda: "net_2 (rmsprop)" in sum((row["networks"] for row in local_ray.actors()), []), 60)
     _, run = trained(queue, config)
     assert run.record["trained_on"]["network"] == "kept"  # compiled and traced before it was asked
     _, other = trained(queue, TrainConfig(**dict(TINY, architecture="net_2", optimizer="sgd")))
