@@ -191,11 +191,22 @@ class RayExecutor:
         """The worker actors of the live nodes, started where missing (re-read every NODES_SECONDS)."""
         when, names = self._names
         if fresh or time.monotonic() - when > NODES_SECONDS:
-            nodes = self._nodes()
-            hub = self._hub(import_ray())  # before the actors, which report to it as soon as they have started
-            with self._lock:
-                names = self._pool.ensure(import_ray(), nodes, cpus_per_training(), hub)
-                self._names = (time.monotonic(), names)
+            nodes, ray = self._nodes(), import_ray()
+            for attempt in range(2):
+                hub = self._hub(ray)  # before the actors, which report to it as soon as they have started
+                try:
+                    with self._lock:
+                        names = self._pool.ensure(ray, nodes, cpus_per_training(), hub)
+                        self._names = (time.monotonic(), names)
+                    break
+                except ray.exceptions.RayActorError as error:  # the hub died (with its node): a new one, once
+                    self._hub_handle = None
+                    if attempt:
+                        raise RayUnavailable("error.ray.unreachable", address=self.address,
+                                             reason=first_line(error)) from None
+                except ray.exceptions.RayError as error:  # the cluster does not answer in time
+                    raise RayUnavailable("error.ray.unreachable", address=self.address,
+                                         reason=first_line(error)) from None
         return names
 
     def workers(self):

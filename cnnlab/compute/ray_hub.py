@@ -176,6 +176,10 @@ class Hub:
         for name in names:
             self.workers.pop(name, None)
 
+    def unheard_of(self, names):
+        """The workers among names that never reported to this hub (not started yet, or the hub is new)."""
+        return [name for name in names if self.workers.get(name, {}).get("where") is None]
+
     def idle_of(self, names):
         """The workers among names that neither train nor were picked for a training (those of another version
         are ended only then; one never heard of is idle)."""

@@ -24,6 +24,7 @@ import functools
 import hashlib
 import os
 import pathlib
+import time
 
 from cnnlab import training
 from cnnlab.classroom import permissions
@@ -31,6 +32,7 @@ from cnnlab.compute.ray_hub import NAMESPACE, import_ray, node_where, package_fo
 from cnnlab.data import catalogue
 
 KEEP_DATASETS = 3  # datasets an actor keeps (each a few to a few hundred MB); the least recently used goes first
+ASK_AGAIN_SECONDS = 60.0  # an actor the hub has not heard from is asked to report in at most this often
 PREFIX = "worker"
 
 
@@ -38,10 +40,10 @@ PREFIX = "worker"
 def code_version():
     """A digest of the code a worker actor runs (all of cnnlab, its messages included): the actors of another version
     are ended once idle."""
-    digest, root = hashlib.sha256(), pathlib.Path(package_folder())
-    for path in sorted(root.joinpath("cnnlab").rglob("*")):
+    digest, package = hashlib.sha256(), pathlib.Path(package_folder())  # the cnnlab folder itself
+    for path in sorted(package.rglob("*")):
         if path.suffix in (".py", ".json") and "__pycache__" not in path.parts:
-            digest.update(path.relative_to(root).as_posix().encode() + path.read_bytes())
+            digest.update(path.relative_to(package.parent).as_posix().encode() + path.read_bytes())
     return digest.hexdigest()[:10]
 
 
@@ -80,6 +82,12 @@ class TrainingWorker:
     def ready(self):
         """Where it runs, once it has started (TensorFlow imported)."""
         return self.where
+
+    def report_in(self):
+        """Tell the hub again what this actor holds, finding the hub by its name (a hub started again since knows
+        nothing of it, and picks no actor it has not heard from)."""
+        self._hub = None
+        self._report()
 
     def holds(self):
         """{"where", "datasets": {fingerprint: title}, "networks": {key: label}, "training", "now"}."""
@@ -191,6 +199,8 @@ class Pool:
     def __init__(self):
         self._handles = {}  # name -> actor handle
         self.resources = {}  # name -> the resources it holds
+        self._asked = {}  # name -> when it was last asked to report in
+        self._hub = None  # the hub they were asked for
 
     def ensure(self, ray, nodes, cpus_per_training, hub):
         """Start the actors the live nodes lack (named, detached; one that died, here or seen by another server, is
@@ -211,6 +221,13 @@ class Pool:
             self._handles.pop(name)
         if dead:
             hub.drop_workers.remote(dead)  # what they held went with them; not "busy" for ever
+        if hub is not self._hub:  # a hub started again: every actor is asked at once
+            self._hub, self._asked = hub, {}
+        unheard = ray.get(hub.unheard_of.remote(sorted(names & set(self._handles))), timeout=30)
+        for name in unheard:  # a hub started again (its node died) has not heard from them: they tell it
+            if time.monotonic() - self._asked.get(name, -float("inf")) > ASK_AGAIN_SECONDS:
+                self._asked[name] = time.monotonic()  # (one Ray cannot place never answers: asked now and then)
+                self._handles[name].report_in.remote()
         for name, node_id, resources in wanted:
             if name not in self._handles:
                 self._handles[name] = worker_class().options(

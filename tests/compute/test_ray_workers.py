@@ -70,6 +70,23 @@ def test_the_hub_gives_a_training_to_an_idle_gpu_then_to_one_holding_its_network
                                                                      "now": None}}
 
 
+def test_the_actors_version_changes_with_any_file_of_cnnlab(tmp_path, monkeypatch):
+    package = tmp_path / "cnnlab"
+    (package / "locales").mkdir(parents=True)
+    (package / "a.py").write_text("A = 1\n")
+    (package / "locales" / "en.json").write_text("{}\n")
+    monkeypatch.setattr(ray_workers, "package_folder", lambda: str(package))  # what travels to the nodes
+    versions = []
+    for change in (None, lambda: (package / "a.py").write_text("A = 2\n"),
+                   lambda: (package / "locales" / "en.json").write_text('{"k": "v"}\n')):
+        if change:
+            change()
+        ray_workers.code_version.cache_clear()
+        versions.append(ray_workers.code_version())
+    ray_workers.code_version.cache_clear()
+    assert len(set(versions)) == 3, versions  # a digest of the files, not of nothing
+
+
 def test_a_share_of_cores_too_small_or_not_a_number_is_refused_in_words(monkeypatch):
     for value in ("0.01", "0", "many", "2000"):
         monkeypatch.setenv(ray_client.CPUS_VARIABLE, value)
@@ -161,6 +178,23 @@ def test_a_worker_gets_a_network_ready_while_the_student_chooses(local_ray):
     here = training.train(config)  # oracle: a new network in this process
     np.testing.assert_allclose(run.history["loss"], here.history["loss"], rtol=1e-4)
     assert run.test_accuracy == pytest.approx(here.test_accuracy, abs=2e-3)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("ray")
+def test_a_hub_started_again_hears_from_the_workers_and_the_class_trains_on(local_ray):
+    import ray
+
+    store = runs.RunStore()
+    queue = jobs.TrainingQueue(store, local_ray)
+    trained(queue, TrainConfig(**dict(TINY, seed=21)))  # the worker is up and the hub knows it
+    ray.kill(local_ray._hub(ray), no_restart=True)  # as when the hub's node dies
+    job = queue.submit(TrainConfig(**dict(TINY, seed=22)))  # a new hub, which the worker reports in to
+    assert queue.wait(job, timeout=180), "a training waited for ever on a hub that has not heard from the worker"
+    # it trains, or (when it was claimed on the dead hub before the nodes were read again) fails in words
+    assert job.status == "done" or "stopped before it finished" in str(job.error), job.error
+    _, run = trained(queue, TrainConfig(**dict(TINY, seed=23)))
+    assert run.record["trained_on"]["executor"] == "ray"
 
 
 @pytest.mark.slow
