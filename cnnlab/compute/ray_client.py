@@ -42,6 +42,8 @@ ADDRESS_VARIABLE = "CNNLAB_RAY_ADDRESS"
 CPUS_VARIABLE = "CNNLAB_RAY_CPUS_PER_TRAINING"
 CPUS_PER_TRAINING = 2  # a CPU training's share of a node; TensorFlow gets little from more on small networks
 MIN_CPUS_PER_TRAINING = 0.25  # at most four worker actors per core
+RESEND_SECONDS = 60.0  # a follower waits this long for a training sent again after its worker died, then gives up
+START_SECONDS = 300.0  # a training waits this long for any worker actor of the cluster to start, then fails
 NODES_SECONDS = 10.0  # how long the cluster's nodes (and so its worker actors) are trusted before they are read again
 ADDRESS = re.compile(r"^(local|\[?[A-Za-z0-9_.:-]+\]?:\d{1,5})$")
 
@@ -73,7 +75,7 @@ class RayExecutor:
         self._pool = Pool()
         self._names = (-float("inf"), [])  # (when read, the worker actors' names)
         self._prepared = set()  # network keys, seeds and rates this server asked a worker to warm up
-        self._next, self._preparing = None, None  # the latest network to warm up, and the thread that asks
+        self._next, self._preparing = None, False  # the latest network to warm up; whether a thread asks
         self._prepare_lock = threading.Lock()  # not self._lock, which connect() holds while Ray starts
 
     def prepare(self, config):
@@ -96,10 +98,12 @@ class RayExecutor:
             if len(self._prepared) >= 1000:  # bounded: an old one asked again only asks the hub again
                 self._prepared.clear()
             self._prepared.add(signature)
+            if self._next is not None:  # overtaken before it was asked: asked again when it comes back
+                self._prepared.discard(self._next[0])
             self._next = (signature, config)  # the latest wins: a student changing the form fast asks for one
-            if self._preparing is None or not self._preparing.is_alive():
-                self._preparing = threading.Thread(target=self._prepare_next, name="cnnlab-prepare", daemon=True)
-                self._preparing.start()
+            if not self._preparing:
+                self._preparing = True
+                threading.Thread(target=self._prepare_next, name="cnnlab-prepare", daemon=True).start()
         return True
 
     def _prepare_next(self):
@@ -109,6 +113,7 @@ class RayExecutor:
             with self._prepare_lock:
                 asked, self._next = self._next, None
                 if asked is None:
+                    self._preparing = False  # under the lock: a prepare() now starts another thread
                     return
             if not self._warm_quietly(asked[1]):
                 with self._prepare_lock:
@@ -175,17 +180,22 @@ class RayExecutor:
         TensorFlow, as they have on a cluster joined a while ago (capacity() starts them without waiting); how many
         are ready."""
         ray = import_ray()
-        handles = [self._pool.handle(name) for name in self._worker_names(fresh=True)]
+        names = self._worker_names(fresh=True)
+        handles = [self._pool.handle(name) for name in names]
         waiting = [handle.ready.remote() for handle in handles if handle is not None]
         done, _ = ray.wait(waiting, num_returns=len(waiting), timeout=timeout) if waiting else ([], [])
-        ready = 0
-        for ref in done:  # an actor that failed to start is done too
-            try:
-                ray.get(ref)
-                ready += 1
-            except ray.exceptions.RayError:
-                pass
-        return ready
+        ready = []
+        for ref, name in zip(waiting, [name for name, handle in zip(names, handles) if handle is not None]):
+            if ref in done:  # an actor that failed to start is done too
+                try:
+                    ray.get(ref)
+                    ready.append(name)
+                except ray.exceptions.RayError:
+                    pass
+        deadline = time.monotonic() + timeout  # and the hub has heard from them (it picks no other)
+        while ready and ray.get(self._hub(ray).unheard_of.remote(ready), timeout=30) and time.monotonic() < deadline:
+            time.sleep(POLL_SECONDS)
+        return len(ready)
 
     def _worker_names(self, fresh=False):
         """The worker actors of the live nodes, started where missing (re-read every NODES_SECONDS)."""
@@ -232,12 +242,12 @@ class RayExecutor:
         try:
             names = self._worker_names(fresh=True)
             held = ray.get(self._hub(ray).held.remote(names), timeout=30)
+            hosts = {node["NodeID"]: node.get("NodeManagerHostname", "") for node in self._nodes()}
         except CnnlabError:
             raise
         except Exception as error:  # noqa: BLE001 -- Ray's own errors, or a cluster gone mid-way: the page says so
             self._hub_handle = None
             raise RayUnavailable("error.ray.unreachable", address=self.address, reason=first_line(error)) from None
-        hosts = {node["NodeID"]: node.get("NodeManagerHostname", "") for node in self._nodes()}
         rows = []
         for name in names:
             _, _, node, slot = name.split(" ")
@@ -303,7 +313,7 @@ class RayExecutor:
         """Pass the training's progress on to the callbacks until its result is in; Stop leaves it. sending: this
         server's hand on the training when it is the one to start it (None: another server's)."""
         seen = {"epochs": 0, "batch": (-1, -1)}
-        left, result, trained, dead = False, None, None, set()
+        left, result, trained, dead = False, None, None, {}
 
         def read():
             """The actor's state, or None once the actor is gone (its node died): the training itself goes on."""
@@ -334,7 +344,7 @@ class RayExecutor:
                 elif ray.wait([result], timeout=POLL_SECONDS)[0]:
                     trained = _received(ray, sending, state, result)  # None: its worker died before it began
                     if trained is None:
-                        dead.add(result.hex())  # another server's: it sends the training to another worker
+                        dead.setdefault(result.hex(), time.monotonic())  # its worker died (see _result)
                         result = None
             deadline = time.monotonic() + 5
             while state is not None and not state["finished"] and time.monotonic() < deadline:
@@ -370,6 +380,17 @@ class _Sending:
         self.executor, self.ray, self.config, self.dataset, self.progress = executor, ray, config, dataset, progress
         self.who = dataclasses.asdict(who)
         self.name, self.tries = None, 0
+        self.waiting_since = time.monotonic()
+
+    def _none_started(self, names):
+        """TrainingLost when, after START_SECONDS of waiting, no worker actor of the cluster has ever started (every
+        one fails as it imports TensorFlow, or Ray cannot place any): a sentence instead of waiting for ever."""
+        if time.monotonic() - self.waiting_since < START_SECONDS:
+            return
+        self.waiting_since = time.monotonic()  # asked again only after as long
+        unheard = self.ray.get(self.progress.hub.unheard_of.remote(names), timeout=30)
+        if len(unheard) == len(names):
+            raise TrainingLost("error.ray.lost", reason=f"no worker of the cluster has started in {START_SECONDS:g} s")
 
     def send(self):
         """The training's result (an ObjectRef) from the worker it was handed to; None while every worker is busy;
@@ -378,12 +399,13 @@ class _Sending:
         names = executor._worker_names()
         name = self.ray.get(progress.hub.pick.remote(progress.run_id, names, network_key(self.config),
                                                      self.dataset.fingerprint), timeout=30)
-        if name is False:  # a worker is free, and nobody waits for this training any more: it never begins
+        if name is False:  # nobody waits for this training any more: it never begins
             raise TrainingStoppedEarly("error.training.stopped_in_first_epoch")
         handle = executor._pool.handle(name) if name is not None else None
         if handle is None:
             if name is not None:
                 progress.release.remote(name)
+            self._none_started(names)
             return None
         try:
             result = handle.train.remote(self.config.to_dict(), self.dataset.fingerprint,
@@ -396,20 +418,27 @@ class _Sending:
         return result
 
     def lost(self):
-        """The worker it was handed to died: forgotten here and on the hub; the nodes are read again."""
-        self.executor._pool.lost(self.name)
-        self.progress.hub.drop_worker.remote(self.name)
+        """The worker it was handed to died: forgotten here, and on the hub unless another server has started a new
+        one under its name already; the nodes are read again."""
+        if self.executor._pool.lost(self.ray, self.name):
+            self.progress.hub.drop_worker.remote(self.name)
         self.executor._names = (-float("inf"), [])
 
 
-def _result(sending, state, result, dead=()):
+def _result(sending, state, result, dead=None):
     """The training's result (an ObjectRef) once it was handed to a worker, else None; TrainingLost without a hub.
-    dead: the hex of results whose worker died before it began (another server's: it sends it again)."""
+    dead: {hex: when} of another server's results whose worker died; it sends the training again when the worker
+    died before beginning it, so a follower waits for the new one, unless the training had begun (it is lost for
+    every server) or no new one comes within RESEND_SECONDS (its server is gone)."""
     if result is None and sending is not None and state is not None:
         result = sending.send()
-    elif (result is None and sending is None and state is not None and state["result"] is not None
-          and state["result"][0].hex() not in dead):
-        result = state["result"][0]  # another server's (the latest, if its first worker died)
+    elif result is None and sending is None and state is not None and state["result"] is not None:
+        latest = state["result"][0]  # another server's (the latest, if its first worker died)
+        died = (dead or {}).get(latest.hex())
+        if died is None:
+            result = latest
+        elif state["where"] is not None or time.monotonic() - died > RESEND_SECONDS:
+            raise TrainingLost("error.ray.lost", reason="the worker training it died")
     if result is None and state is None:
         raise TrainingLost("error.ray.lost", reason="the cluster's hub actor is gone")
     return result
@@ -421,11 +450,9 @@ def _received(ray, sending, state, result):
     try:
         return ray.get(result)
     except ray.exceptions.RayActorError as error:
-        began = state is None or state["where"] is not None
-        if sending is None:  # another server's training: it sends it again when its worker died before it began
-            if began:
-                raise TrainingLost("error.ray.lost", reason=first_line(error)) from None
+        if sending is None:  # another server's training: the next state says whether it is sent again (_result)
             return None
+        began = state is None or state["where"] is not None
         sending.lost()
         if not began and sending.tries < sending.TRIES:
             return None
@@ -436,9 +463,8 @@ def _let_go(progress, trained, owner):
     """This server is done with a training: a finished one lingers a little for servers that asked for it too;
     a stopped, failed or lost one is forgotten at once, so that the same settings asked again train afresh."""
     shared = trained is not None and not trained.stopped
-    if not shared and (owner or trained is not None):  # forgotten before this thread can ask for the same settings
-        _forget_quietly(progress)  # again (in the order sent); a server that only followed a training that failed
-        # leaves it to its owner, which may be sending it to another worker
+    if not shared:  # forgotten before this thread can ask for the same settings again (in the order sent)
+        _forget_quietly(progress)
     elif owner:
         timer = threading.Timer(KEEP_FINISHED_SECONDS, _forget_quietly, args=(progress,))
         timer.daemon = True

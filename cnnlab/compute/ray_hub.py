@@ -19,6 +19,7 @@ CONNECT_SECONDS = 5.0  # how long a cluster's head may take to answer at all
 KEEP_FINISHED_SECONDS = 60  # a finished training's actor lingers, so other servers can still pick up its result
 RESERVE_SECONDS = 60.0  # a worker picked for a training that has not begun it by then is free again (its server died)
 WARMING_SECONDS = 60.0  # a worker asked to warm a network up is asked for no other until it reports (or by then)
+UNHEARD_SECONDS = 300.0  # another version's worker never heard from is ended after this (it was not just starting)
 
 
 def import_ray():
@@ -64,6 +65,7 @@ class Hub:
     def __init__(self):
         self.trainings = {}  # run id -> its state (see claim)
         self.workers = {}  # worker actor's name -> {"where", "datasets", "networks", "training", "now", "reserved"}
+        self.unheard = {}  # another version's worker never heard from -> when it was first asked about
 
     def claim(self, run_id, server):
         """Wait for this training; True for the first server, which starts it."""
@@ -141,7 +143,7 @@ class Hub:
         training any more (a Stop taken back before then is forgotten, as if it had never been pressed)."""
         idle = [name for name in names if not self._busy(self._worker(name))]
         if not idle:
-            return None
+            return None  # (stopped or not: a Stop taken back while it waits is forgotten, #29)
         if self.trainings.get(run_id, {}).get("stop"):
             return False
         chosen = max(idle, key=lambda name: (_is_gpu(name), network in self.workers[name]["networks"],
@@ -182,9 +184,19 @@ class Hub:
 
     def idle_of(self, names):
         """The workers among names that neither train nor were picked for a training (those of another version
-        are ended only then; one never heard of is idle)."""
-        return [name for name in names if name not in self.workers or not (
-            self.workers[name]["training"] is not None or self.workers[name]["reserved"] is not None)]
+        are ended only then); one never heard of counts as idle once UNHEARD_SECONDS have passed since it was first
+        asked about (it may be starting, or be one that no server of its version uses any more)."""
+        now, idle = time.monotonic(), []
+        for name in names:
+            worker = self.workers.get(name)
+            if worker is None or worker["where"] is None:
+                if now - self.unheard.setdefault(name, now) > UNHEARD_SECONDS:
+                    idle.append(name)
+            elif worker["training"] is None and worker["reserved"] is None:
+                idle.append(name)
+        for name in set(self.unheard) - set(names):  # bounded by the actors that exist
+            self.unheard.pop(name)
+        return idle
 
     def held(self, names):
         """{name: {"datasets": [titles], "networks": [labels], "now": architecture or None}} for names."""

@@ -162,12 +162,15 @@ def _devices_of(ray):
 
     try:
         tf.config.set_visible_devices([], "GPU")
-    except RuntimeError:  # the devices were initialised already (TensorFlow imported before): the variable holds
-        pass
+    except RuntimeError:  # the devices were initialised already: too late to hide them (not reached: cnnlab's
+        pass  # modules import TensorFlow only when first used, after the variable above is set)
     if resources.get("CPU"):
         threads = max(1, int(resources["CPU"]))
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:  # TensorFlow's runtime started already: it keeps its threads (slower, not wrong)
+            pass
 
 
 @functools.cache
@@ -248,6 +251,12 @@ class Pool:
     def handle(self, name):
         return self._handles.get(name)
 
-    def lost(self, name):
-        """A worker that died: the next ensure() starts another under its name."""
-        self._handles.pop(name, None)
+    def lost(self, ray, name):
+        """A worker that died: the next ensure() starts another under its name. True unless the actor now under its
+        name is another one (started again by another server): the hub must not forget what that one holds."""
+        handle = self._handles.pop(name, None)
+        try:
+            now = ray.get_actor(name, namespace=NAMESPACE)
+        except ValueError:  # no actor under that name: the dead one's is free
+            return True
+        return handle is None or now._actor_id == handle._actor_id

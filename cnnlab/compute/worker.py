@@ -88,9 +88,16 @@ class ProcessExecutor(LocalExecutor):
         server that trained before; 1 when it is ready, else 0."""
         import concurrent.futures.process
 
-        with self._lock:
+        if not self._lock.acquire(timeout=timeout):  # it trains now: ready, and busy
+            return 0
+        try:
             pool, _ = self._start()
             future = _submit(pool, _import_tensorflow)
+        except concurrent.futures.process.BrokenProcessPool:
+            self._pool = None
+            return 0
+        finally:
+            self._lock.release()
         try:
             future.result(timeout=timeout)
             return 1

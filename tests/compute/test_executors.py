@@ -134,6 +134,7 @@ def test_a_stop_taken_back_on_ray_before_the_training_saw_it_is_forgotten(local_
     data = datasets.load("mnist")
     # every worker actor is given to another server's training until the stop has been taken back (a busy training
     # of so many epochs once ended first on a loaded machine, and the next one then saw the stop)
+    assert executor.start(timeout=300) >= 1  # its workers have started and told the hub
     names, hub = executor._worker_names(fresh=True), executor._hub(ray)
     for _ in names:
         assert ray.get(hub.pick.remote("another server's", names, "", "")) is not None

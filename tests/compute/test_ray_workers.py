@@ -120,16 +120,20 @@ def test_a_network_is_warmed_up_once_in_an_idle_worker():
     assert hub.pick_to_warm(names, "fourth", "net_3") is None  # no worker idle and not warming
 
 
-def test_workers_of_another_version_are_ended_only_once_idle():
+def test_workers_of_another_version_are_ended_only_once_idle(monkeypatch):
     hub, names = ray_hub.Hub(), ["worker old n1 cpu0", "worker old n1 cpu1", "worker old n2 cpu0"]
     holds = {"where": {"node": "n1"}, "training": None, "now": None, "datasets": {}, "networks": {}}
     hub.worker_report(names[0], dict(holds, training="run 1", now="fast"))  # training
     hub.worker_report(names[1], holds)
     hub.pick("run 2", names[1:2], "net", "data")  # picked for a training that has not begun
-    assert hub.idle_of(names) == [names[2]]  # never heard of: idle
+    assert hub.idle_of(names) == []  # never heard of: perhaps starting, not ended yet
     hub.worker_report(names[0], holds)
-    hub.drop_workers(names[1:])
-    assert hub.idle_of(names) == names
+    assert hub.idle_of(names) == [names[0]]
+    later = time.monotonic() + ray_hub.UNHEARD_SECONDS + 1
+    monkeypatch.setattr(ray_hub.time, "monotonic", lambda: later)
+    assert hub.idle_of(names) == [names[0], names[2]]  # never heard from in five minutes: no server uses it
+    hub.drop_workers(names[1:2])  # forgotten (it died): heard of again only when a new one reports
+    assert hub.idle_of(names) == [names[0], names[2]] and hub.unheard_of(names) == names[1:]
 
 
 # ---------------------------------------------------------------- on a private local Ray, for real
@@ -223,6 +227,7 @@ def test_a_training_that_nobody_waits_for_any_more_never_begins_on_a_worker(loca
     import threading
 
     ray = ray_hub.import_ray()
+    assert local_ray.start(timeout=300) == 1  # its worker has started and told the hub
     names = local_ray._worker_names(fresh=True)
     hub = local_ray._hub(ray)
     for _ in names:  # every worker is given to another server's training, for a second

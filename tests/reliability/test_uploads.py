@@ -113,7 +113,7 @@ def test_streamlit_drops_its_copy_of_what_was_written_to_disk():
             ui.release_uploads([sent])
             st.write(f"held {before}, then {held()}")
 
-    at = AppTest.from_function(script).run()
+    at = AppTest.from_function(script, default_timeout=120).run()  # importing ui on a loaded machine: seconds
     at.file_uploader(key="sent").set_value(("a.zip", b"PK" + bytes(1000), "application/zip")).run()
     assert not at.exception and [m.value for m in at.markdown] == ["held 1, then 0"]
 
