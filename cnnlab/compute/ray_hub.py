@@ -210,7 +210,8 @@ def _is_gpu(name):
 
 
 class Training:
-    """One training's view of the hub: `training.report_epoch.remote(e, logs)` is `hub.report_epoch.remote(run_id, e, logs)`."""
+    """One training's view of the hub: `training.report_epoch.remote(e, logs)` is
+    `hub.report_epoch.remote(run_id, e, logs)`."""
 
     def __init__(self, hub, run_id):
         self.hub, self.run_id = hub, run_id

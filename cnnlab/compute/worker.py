@@ -212,7 +212,8 @@ def _warm_up_in_worker(config_dict):
 
 
 def _train_in_worker(config_dict, fingerprint, dataset):
-    """In the worker process: train, report every epoch and throttled batches, then an end mark; the weights as bytes."""
+    """In the worker process: train, report every epoch and throttled batches, then an end mark; the weights as
+    bytes."""
     if dataset is not None:
         _worker["datasets"][fingerprint] = dataset
     catalogue.remember(_worker["datasets"][fingerprint].info)  # an imported dataset's classes and shape
