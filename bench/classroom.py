@@ -12,8 +12,8 @@ without the harness's own component scan: bench/apptest.py) while the class trai
 one JSON object with them all, including makespan_s_local, makespan_s_ray, ray_overhead_s_per_job (the mean extra
 seconds a training took on Ray: dispatch to a worker actor, the data and the files, two trainings sharing the two
 cores), outside_fit_s_per_job_local and _ray (a job's seconds outside its own model.fit: the way to the worker and
-back, the test set's predictions, the files), makespan_ray_over_local and page_p95_s_while_training. Both halves begin as a server that has been up since the
-lesson began: the server's own worker process and Ray's worker actors have started and imported TensorFlow before
+back, the test set's predictions, the files), makespan_ray_over_local and page_p95_s_while_training. Both halves
+begin as a server that has been up since the lesson began: the server's own worker process and Ray's worker actors have started and imported TensorFlow before
 the class presses Train (executor.start()); each compiles the class's networks with its first trainings of them.
 """
 
