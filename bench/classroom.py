@@ -2,19 +2,19 @@
 
     python bench/classroom.py [--quick] [--json]
 
-The same class runs twice, each in a fresh process with its own run store: trained in the server's
-process (the default), then on a local Ray of two nodes (one CPU each, on loopback inside a private
-network namespace, as tests/ray_cluster.py sets up; root only, else that half is skipped). For each it
-prints the trainings requested and actually run (identical settings train once), the makespan (first
-request to last result), each student's wait from pressing Train to the stored run (median, max), and
-the p95 of the Home, Data and Compare pages rendered (AppTest, in the server's process, a new session each time,
-without the harness's own component scan: bench/apptest.py) while the class trains. With --json the last line is
-one JSON object with them all, including makespan_s_local, makespan_s_ray, ray_overhead_s_per_job (the mean extra
-seconds a training took on Ray: dispatch to a worker actor, the data and the files, two trainings sharing the two
-cores), outside_fit_s_per_job_local and _ray (a job's seconds outside its own model.fit: the way to the worker and
-back, the test set's predictions, the files), makespan_ray_over_local and page_p95_s_while_training. Both halves
-begin as a server that has been up since the lesson began: the server's own worker process and Ray's worker actors have started and imported TensorFlow before
-the class presses Train (executor.start()); each compiles the class's networks with its first trainings of them.
+The same class runs twice, each in a fresh process with its own run store: trained in the server's process (the
+default), then on a local Ray of two nodes (one CPU each, on loopback inside a private network namespace, as
+tests/ray_cluster.py sets up; root only, else that half is skipped). For each it prints the trainings requested and
+actually run (identical settings train once), the makespan (first request to last result), each student's wait from
+pressing Train to the stored run (median, max), and the p95 of the Home, Data and Compare pages rendered (AppTest, in
+the server's process, a new session each time, without the harness's own component scan: bench/apptest.py) while the
+class trains. With --json the last line is one JSON object with them all, including makespan_s_local, makespan_s_ray,
+ray_overhead_s_per_job (the mean extra seconds a training took on Ray: dispatch to a worker actor, the data and the
+files, two trainings sharing the two cores), outside_fit_s_per_job_local and _ray (a job's seconds outside its own
+model.fit: the way to the worker and back, the test set's predictions, the files), makespan_ray_over_local and
+page_p95_s_while_training. Both halves begin as a server that has been up since the lesson began: the server's own
+worker process and Ray's worker actors have started and imported TensorFlow before the class presses Train
+(executor.start()); each compiles the class's networks with its first trainings of them.
 """
 
 import argparse
