@@ -83,8 +83,7 @@ def timed(call, runs):
 
 def teacher_page(teacher_id, runs=10):
     """Seconds of the whole Teacher page (AppTest), the teacher signed in."""
-    from streamlit.testing.v1 import AppTest
-
+    import apptest
     import ui
     from cnnlab.classroom import sessions
 
@@ -92,7 +91,7 @@ def teacher_page(teacher_id, runs=10):
     ui._cookie = lambda cookie: token
 
     def render():
-        at = AppTest.from_file(str(ROOT / "pages" / "10_Teacher.py"), default_timeout=120)
+        at = apptest.page("pages/10_Teacher.py")  # without AppTest's own component scan (bench/apptest.py)
         at.run()
         assert not at.exception, at.exception
         assert any("Stuck" in table.value.columns for table in at.dataframe), "no live table drawn"
