@@ -23,10 +23,16 @@ UNHEARD_SECONDS = 300.0  # another version's worker never heard from is ended af
 
 
 def import_ray():
+    """Ray, with its automatic start turned off: a call made after this server left the cluster (a timer letting a
+    training go, a background warm-up) raises, where Ray would start a Ray instance of its own in the app's process
+    (ray.init() with its defaults, past every check of connect(); found stuck starting its GCS in a test run)."""
+    os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")  # read when Ray is first imported
     try:
         import ray
+        from ray._private import auto_init_hook
     except ImportError:
         raise RayUnavailable("error.ray.not_installed") from None
+    auto_init_hook.enable_auto_connect = False  # imported before this process set the variable (a test, a notebook)
     return ray
 
 
