@@ -404,6 +404,10 @@ if workers:
             t("teacher.col_datasets"): ", ".join(row["datasets"]) or "—",
             t("teacher.col_networks"): ", ".join(row["networks"]) or "—",
             t("teacher.col_training"): row["training"] or "—"} for row in actors]), hide_index=True, width="stretch")
+        slowed = [row for row in actors if row["here"] and row["below_server"]]
+        if slowed:  # Ray's own priority: beside this busy server its trainings would get what the pages leave
+            st.warning(t("teacher.actors_low_priority", host=slowed[0]["host"], niceness=slowed[0]["niceness"],
+                         server=slowed[0]["server_niceness"]))
 
 st.header(t("teacher.store"))
 count, size = store.size()

@@ -1,8 +1,8 @@
 """The server's training queue: identical requests merged, fair to every student, progress readable.
 
 A page submits a TrainConfig for a student and gets a Job back; worker threads train the jobs in
-order through the run store and an executor (cnnlab.compute.executors), so a student can leave the page, come
-back, or press Stop. On one machine one training runs at a time; on a Ray cluster, as many as it has
+order (on a cluster, one whose network a free worker holds may overtake two: cnnlab.compute.warm_order) through the
+run store and an executor (cnnlab.compute.executors), so a student can leave the page, come back, or press Stop. On one machine one training runs at a time; on a Ray cluster, as many as it has
 room for. A student has at most one training queued or running (asking for another replaces it only
 when they say so).
 Identical settings from several students train once; Stop detaches only the student who pressed it,
@@ -10,7 +10,6 @@ and a shared training ends (at its next batch, keeping the partial run) when nob
 Other students see their place in line and how long the trainings ahead of them should take.
 """
 
-import dataclasses
 import itertools
 import json
 import logging
@@ -20,7 +19,8 @@ import time
 from cnnlab import runs, training
 from cnnlab.classroom import permissions
 from cnnlab.classroom import requests as asked
-from cnnlab.compute import accounting, in_process, seed_groups
+from cnnlab.compute import accounting, in_process, seed_groups, warm_order
+from cnnlab.compute.job import AlreadyQueued, Job
 from cnnlab.data import datasets, holdout, ownership
 from cnnlab.errors import CnnlabError, TrainingStoppedEarly
 from cnnlab.i18n import Message
@@ -30,54 +30,9 @@ log = logging.getLogger(__name__)
 KEEP_FINISHED = 100
 
 
-@dataclasses.dataclass
-class Job:
-    """One requested training; read by pages while the worker updates it."""
-
-    id: str  # the run id the settings will have on this data
-    config: object  # TrainConfig
-    number: int
-    dataset: object = dataclasses.field(default=None, repr=False)  # the Dataset chosen when it was asked for
-    requested_by: set = dataclasses.field(default_factory=set)  # course experiments that asked for it
-    waiters: set = dataclasses.field(default_factory=set)  # students waiting for it (empty: the CLI or a test)
-    estimate_seconds: float = 0.0
-    status: str = "queued"  # queued | running | done | failed
-    history: dict = dataclasses.field(default_factory=dict)  # grows epoch by epoch
-    batch: int = 0  # batches done in the current epoch
-    steps: int = 1  # batches per epoch
-    cached: bool = False
-    error: str | None = None
-    stop_requested: bool = False
-    started: float | None = None
-    finished: float | None = None
-    trained_on: dict | None = None  # where it trained (cnnlab.compute.executors), once done
-    requests: dict = dataclasses.field(default_factory=dict)  # waiter -> their request's id in the database
-    prepared: bool = False  # a teacher's, ahead of class: students who join and leave never end it
-    asked_by: object = permissions.OWNER  # who made it (a Who): where it trains asks again (a Ray task too)
-    groups: dict = dataclasses.field(default_factory=dict, repr=False)  # waiter -> their repeat (seed_groups)
-
-    @property
-    def epochs_done(self):
-        return len(self.history.get("loss", []))
-
-    @property
-    def fraction(self):
-        """Progress in [0, 1] across all epochs."""
-        if self.status == "done":
-            return 1.0
-        return min(1.0, (self.epochs_done + self.batch / max(self.steps, 1)) / self.config.epochs)
-
-
-class AlreadyQueued(CnnlabError):
-    """The student already has a training queued or running; `job` is that one."""
-
-    def __init__(self, job):
-        super().__init__("error.queue.one_each", name=job.config.architecture_name, epochs=job.config.epochs)
-        self.job = job
-
-
 class TrainingQueue:
-    """A FIFO of Jobs served by worker threads: as many trainings at once as the executor has room for."""
+    """A line of Jobs served by worker threads, first come first served (but for a training whose network a free
+    worker holds, which may overtake two: warm_order): as many trainings at once as the executor has room for."""
 
     CAPACITY_SECONDS = 10.0  # how long the cluster's size is trusted before it is asked again
 
@@ -92,6 +47,8 @@ class TrainingQueue:
         self._changed = threading.Condition()
         self._workers = []
         self._capacity_read = (-float("inf"), 1)  # (when, trainings at once)
+        self._capacity_reading = threading.Event()  # set while it is read again in the background
+        self._choosing = threading.Lock()  # held by the worker thread choosing the next job (warm_order)
 
     def submit(self, config, dataset=None, requested_by=None, student=None, replace=False, who=permissions.OWNER,
                ahead_of_class=False, assignment=None):
@@ -183,14 +140,34 @@ class TrainingQueue:
         return self.executor.prepare(config)
 
     def capacity(self):
-        """Trainings at once: 1 in this process; on Ray, what its nodes have room for (re-read every 10 s)."""
+        """Trainings at once: 1 in this process; on Ray, what its nodes have room for. Read the first time (joining
+        the cluster), then again every 10 s in the background: a page or a worker thread (under the queue's lock)
+        never waits for the cluster to answer."""
         when, slots = self._capacity_read
-        if time.monotonic() - when > self.CAPACITY_SECONDS:
-            try:
-                slots = self.executor.capacity()
-            except CnnlabError:  # an unreachable cluster: its jobs fail with that message, one at a time
-                slots = 1
-            self._capacity_read = (time.monotonic(), slots)
+        if when == -float("inf"):
+            return self._read_capacity()
+        if time.monotonic() - when > self.CAPACITY_SECONDS and not self._capacity_reading.is_set():
+            self._capacity_reading.set()
+            threading.Thread(target=self._read_capacity, args=(True,), name="cnnlab-capacity", daemon=True).start()
+        return slots
+
+    def _read_capacity(self, again=False):
+        try:
+            slots = self.executor.capacity()
+        except CnnlabError:  # an unreachable cluster: its jobs fail with that message, one at a time
+            slots = 1
+        except Exception:  # noqa: BLE001 -- Ray's own errors: read again later (at once when first asked, as before)
+            if not again:
+                raise
+            log.warning("could not read the cluster's size; keeping %s", self._capacity_read[1], exc_info=True)
+            slots = self._capacity_read[1]
+        finally:
+            self._capacity_reading.clear()
+        self._capacity_read = (time.monotonic(), slots)
+        if again:  # a cluster that grew: more trainings at once from now on
+            with self._changed:
+                self._start_workers()
+                self._changed.notify_all()
         return slots
 
     def _start_workers(self):
@@ -201,7 +178,8 @@ class TrainingQueue:
             worker.start()
 
     def jobs(self):
-        """Every job queued or running, in the order they will train (for the teacher)."""
+        """Every job queued or running, in line (for the teacher; one whose network a free worker holds may go before
+        up to two ahead of it: warm_order)."""
         with self._changed:
             return self._running() + [self._jobs[i] for i in self._waiting]
 
@@ -219,12 +197,13 @@ class TrainingQueue:
         return rows
 
     def move_to_front(self, job_id, who=permissions.OWNER):
-        """A teacher puts a queued job first in line."""
+        """A teacher puts a queued job first in line (where no training overtakes it: warm_order)."""
         permissions.require(who, "manage")
         with self._changed:
             if job_id in self._waiting:
                 self._waiting.remove(job_id)
                 self._waiting.insert(0, job_id)
+                self._jobs[job_id].overtaken = warm_order.MAX_OVERTAKEN
                 self._changed.notify_all()
 
     def _join(self, job, student, requested_by, replace):
@@ -271,7 +250,8 @@ class TrainingQueue:
             return self._jobs.get(job_id)
 
     def position(self, job):
-        """0 while it trains, n when n-1 jobs are ahead of it in line, None when finished."""
+        """0 while it trains, n when n-1 jobs are ahead of it in line, None when finished (a place can grow, by two
+        at most, when trainings behind it whose network a free worker holds go first: warm_order)."""
         with self._changed:
             if job.status == "running":
                 return 0
@@ -332,8 +312,15 @@ class TrainingQueue:
             with self._changed:
                 while not self._waiting or len(self._running()) >= self.capacity():
                     self._changed.wait(self.CAPACITY_SECONDS)
-                job = self._jobs[self._waiting.pop(0)]
-                job.status, job.started = "running", time.time()
+            with self._choosing:  # one worker thread at a time: two would both send a job to one free worker
+                with self._changed:
+                    candidates = warm_order.window([self._jobs[i] for i in self._waiting])
+                chosen = warm_order.choose(self.executor, candidates)  # outside the lock: it may ask the cluster
+                with self._changed:
+                    if not self._waiting or len(self._running()) >= self.capacity():
+                        continue  # another worker thread took the last place meanwhile
+                    job = warm_order.take(self._waiting, self._jobs, chosen)
+                    job.status, job.started = "running", time.time()
             self._train(job)
             with self._changed:
                 job.finished, job.dataset = time.time(), None  # finished jobs do not keep a copy of the data alive

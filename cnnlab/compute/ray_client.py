@@ -21,6 +21,7 @@ import uuid
 
 from cnnlab import training
 from cnnlab.classroom import permissions
+from cnnlab.compute import priority
 from cnnlab.compute.in_process import POLL_SECONDS
 from cnnlab.compute.ray_hub import (
     NAMESPACE,
@@ -33,8 +34,8 @@ from cnnlab.compute.ray_hub import (
     package_folder,
 )
 from cnnlab.compute.ray_sending import Sending, let_go, received, result_of
-from cnnlab.compute.ray_workers import Pool, network_key, network_label
-from cnnlab.data import catalogue
+from cnnlab.compute.ray_warming import Warming
+from cnnlab.compute.ray_workers import Pool
 from cnnlab.errors import CnnlabError, ConfigError, RayUnavailable, TrainingLost
 
 ADDRESS_VARIABLE = "CNNLAB_RAY_ADDRESS"
@@ -56,7 +57,7 @@ def cpus_per_training():
     return cpus
 
 
-class RayExecutor:
+class RayExecutor(Warming):
     """Trains on a Ray cluster, in its worker actors: several trainings at once, one per GPU and per
     CPUS_PER_TRAINING cores."""
 
@@ -71,64 +72,7 @@ class RayExecutor:
         self._connected = False
         self._pool = Pool()
         self._names = (-float("inf"), [])  # (when read, the worker actors' names)
-        self._prepared = set()  # network keys, seeds and rates this server asked a worker to warm up
-        self._next, self._preparing = None, False  # the latest network to warm up; whether a thread asks
-        self._prepare_lock = threading.Lock()  # not self._lock, which connect() holds while Ray starts
-
-    def prepare(self, config):
-        """Have an idle worker actor compile and trace config's network while the student still chooses.
-
-        Returns at once (the cluster is asked in the background, and joined first when it was not yet); True when
-        it is asked. Nothing is asked twice for the same network and start, unless no worker took it; nothing for a
-        network that cannot be built or is over the server's limits; while one is asked, only the latest asked
-        for after it waits (the hub gives it to an idle worker that warms nothing else, or to none when one holds
-        the network already).
-        """
-        try:
-            training.check_layers(config)
-            signature = (network_key(config), config.seed, config.learning_rate)
-        except CnnlabError:
-            return False
-        with self._prepare_lock:
-            if signature in self._prepared:
-                return False
-            if len(self._prepared) >= 1000:  # bounded: an old one asked again only asks the hub again
-                self._prepared.clear()
-            self._prepared.add(signature)
-            if self._next is not None:  # overtaken before it was asked: asked again when it comes back
-                self._prepared.discard(self._next[0])
-            self._next = (signature, config)  # the latest wins: a student changing the form fast asks for one
-            if not self._preparing:
-                self._preparing = True
-                threading.Thread(target=self._prepare_next, name="cnnlab-prepare", daemon=True).start()
-        return True
-
-    def _prepare_next(self):
-        """In the background (the page never waits for the cluster): the latest network asked for, until none is
-        left; one that no worker took is forgotten, so that it is asked for again."""
-        while True:
-            with self._prepare_lock:
-                asked, self._next = self._next, None
-                if asked is None:
-                    self._preparing = False  # under the lock: a prepare() now starts another thread
-                    return
-            if not self._warm_quietly(asked[1]):
-                with self._prepare_lock:
-                    self._prepared.discard(asked[0])
-
-    def _warm_quietly(self, config):
-        """Ask an idle worker to warm config's network up; False when none was asked (or the cluster is away)."""
-        try:
-            ray = import_ray()
-            self.connect()
-            name = ray.get(self._hub(ray).pick_to_warm.remote(self._worker_names(), network_key(config),
-                                                               network_label(config)), timeout=30)
-            if name is None or self._pool.handle(name) is None:
-                return False
-            self._pool.handle(name).warm_up.remote(config.to_dict(), catalogue.get_info(config.dataset))
-            return True
-        except Exception:  # noqa: BLE001 -- a warm-up is a favour: the training will say what is wrong
-            return False
+        super().__init__()
 
     # ------------------------------------------------------------ the cluster
 
@@ -143,6 +87,8 @@ class RayExecutor:
                 # read by Ray when it is imported: the private instance's node and every port it opens stay on
                 # 127.0.0.1, never on the school's network (stack notes); checked below
                 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+                # its worker processes train at the priority of the server's own worker, not Ray's 15 (priority)
+                os.environ.setdefault("RAY_worker_niceness", str(priority.SERVER_NICENESS))
             ray = import_ray()
             if not ray.is_initialized():
                 options = dict(namespace=NAMESPACE, log_to_driver=False, configure_logging=False,
@@ -233,13 +179,17 @@ class RayExecutor:
 
     def actors(self):
         """Every worker actor of the live nodes and what it holds, for the Teacher page: [{"node", "host", "slot",
-        "number", "gpu", "cpus", "datasets": [titles], "networks": [labels], "training": architecture or None}]
+        "number", "gpu", "cpus", "datasets": [titles], "networks": [labels], "training": architecture or None,
+        "niceness": its CPU priority, None before it reported (cnnlab.compute.priority), "here": on this server's
+        node, "server_niceness": this server's, "below_server": at a lower priority than this server}]
         (RayUnavailable when the cluster does not answer)."""
         ray = import_ray()
         try:
             names = self._worker_names(fresh=True)
             held = ray.get(self._hub(ray).held.remote(names), timeout=30)
             hosts = {node["NodeID"]: node.get("NodeManagerHostname", "") for node in self._nodes()}
+            here = ray.get_runtime_context().get_node_id()  # this app server's node (it runs on one of the cluster)
+            server = priority.current() or 0  # this server's niceness
         except CnnlabError:
             raise
         except Exception as error:  # noqa: BLE001 -- Ray's own errors, or a cluster gone mid-way: the page says so
@@ -248,11 +198,14 @@ class RayExecutor:
         rows = []
         for name in names:
             _, _, node, slot = name.split(" ")
-            holds, cpus = held.get(name, {"datasets": [], "networks": [], "now": None}), self._pool.resources[name]
-            cpus = cpus.get("num_cpus", 0)
+            holds = {"datasets": [], "networks": [], "now": None, "niceness": None, **held.get(name, {})}  # an older hub
+            cpus = self._pool.resources[name].get("num_cpus", 0)
             rows.append({"node": node, "host": hosts.get(node, ""), "slot": slot, "number": int(slot[3:]) + 1,
                          "gpu": slot.startswith("gpu"), "cpus": int(cpus) if float(cpus).is_integer() else cpus,
-                         "datasets": holds["datasets"], "networks": holds["networks"], "training": holds["now"]})
+                         "datasets": holds["datasets"], "networks": holds["networks"], "training": holds["now"],
+                         "niceness": holds["niceness"], "here": node == here,
+                         "server_niceness": server,
+                         "below_server": holds["niceness"] is not None and holds["niceness"] > server})
         return rows
 
     def _hub(self, ray):

@@ -10,6 +10,7 @@ import time
 
 from cnnlab import training
 from cnnlab.classroom import permissions
+from cnnlab.compute import priority
 from cnnlab.compute.in_process import POLL_SECONDS
 from cnnlab.data import catalogue
 from cnnlab.errors import RayUnavailable
@@ -155,7 +156,18 @@ class Hub:
         chosen = max(idle, key=lambda name: (_is_gpu(name), network in self.workers[name]["networks"],
                                              fingerprint in self.workers[name]["datasets"]))
         self.workers[chosen]["reserved"] = (run_id, time.monotonic())
+        self.workers[chosen]["picks"] = self.workers[chosen].get("picks", 0) + 1
         return chosen
+
+    def idle_networks(self, names):
+        """{name: ([networks], picks)} of the idle workers among names that pick() would give a training to first (an
+        idle GPU before any CPU worker), with how many trainings each was picked for: a training of one of those
+        networks goes to its holder at once, without compiling it again (the queue trains it next:
+        cnnlab.compute.warm_order)."""
+        idle = [name for name in names if not self._busy(self._worker(name))]
+        if any(_is_gpu(name) for name in idle):
+            idle = [name for name in idle if _is_gpu(name)]
+        return {name: (sorted(self.workers[name]["networks"]), self.workers[name].get("picks", 0)) for name in idle}
 
     def pick_to_warm(self, names, network, label):
         """An idle worker among names that is to compile the network ahead of a training, or None when one holds it
@@ -205,9 +217,11 @@ class Hub:
         return idle
 
     def held(self, names):
-        """{name: {"datasets": [titles], "networks": [labels], "now": architecture or None}} for names."""
+        """{name: {"datasets": [titles], "networks": [labels], "now": architecture or None, "niceness": its CPU
+        priority (0: the server's own worker's; Ray's 15 where the node does not allow more)}} for names."""
         return {name: {"datasets": sorted(self.workers[name]["datasets"].values()),
-                       "networks": sorted(self.workers[name]["networks"].values()), "now": self.workers[name]["now"]}
+                       "networks": sorted(self.workers[name]["networks"].values()), "now": self.workers[name]["now"],
+                       "niceness": self.workers[name].get("niceness")}
                 for name in names if name in self.workers}
 
 
@@ -235,9 +249,17 @@ class Training:
         return Bound
 
 
+class HubActor(Hub):
+    """The hub as Ray runs it: at the server's CPU priority, so progress and Stop are not starved (priority)."""
+
+    def __init__(self):
+        priority.as_a_server_worker()
+        super().__init__()
+
+
 @functools.cache
 def hub_class():
-    return import_ray().remote(Hub)
+    return import_ray().remote(HubActor)
 
 
 @functools.cache

@@ -28,6 +28,7 @@ import time
 
 from cnnlab import training
 from cnnlab.classroom import permissions
+from cnnlab.compute import priority
 from cnnlab.compute.ray_hub import NAMESPACE, import_ray, node_where, package_folder, train_task
 from cnnlab.data import catalogue
 
@@ -70,6 +71,7 @@ class TrainingWorker:
         import ray
 
         self.name = name
+        priority.as_a_server_worker()  # Ray's niceness 15 starves trainings beside a busy app server
         _devices_of(ray)
         self.device = training.configure_devices()  # TensorFlow imported now; memory growth on this actor's GPU
         self.where = dict(node_where(ray), worker=name)
@@ -90,10 +92,11 @@ class TrainingWorker:
         self._report()
 
     def holds(self):
-        """{"where", "datasets": {fingerprint: title}, "networks": {key: label}, "training", "now"}."""
+        """{"where", "datasets": {fingerprint: title}, "networks": {key: label}, "training", "now", "niceness"}."""
         networks = {key: name for key, (name, config) in self._networks.items() if config in training.WARM}
         return {"where": self.where, "datasets": {fp: data.info.title for fp, data in self._datasets.items()},
-                "networks": networks, "training": self._now and self._now[0], "now": self._now and self._now[1]}
+                "networks": networks, "training": self._now and self._now[0], "now": self._now and self._now[1],
+                "niceness": priority.current()}
 
     def _report(self):
         """Tell the hub what this actor holds (found by its name: it may have been started again since)."""

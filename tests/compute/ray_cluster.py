@@ -35,7 +35,9 @@ class LoopbackCluster:
         time.sleep(0.3)
         self.env = {**os.environ, "HOME": str(self.home), "RAY_AUTH_MODE": "token", "LANG": "C.UTF-8",
                     "PYTHONPATH": str(ROOT), "CNNLAB_RAY_CPUS_PER_TRAINING": str(cpus)}
-        for name in ("CNNLAB_HOME", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"):  # the latter: set by a private local Ray
+        # the last two: set by a private local Ray (its workers at the server's priority); a school's nodes start
+        # without them, their workers at Ray's niceness 15
+        for name in ("CNNLAB_HOME", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "RAY_worker_niceness"):
             self.env.pop(name, None)
         self.temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
 
@@ -77,6 +79,21 @@ class LoopbackCluster:
                 continue
             if words and words[0].endswith("/raylet"):
                 found[pid] = " ".join(words)
+        return found
+
+    def niceness(self, pid):
+        """{niceness} of every thread of a process (Linux keeps one per thread)."""
+        return {os.getpriority(os.PRIO_PROCESS, int(task.name)) for task in pathlib.Path(f"/proc/{pid}/task").iterdir()}
+
+    def named(self, title):
+        """The pids in the namespace whose command line starts with title (a Ray actor's is `ray::ClassName`)."""
+        found = []
+        for pid in self.processes():
+            try:
+                if pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().startswith(title.encode()):
+                    found.append(pid)
+            except OSError:
+                pass
         return found
 
     def processes(self):

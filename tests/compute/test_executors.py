@@ -17,6 +17,7 @@ import types
 import numpy as np
 import pytest
 from ray_cluster import LoopbackCluster, can_make_namespaces
+from test_priority import may_lower_niceness
 
 from cnnlab import runs, training
 from cnnlab.compute import executors, jobs, worker
@@ -318,6 +319,13 @@ def test_two_trainings_run_at_once_on_the_two_nodes(cluster):
     assert a["trained_on"]["executor"] == b["trained_on"]["executor"] == "ray"
     assert a["trained_on"]["node"] != b["trained_on"]["node"]  # 2 CPUs each: one training per node
     assert a["run_id"] != b["run_id"] and not a["cached"] and not b["cached"]
+    # started as a school's nodes are (Ray's niceness 15 for its workers), the worker actors and the hub took the
+    # server's priority back, every thread of them (where allowed: root, as CI runs; cnnlab.compute.priority)
+    actors = [a["trained_on"]["pid"], b["trained_on"]["pid"], *cluster.named("ray::HubActor")]
+    if may_lower_niceness():
+        assert len(actors) == 3 and [cluster.niceness(pid) for pid in actors] == [{0}] * 3
+    for raylet in cluster.raylets():  # …which Ray gave them: the nodes were started without RAY_worker_niceness
+        assert b"RAY_worker_niceness" not in pathlib.Path(f"/proc/{raylet}/environ").read_bytes()
 
 
 def test_identical_settings_from_two_app_servers_train_once(cluster):

@@ -13,9 +13,10 @@ import pytest
 
 from test_executors import wait_for
 from test_network_limits import local_ray  # noqa: F401 (a fixture: one private loopback Ray for this module)
+from test_priority import may_lower_niceness
 
 from cnnlab import runs, training
-from cnnlab.compute import jobs, ray_client, ray_hub, ray_workers
+from cnnlab.compute import jobs, priority, ray_client, ray_hub, ray_workers
 from cnnlab.data import datasets
 from cnnlab.errors import ConfigError, TrainingStoppedEarly
 from cnnlab.training import TrainConfig
@@ -65,9 +66,15 @@ def test_the_hub_gives_a_training_to_an_idle_gpu_then_to_one_holding_its_network
     hub.worker_report(names[2], dict(holds, datasets={"data": "MNIST"}, networks={"net": "fast"}))  # run 1 ended
     hub.worker_report("worker v n3 gpu0", holds)
     assert hub.pick("run 5", names + ["worker v n3 gpu0"], "net", "data") == "worker v n3 gpu0"  # a GPU first
+    gpu = "worker v n3 gpu0"  # picked first whatever it holds (run 5): while idle, only what it holds counts
+    assert hub.idle_networks(names + [gpu]) == {names[2]: (["net"], 1)}  # the queue may send its training first
+    hub.release("run 5", gpu)
+    assert hub.idle_networks(names + [gpu]) == {gpu: ([], 1)}  # a training of "net" would go to the GPU, not names[2]
+    assert hub.idle_networks(names) == {names[2]: (["net"], 1)}  # picked once so far (run 1)
     assert hub.pick("run 6", names, "net", "data") == names[2]
+    assert hub.idle_networks(names) == {}  # picked: not idle any more
     assert hub.held([names[2], "worker v gone cpu0"]) == {names[2]: {"datasets": ["MNIST"], "networks": ["fast"],
-                                                                     "now": None}}
+                                                                     "now": None, "niceness": None}}
 
 
 def test_the_actors_version_changes_with_any_file_of_cnnlab(tmp_path, monkeypatch):
@@ -165,6 +172,13 @@ def test_trainings_run_in_a_worker_that_keeps_tensorflow_the_data_and_the_networ
     rows = seen["rows"]
     assert len(rows) == local_ray.capacity() == 1 and rows[0]["cpus"] == 2 and rows[0]["slot"] == "cpu0"
     assert rows[0]["datasets"] == [datasets.load("mnist").info.title] and rows[0]["networks"] == ["fast (adam)"]
+    # the queue's question: which of the next in line does an idle worker hold the network of (warm_order)
+    assert local_ray.warm_first([TrainConfig(**dict(TINY, optimizer="sgd"))]) is None
+    assert local_ray.warm_first([TrainConfig(**dict(TINY, optimizer="sgd")), TrainConfig(**dict(TINY, seed=5))]) == 1
+    # …and that worker is promised to that job: the next one chosen does not count on it
+    assert local_ray.warm_first([TrainConfig(**dict(TINY, optimizer="sgd")), TrainConfig(**dict(TINY, seed=6))]) is None
+    trained(queue, TrainConfig(**dict(TINY, seed=5)))  # …until it is picked for a training (here: that job's)
+    assert local_ray.warm_first([TrainConfig(**dict(TINY, optimizer="sgd")), TrainConfig(**dict(TINY, seed=6))]) == 1
 
 
 @pytest.mark.slow
@@ -248,12 +262,32 @@ def test_the_teacher_page_shows_each_worker_and_what_it_holds(local_ray, monkeyp
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("CNNLAB_RAY_ADDRESS", "local")  # the page's queue joins this very Ray and finds its workers
-    trained(jobs.TrainingQueue(runs.RunStore(), local_ray), TrainConfig(**dict(TINY, seed=8)))
+    _, run = trained(jobs.TrainingQueue(runs.RunStore(), local_ray), TrainConfig(**dict(TINY, seed=8)))
     at = AppTest.from_file(str(ROOT / "pages" / "10_Teacher.py"), default_timeout=120).run()
     assert not at.exception, at.exception
+    assert [(row["niceness"], row["here"], row["below_server"]) for row in local_ray.actors()] == [
+        (priority.current(), True, False)]  # the server's priority (this test's: 10 under `nice`)
+    assert not [box for box in at.warning if "lower CPU priority" in box.value]
     actors = next(frame.value for frame in at.dataframe if "networks ready" in frame.value.columns)
     assert actors.to_dict("records") == [{
         "machine": local_ray.actors()[0]["host"], "worker": "CPU 1 (2 cores)",
         "datasets held": datasets.load("mnist").info.title, "networks ready": actors.iloc[0]["networks ready"],
         "training now": "—"}]
     assert "fast (adam)" in actors.iloc[0]["networks ready"]
+    if not may_lower_niceness():
+        return  # what follows sets another process's niceness back: root only (as CI runs)
+    actor = run.record["trained_on"]["pid"]  # Ray's own priority, as on a node a plain user started: a warning
+    try:
+        renice(actor, 19)
+        local_ray._pool.handle(local_ray._worker_names()[0]).report_in.remote()
+        assert wait_for(lambda: local_ray.actors()[0]["below_server"], 10)
+        at = AppTest.from_file(str(ROOT / "pages" / "10_Teacher.py"), default_timeout=120).run()
+        warned = [box.value for box in at.warning if "lower CPU priority" in box.value]
+        assert warned and local_ray.actors()[0]["host"] in warned[0] and "RAY_worker_niceness=0" in warned[0]
+    finally:
+        renice(actor, priority.current())
+
+
+def renice(pid, niceness):
+    for task in pathlib.Path(f"/proc/{pid}/task").iterdir():
+        os.setpriority(os.PRIO_PROCESS, int(task.name), niceness)
