@@ -1,10 +1,10 @@
 """The server's training queue: identical requests merged, fair to every student, progress readable.
 
-A page submits a TrainConfig for a student and gets a Job back; worker threads train the jobs in
-order (on a cluster, one whose network a free worker holds may overtake two: cnnlab.compute.warm_order) through the
-run store and an executor (cnnlab.compute.executors), so a student can leave the page, come back, or press Stop. On one machine one training runs at a time; on a Ray cluster, as many as it has
-room for. A student has at most one training queued or running (asking for another replaces it only
-when they say so).
+A page submits a TrainConfig for a student and gets a Job back; worker threads train the jobs in order (on a
+cluster, one whose network a free worker holds may overtake two: cnnlab.compute.warm_order) through the run store
+and an executor (cnnlab.compute.executors), so a student can leave the page, come back, or press Stop. On one
+machine one training runs at a time; on a Ray cluster, as many as it has room for. A student has at most one
+training queued or running (asking for another replaces it only when they say so).
 Identical settings from several students train once; Stop detaches only the student who pressed it,
 and a shared training ends (at its next batch, keeping the partial run) when nobody waits for it.
 Other students see their place in line and how long the trainings ahead of them should take.
@@ -148,7 +148,10 @@ class TrainingQueue:
             return self._read_capacity()
         if time.monotonic() - when > self.CAPACITY_SECONDS and not self._capacity_reading.is_set():
             self._capacity_reading.set()
-            threading.Thread(target=self._read_capacity, args=(True,), name="cnnlab-capacity", daemon=True).start()
+            try:
+                threading.Thread(target=self._read_capacity, args=(True,), name="cnnlab-capacity", daemon=True).start()
+            except RuntimeError:  # no thread to be had now: read again next time
+                self._capacity_reading.clear()
         return slots
 
     def _read_capacity(self, again=False):
@@ -162,8 +165,9 @@ class TrainingQueue:
             log.warning("could not read the cluster's size; keeping %s", self._capacity_read[1], exc_info=True)
             slots = self._capacity_read[1]
         finally:
-            self._capacity_reading.clear()
-        self._capacity_read = (time.monotonic(), slots)
+            if "slots" in locals():
+                self._capacity_read = (time.monotonic(), slots)
+            self._capacity_reading.clear()  # after the new time: nobody starts a second read meanwhile
         if again:  # a cluster that grew: more trainings at once from now on
             with self._changed:
                 self._start_workers()
@@ -314,6 +318,8 @@ class TrainingQueue:
                     self._changed.wait(self.CAPACITY_SECONDS)
             with self._choosing:  # one worker thread at a time: two would both send a job to one free worker
                 with self._changed:
+                    if not self._waiting or len(self._running()) >= self.capacity():
+                        continue  # another worker thread took the last place: nothing is chosen (nor promised)
                     candidates = warm_order.window([self._jobs[i] for i in self._waiting])
                 chosen = warm_order.choose(self.executor, candidates)  # outside the lock: it may ask the cluster
                 with self._changed:

@@ -3,7 +3,7 @@
 Ray starts every worker process at niceness 15 (its `worker_niceness`), so that its own daemons stay responsive.
 On the node that also runs the app server, that starves the trainings whenever the server is busy, which is
 exactly while a class trains: the server's pages (niceness 0) take a core whole and the worker actors share what is
-left (measured with bench/classroom.py: two actors each got under half a core beside the pages, the server's own
+left (measured with bench/classroom.py: two actors each got 0.35–0.6 of a core beside the pages, the server's own
 worker process a whole one). A worker actor and the hub take niceness 0 back, the priority of the server's own
 worker process, when the node allows it (root with CAP_SYS_NICE) and its Ray was not started with a niceness of
 its own; otherwise they keep Ray's, and a school that runs the app on a node starts that node with

@@ -198,7 +198,8 @@ class RayExecutor(Warming):
         rows = []
         for name in names:
             _, _, node, slot = name.split(" ")
-            holds = {"datasets": [], "networks": [], "now": None, "niceness": None, **held.get(name, {})}  # an older hub
+            # (an older hub, still running since before an upgrade, says nothing of the niceness)
+            holds = {"datasets": [], "networks": [], "now": None, "niceness": None, **held.get(name, {})}
             cpus = self._pool.resources[name].get("num_cpus", 0)
             rows.append({"node": node, "host": hosts.get(node, ""), "slot": slot, "number": int(slot[3:]) + 1,
                          "gpu": slot.startswith("gpu"), "cpus": int(cpus) if float(cpus).is_integer() else cpus,

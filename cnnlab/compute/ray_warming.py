@@ -88,10 +88,15 @@ class Warming:
         names, now = self._names[1], time.monotonic()  # as last read: never the nodes read again on this path
         if not names or now < self._warm_asked:
             return None
+        hub = getattr(self, "_hub_handle", None)  # as found last: never the executor's lock, which a read of the
+        if hub is None:  # nodes or a Ray starting holds for seconds
+            return None
         try:
-            ray = import_ray()
-            held = ray.get(self._hub(ray).idle_networks.remote(names), timeout=1.0)
             keys = [network_key(config) for config in configs]
+        except CnnlabError:
+            return None
+        try:
+            held = import_ray().get(hub.idle_networks.remote(names), timeout=1.0)
         except Exception:  # noqa: BLE001 -- the order of the line is a favour: the first in line goes next
             self._warm_asked = now + ASK_AGAIN_SECONDS  # a hub that does not answer is not asked again for a while
             return None
