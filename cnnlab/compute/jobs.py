@@ -156,17 +156,17 @@ class TrainingQueue:
 
     def _read_capacity(self, again=False):
         try:
-            slots = self.executor.capacity()
-        except CnnlabError:  # an unreachable cluster: its jobs fail with that message, one at a time
-            slots = 1
-        except Exception:  # noqa: BLE001 -- Ray's own errors: read again later (at once when first asked, as before)
-            if not again:
-                raise
-            log.warning("could not read the cluster's size; keeping %s", self._capacity_read[1], exc_info=True)
-            slots = self._capacity_read[1]
+            try:
+                slots = self.executor.capacity()
+            except CnnlabError:  # an unreachable cluster: its jobs fail with that message, one at a time
+                slots = 1
+            except Exception:  # noqa: BLE001 -- Ray's own errors: read again later (at once when first asked)
+                if not again:
+                    raise
+                log.warning("could not read the cluster's size; keeping %s", self._capacity_read[1], exc_info=True)
+                slots = self._capacity_read[1]
+            self._capacity_read = (time.monotonic(), slots)
         finally:
-            if "slots" in locals():
-                self._capacity_read = (time.monotonic(), slots)
             self._capacity_reading.clear()  # after the new time: nobody starts a second read meanwhile
         if again:  # a cluster that grew: more trainings at once from now on
             with self._changed:
